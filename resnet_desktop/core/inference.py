@@ -1,0 +1,278 @@
+"""ONNX Runtime sessions for image classifiers: provider choice, model checks, softmax, top-k."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from resnet_desktop.core.errors import ModelError
+from resnet_desktop.core.labels import Label, load_labels
+from resnet_desktop.core.manifest import ModelManifest
+from resnet_desktop.core.providers import ORT_NAMES, SHORT_NAMES, ProviderStatus, candidates
+
+log = logging.getLogger(__name__)
+
+_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int
+    label: str
+    probability: float
+    wnid: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelIO:
+    """Names and shapes read from the model itself, never assumed."""
+
+    input_name: str
+    input_shape: tuple[int | str | None, ...]
+    input_dtype: type
+    output_name: str
+    output_shape: tuple[int | str | None, ...]
+    batch: int | None
+    """The fixed batch size, or None when the batch dimension is dynamic."""
+    num_classes: int
+    input_size: int
+
+
+def _dim(value: object) -> int | None:
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _shape_text(shape: tuple) -> str:
+    return "[" + ", ".join(str(d) if d is not None else "?" for d in shape) + "]"
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _session_options(provider: str) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if provider == "directml":
+        # DirectML documents that it supports neither memory patterns nor parallel execution.
+        options.enable_mem_pattern = False
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return options
+
+
+def create_session(model_path: Path, policy: str) -> tuple[ort.InferenceSession, ProviderStatus]:
+    """Open ``model_path`` on the first provider of ``policy`` that starts, falling back to CPU.
+
+    The provider that runs is read back from the session: ONNX Runtime can silently drop a GPU
+    provider whose libraries are missing, and the UI must show that.
+    """
+    available = set(ort.get_available_providers())
+    reasons: list[str] = []
+    for short in candidates(policy):
+        name = ORT_NAMES[short]
+        if name not in available:
+            if short != "cpu" and policy != "auto":
+                reasons.append(
+                    f"{name} is not in this ONNX Runtime build ({ort.__version__}, providers: "
+                    f"{', '.join(sorted(available))})"
+                )
+            continue
+        providers = [name] if short == "cpu" else [name, ORT_NAMES["cpu"]]
+        try:
+            session = ort.InferenceSession(str(model_path), sess_options=_session_options(short),
+                                           providers=providers)
+        except Exception as exc:  # ORT raises many types; each is a reason
+            if short == "cpu":
+                raise ModelError(f"{Path(model_path).name}: not a usable ONNX model "
+                                 f"({_first_line(exc)})") from None
+            reasons.append(f"{name} failed to start: {_first_line(exc)}")
+            log.warning("provider %s failed: %s", name, exc)
+            continue
+        active = SHORT_NAMES.get(session.get_providers()[0], session.get_providers()[0])
+        if active != short:
+            reasons.append(f"{name} did not start (ONNX Runtime fell back to "
+                           f"{session.get_providers()[0]})")
+        reason = "; ".join(reasons) if reasons and active == "cpu" else None
+        if reason:
+            log.warning("running on CPU: %s", reason)
+        return session, ProviderStatus(policy, active, reason)
+    raise ModelError("no ONNX Runtime execution provider could be started")
+
+
+def inspect_io(session: ort.InferenceSession, manifest: ModelManifest, name: str) -> ModelIO:
+    """Check the graph is an image classifier compatible with its manifest; say what is wrong."""
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        names = ", ".join(i.name for i in inputs)
+        raise ModelError(f"{name}: has {len(inputs)} inputs ({names}); an image classifier "
+                         "takes exactly one image tensor")
+    inp = inputs[0]
+    if inp.type not in _FLOAT_TYPES:
+        raise ModelError(f"{name}: input {inp.name!r} is {inp.type}; expected a float tensor")
+    shape = tuple(inp.shape)
+    if len(shape) != 4:
+        raise ModelError(f"{name}: input {inp.name!r} has shape {_shape_text(shape)}; an image "
+                         "classifier takes a 4-D [batch, channels, height, width] tensor")
+    layout = manifest.preprocessing.layout
+    channel_axis, spatial_axes = (1, (2, 3)) if layout == "NCHW" else (3, (1, 2))
+    channels = _dim(shape[channel_axis])
+    if channels is not None and channels != 3:
+        other = _dim(shape[3 if layout == "NCHW" else 1])
+        hint = (f"; it looks like {'NHWC' if layout == 'NCHW' else 'NCHW'}: set \"layout\" in "
+                "its manifest") if other == 3 else ""
+        raise ModelError(f"{name}: input {_shape_text(shape)} has {channels} channels in the "
+                         f"{layout} channel position; expected 3 (RGB){hint}")
+    height, width = (_dim(shape[a]) for a in spatial_axes)
+    input_size = manifest.preprocessing.input_size
+    if height is not None or width is not None:
+        if height != width:
+            raise ModelError(f"{name}: input {_shape_text(shape)} is not square; only square "
+                             "inputs are supported")
+        if height != input_size:
+            if manifest.input_size_given:
+                raise ModelError(f"{name}: the model takes {height}x{width} images but its "
+                                 f"manifest says input_size {input_size}")
+            input_size = height
+    outputs = session.get_outputs()
+    out = outputs[0]
+    out_shape = tuple(out.shape)
+    if len(out_shape) < 2 or any(_dim(d) != 1 for d in out_shape[2:]):
+        raise ModelError(f"{name}: output {out.name!r} has shape {_shape_text(out_shape)}; an "
+                         "image classifier outputs [batch, classes]")
+    num_classes = _dim(out_shape[1])
+    io = ModelIO(inp.name, shape, _FLOAT_TYPES[inp.type], out.name, out_shape,
+                 _dim(shape[0]), num_classes or 0, input_size)
+    if num_classes is None:
+        io = _probe_classes(session, io, manifest, name)
+    return io
+
+
+def _probe_classes(session: ort.InferenceSession, io: ModelIO, manifest: ModelManifest,
+                   name: str) -> ModelIO:
+    """A symbolic class dimension: run one blank image to learn the class count."""
+    size = io.input_size
+    shape = (io.batch or 1, 3, size, size) if manifest.preprocessing.layout == "NCHW" else \
+        (io.batch or 1, size, size, 3)
+    try:
+        result = session.run([io.output_name], {io.input_name: np.zeros(shape, io.input_dtype)})[0]
+    except Exception as exc:
+        raise ModelError(f"{name}: a test run failed ({_first_line(exc)})") from None
+    result = result.reshape(result.shape[0], -1) if result.ndim >= 2 else result
+    if result.ndim != 2:
+        raise ModelError(f"{name}: output has shape {list(result.shape)}, not [batch, classes]")
+    return ModelIO(io.input_name, io.input_shape, io.input_dtype, io.output_name,
+                   io.output_shape, io.batch, int(result.shape[1]), io.input_size)
+
+
+class Classifier:
+    """A loaded model ready to classify preprocessed tensors.
+
+    One ONNX Runtime session; ``run`` is serialised by a lock because DirectML forbids
+    concurrent runs on one session (CPU would allow them, but gains nothing on our workloads).
+    """
+
+    def __init__(self, model_path: Path, manifest: ModelManifest, provider: str = "auto",
+                 model_id: str | None = None) -> None:
+        self.model_path = Path(model_path)
+        self.model_id = model_id or self.model_path.stem
+        name = self.model_path.name
+        if not self.model_path.is_file():
+            raise ModelError(f"{name}: model file not found ({self.model_path})")
+        self.session, self.provider = create_session(self.model_path, provider)
+        self.io = inspect_io(self.session, manifest, name)
+        if self.io.input_size != manifest.preprocessing.input_size:
+            manifest = manifest.with_input_size(self.io.input_size)
+        self.manifest = manifest
+        self.labels: tuple[Label, ...] = load_labels(manifest.labels)
+        if len(self.labels) != self.io.num_classes:
+            raise ModelError(f"{name}: its labels list has {len(self.labels)} entries but the "
+                             f"model outputs {self.io.num_classes} classes")
+        self._lock = threading.Lock()
+
+    @property
+    def preprocessing(self):
+        return self.manifest.preprocessing
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities (N, classes) for a preprocessed batch (N, ...), whatever N is.
+
+        A model with a fixed batch size gets the batch in chunks of that size (the last one
+        padded), so callers never need to know.
+        """
+        if batch.ndim != 4:
+            raise ValueError(f"expected a 4-D batch, got shape {batch.shape}")
+        batch = np.ascontiguousarray(batch, dtype=self.io.input_dtype)
+        n = batch.shape[0]
+        step = self.io.batch or n
+        parts = []
+        for start in range(0, n, step):
+            chunk = batch[start:start + step]
+            real = chunk.shape[0]
+            if real < step:
+                pad = np.zeros((step - real, *chunk.shape[1:]), chunk.dtype)
+                chunk = np.concatenate([chunk, pad])
+            with self._lock:
+                out = self.session.run([self.io.output_name], {self.io.input_name: chunk})[0]
+            parts.append(out.reshape(out.shape[0], -1)[:real])
+        scores = np.concatenate(parts).astype(np.float32, copy=False)
+        if self.manifest.output == "logits":
+            return softmax(scores)
+        return scores
+
+    def top_k(self, probabilities: np.ndarray, k: int = 5) -> list[Prediction]:
+        """The ``k`` most probable classes of one image's probability vector."""
+        k = max(1, min(k, probabilities.shape[-1]))
+        order = np.argsort(-probabilities, kind="stable")[:k]
+        return [
+            Prediction(int(i), self.labels[i].name, float(probabilities[i]), self.labels[i].wnid)
+            for i in order
+        ]
+
+    def timed_run(self, batch: np.ndarray) -> tuple[np.ndarray, float]:
+        start = time.perf_counter()
+        probabilities = self.run(batch)
+        return probabilities, (time.perf_counter() - start) * 1000.0
+
+
+class ClassifierCache:
+    """The last few sessions per (model file, manifest, provider): switching back is instant."""
+
+    def __init__(self, size: int = 2) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple, Classifier] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, model_path: Path, manifest: ModelManifest, provider: str,
+            model_id: str | None = None) -> Classifier:
+        path = Path(model_path).resolve()
+        stat = path.stat() if path.exists() else None
+        key = (str(path), stat.st_size if stat else None, stat.st_mtime_ns if stat else None,
+               manifest, provider)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        classifier = Classifier(path, manifest, provider, model_id)
+        with self._lock:
+            self._items[key] = classifier
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return classifier
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
