@@ -1,0 +1,73 @@
+"""``resnet-desktop``: the command line over the same engine as the GUI.
+
+``resnet-desktop`` with no subcommand (or only GUI options such as ``--screenshot``) starts
+the window; ``classify``, ``tag``, ``models``, ``info`` and ``validate`` run headless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from resnet_desktop import __version__
+from resnet_desktop.cli import classify as classify_cmd
+from resnet_desktop.cli import models as models_cmd
+from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
+
+SUBCOMMAND_MODULES = [classify_cmd, models_cmd]
+
+for _optional in ("tag", "info", "validate"):
+    try:
+        SUBCOMMAND_MODULES.append(__import__(f"resnet_desktop.cli.{_optional}",
+                                             fromlist=["register"]))
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"resnet_desktop.cli.{_optional}":
+            raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resnet-desktop",
+        description="Classify images with the ONNX Model Zoo ResNets. Without a subcommand the "
+                    "desktop window opens.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in SUBCOMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def _is_gui_invocation(argv: Sequence[str]) -> bool:
+    commands = {"classify", "models", "tag", "info", "validate"}
+    return not any(arg in commands for arg in argv if not arg.startswith("-")) and not any(
+        arg in ("-h", "--help", "--version") for arg in argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _is_gui_invocation(argv):
+        from resnet_desktop.gui.app import run
+
+        return run(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except Cancelled:
+        print("resnet-desktop: cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\nresnet-desktop: interrupted", file=sys.stderr)
+        return 130
+    except ResNetDesktopError as exc:
+        print(f"resnet-desktop: error: {exc}", file=sys.stderr)
+        return 2

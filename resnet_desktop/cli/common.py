@@ -1,0 +1,62 @@
+"""Pieces the subcommands share: model and provider options, terminal progress, the engine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tqdm import tqdm
+
+from resnet_desktop.core.cancel import CancelToken
+from resnet_desktop.core.engine import Engine, ModelRef
+from resnet_desktop.core.inference import Classifier
+from resnet_desktop.core.providers import POLICIES
+from resnet_desktop.core.runtime_check import flavour_warning
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-m", "--model", metavar="ID|PATH",
+                        help="catalog id (see `models list`) or a path to an .onnx file "
+                             "(default: the catalog's default, resnet50-v2-7)")
+    parser.add_argument("--provider", choices=POLICIES, default="auto",
+                        help="execution provider (default auto: GPU if one starts, else CPU)")
+
+
+def warn_flavours() -> None:
+    warning = flavour_warning()
+    if warning:
+        print(f"resnet-desktop: warning: {warning}", file=sys.stderr)
+
+
+@contextmanager
+def download_bar(label: str) -> Iterator[callable]:
+    """A tqdm bar on stderr fed by the engine's ``progress(done, total, rate)`` callback."""
+    bar: tqdm | None = None
+
+    def progress(done: int, total: int, rate: float) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, initial=0, unit="B", unit_scale=True, unit_divisor=1024,
+                       desc=f"Downloading {label}", file=sys.stderr, leave=True)
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def load_classifier(engine: Engine, args: argparse.Namespace,
+                    cancel: CancelToken | None = None) -> tuple[ModelRef, Classifier]:
+    """Resolve ``--model``, download it with a progress bar if needed, open its session."""
+    warn_flavours()
+    ref = engine.resolve(args.model)
+    with download_bar(ref.id) as progress:
+        classifier = engine.load(ref, args.provider, progress=progress, cancel=cancel)
+    if classifier.provider.fallback_reason:
+        print(f"resnet-desktop: running on CPU: {classifier.provider.fallback_reason}",
+              file=sys.stderr)
+    return ref, classifier

@@ -1,0 +1,118 @@
+"""The engine's front door: resolve a model, make sure its file is here, load it, classify.
+
+The CLI and the GUI's workers call only this module (plus the dataclasses it returns), so
+every path through the app shares one behaviour.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from resnet_desktop.core.cancel import CancelToken
+from resnet_desktop.core.catalog import Catalog, CatalogEntry, load_catalog
+from resnet_desktop.core.errors import ModelError, ResNetDesktopError
+from resnet_desktop.core.imaging import draft_size_for, load_image
+from resnet_desktop.core.inference import Classifier, ClassifierCache
+from resnet_desktop.core.manifest import ModelManifest, load_manifest_for
+from resnet_desktop.core.model_cache import ModelCache
+from resnet_desktop.core.preprocess import preprocess
+from resnet_desktop.core.results import Classification
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int, float], None]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model the user named: a catalog entry, or a custom ``.onnx`` file on disk."""
+
+    id: str
+    name: str
+    manifest: ModelManifest
+    entry: CatalogEntry | None = None
+    path: Path | None = None
+
+    @property
+    def is_custom(self) -> bool:
+        return self.entry is None
+
+
+def looks_like_path(model: str) -> bool:
+    return model.lower().endswith(".onnx") or "/" in model or "\\" in model
+
+
+class Engine:
+    """Catalog + download cache + session cache. Thread-safe for one caller at a time per task."""
+
+    def __init__(self, catalog: Catalog | None = None, cache: ModelCache | None = None,
+                 sessions: int = 2) -> None:
+        self.catalog = catalog if catalog is not None else load_catalog()
+        self.cache = cache if cache is not None else ModelCache(catalog=self.catalog)
+        self.classifiers = ClassifierCache(sessions)
+
+    @property
+    def default_model(self) -> str:
+        return self.catalog.default_id
+
+    def resolve(self, model: str | Path | None = None) -> ModelRef:
+        """A catalog id or a path to an ``.onnx`` file (its sidecar manifest is read)."""
+        model = str(model) if model else self.default_model
+        entry = self.catalog.get(model)
+        if entry is not None:
+            return ModelRef(entry.id, entry.name, entry.manifest, entry=entry)
+        if looks_like_path(model) or Path(model).is_file():
+            path = Path(model).expanduser()
+            if not path.is_file():
+                raise ModelError(f"{model}: model file not found")
+            if path.suffix.lower() != ".onnx":
+                raise ModelError(f"{path.name}: a model must be an .onnx file")
+            manifest = load_manifest_for(path)
+            return ModelRef(path.stem, manifest.name, manifest, path=path.resolve())
+        known = ", ".join(e.id for e in self.catalog)
+        raise ModelError(f"unknown model {model!r}: use a catalog id ({known}) or a path to an "
+                         ".onnx file")
+
+    def is_ready(self, ref: ModelRef) -> bool:
+        """True when loading needs no download."""
+        return ref.path is not None or self.cache.is_cached(ref.id)
+
+    def model_file(self, ref: ModelRef, progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> Path:
+        if ref.path is not None:
+            return ref.path
+        return self.cache.ensure(ref.id, progress=progress, cancel=cancel)
+
+    def load(self, model: str | Path | ModelRef | None = None, provider: str = "auto",
+             progress: ProgressCallback | None = None,
+             cancel: CancelToken | None = None) -> Classifier:
+        """Download if needed, then open (or reuse) the session for ``model`` on ``provider``."""
+        ref = model if isinstance(model, ModelRef) else self.resolve(model)
+        path = self.model_file(ref, progress, cancel)
+        return self.classifiers.get(path, ref.manifest, provider, ref.id)
+
+    def classify_image(self, classifier: Classifier, image: Image.Image, top_k: int = 5,
+                       path: Path | None = None) -> Classification:
+        """Classify an RGB image already in memory (pasted, webcam frame, decoded file)."""
+        tensor = preprocess(image, classifier.preprocessing)[np.newaxis]
+        probabilities, ms = classifier.timed_run(tensor)
+        return Classification(path, classifier.model_id, classifier.provider.active, ms,
+                              tuple(classifier.top_k(probabilities[0], top_k)))
+
+    def classify_file(self, classifier: Classifier, path: Path, top_k: int = 5) -> Classification:
+        """Classify one file; a bad image becomes ``Classification.error``, never an exception."""
+        start = time.perf_counter()
+        try:
+            image = load_image(path, draft=draft_size_for(classifier.preprocessing))
+            result = self.classify_image(classifier, image, top_k, Path(path))
+        except ResNetDesktopError as exc:
+            return Classification(Path(path), classifier.model_id, error=str(exc))
+        log.debug("%s classified in %.1f ms", path, (time.perf_counter() - start) * 1000)
+        return result
