@@ -49,6 +49,10 @@ def _is_gui_invocation(argv: Sequence[str]) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--self-test" in argv:
+        from resnet_desktop.self_test import run_self_test
+
+        return run_self_test()
     if _is_gui_invocation(argv):
         from resnet_desktop.gui.app import run
 
