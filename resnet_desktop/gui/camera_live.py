@@ -1,0 +1,361 @@
+"""Classifying camera frames on a dedicated thread that never lets frames queue up.
+
+Shape: napari's status checker. :class:`CameraClassifier` lives on the GUI thread; for every
+frame in live mode it drops the frame into a one-place slot (replacing, and counting as dropped,
+any frame the worker has not taken yet) and sets an "update needed" flag. :class:`FrameWorker`,
+alone on its QThread, sleeps on that flag, takes whatever frame is newest, converts and
+classifies it, and goes back to sleep. So the classification rate is whatever the machine
+sustains and memory never grows with the camera's frame rate. A snapshot has its own slot and
+goes first.
+
+Frames travel as ``QVideoFrame`` (shared, no copy) and are converted to RGB on the worker, so
+the GUI thread never pays for a pixel-format conversion it does not display. Every job has an
+id; answers for a superseded snapshot, or for live frames after live mode stopped or the model
+changed, are dropped. Nothing here touches a widget.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+from PySide6.QtMultimedia import QVideoFrame
+
+from resnet_desktop.core.cancel import CancelToken
+from resnet_desktop.core.engine import Engine
+from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
+from resnet_desktop.core.imaging import image_from_array
+from resnet_desktop.core.inference import Classifier
+from resnet_desktop.core.results import Classification
+from resnet_desktop.gui.camera_frames import frame_to_qimage
+from resnet_desktop.gui.image_convert import qimage_to_rgb_array
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT = "snapshot"
+LIVE = "live"
+TOP_K = 5
+PROGRESS_INTERVAL_S = 0.1
+
+
+@dataclass(frozen=True)
+class FrameJob:
+    """Classify one frame (or an already converted image) with ``model`` on ``provider``."""
+
+    id: int
+    kind: str
+    model: str
+    provider: str
+    frame: QVideoFrame | None = field(default=None, compare=False, repr=False)
+    image: QImage | None = field(default=None, compare=False, repr=False)
+    cancel: CancelToken = field(default_factory=CancelToken, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """A classified frame; ``pixels`` (HxWx3 RGB) is kept for snapshots only."""
+
+    id: int
+    kind: str
+    classification: Classification
+    pixels: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+class RateMeter:
+    """Events per second over the last ``window`` seconds (Qt-free; the clock is injectable)."""
+
+    def __init__(self, window: float = 3.0) -> None:
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._times.append(now)
+        self._trim(now)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        self._trim(now)
+        if len(self._times) < 2:
+            return 0.0
+        span = now - self._times[0]
+        return (len(self._times) - 1) / span if span > 0 else 0.0
+
+    def reset(self) -> None:
+        self._times.clear()
+
+    def _trim(self, now: float) -> None:
+        while self._times and now - self._times[0] > self.window:
+            self._times.popleft()
+
+
+class _FrameSlots:
+    """The newest snapshot job and the newest live job, plus the flag the worker sleeps on."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._snapshot: FrameJob | None = None
+        self._live: FrameJob | None = None
+        self._stopping = False
+        self.dropped = 0
+
+    def put_snapshot(self, job: FrameJob) -> None:
+        with self._condition:
+            self._snapshot = job
+            self._condition.notify()
+
+    def offer_live(self, job: FrameJob) -> None:
+        with self._condition:
+            if self._live is not None:
+                self.dropped += 1
+            self._live = job
+            self._condition.notify()
+
+    def clear_live(self) -> None:
+        with self._condition:
+            self._live = None
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopping = True
+            self._snapshot = self._live = None
+            self._condition.notify()
+
+    def take(self) -> FrameJob | None:
+        """Block until there is a job (snapshot first) and take it; None when stopping."""
+        with self._condition:
+            while not self._stopping and self._snapshot is None and self._live is None:
+                self._condition.wait()
+            if self._stopping:
+                return None
+            if self._snapshot is not None:
+                job, self._snapshot = self._snapshot, None
+            else:
+                job, self._live = self._live, None
+            return job
+
+
+class FrameWorker(QObject):
+    """Runs :meth:`run` on its own QThread until the slots are stopped."""
+
+    result_ready = Signal(object)
+    """A :class:`FrameResult`."""
+    failed = Signal(int, str, str)
+    """(job id, kind, message)."""
+    model_loading = Signal(int, str, bool)
+    """(job id, model name, needs a download)."""
+    download_progressed = Signal(int, object, object)
+    """(job id, bytes done, bytes total)."""
+
+    def __init__(self, engine: Engine, slots: _FrameSlots) -> None:
+        super().__init__()
+        self._engine = engine
+        self._slots = slots
+        self._classifier: Classifier | None = None
+        self._loaded: tuple[str, str] | None = None
+        self._failed_model: tuple[str, str] | None = None
+        self.classified = 0
+        """How many frames were actually classified (dropped ones never are)."""
+
+    @Slot()
+    def run(self) -> None:
+        while (job := self._slots.take()) is not None:
+            try:
+                self._process(job)
+            except Exception as exc:  # an unexpected error must not end the thread
+                log.exception("camera job %d failed", job.id)
+                self.failed.emit(job.id, job.kind, f"Classification failed: {exc}")
+
+    def _process(self, job: FrameJob) -> None:
+        classifier = self._classifier_for(job)
+        if classifier is None:
+            return
+        image = job.image if job.image is not None else (
+            frame_to_qimage(job.frame) if job.frame is not None else None)
+        if image is None:
+            self.failed.emit(job.id, job.kind, "The camera sent an empty frame.")
+            return
+        try:
+            pixels = qimage_to_rgb_array(image)
+            pil = image_from_array(pixels)
+        except ResNetDesktopError as exc:
+            self.failed.emit(job.id, job.kind, str(exc))
+            return
+        result = self._engine.classify_image(classifier, pil, TOP_K)
+        self.classified += 1
+        self.result_ready.emit(FrameResult(job.id, job.kind, result,
+                                           pixels if job.kind == SNAPSHOT else None))
+
+    def _classifier_for(self, job: FrameJob) -> Classifier | None:
+        key = (job.model, job.provider)
+        if key == self._loaded and self._classifier is not None:
+            return self._classifier
+        if key == self._failed_model and job.kind == LIVE:
+            return None  # said once already; a snapshot or a new model tries again
+        try:
+            ref = self._engine.resolve(job.model)
+            self.model_loading.emit(job.id, ref.name, not self._engine.is_ready(ref))
+            last = 0.0
+
+            def progress(done: int, total: int, _rate: float) -> None:
+                nonlocal last
+                now = time.monotonic()
+                if now - last >= PROGRESS_INTERVAL_S or done >= total:
+                    last = now
+                    self.download_progressed.emit(job.id, done, total)
+
+            classifier = self._engine.load(ref, job.provider, progress=progress,
+                                           cancel=job.cancel)
+        except Cancelled:
+            return None
+        except ResNetDesktopError as exc:
+            self._failed_model = key
+            self.failed.emit(job.id, job.kind, str(exc))
+            return None
+        except Exception as exc:  # ORT and OS errors must reach the user, not kill the thread
+            log.exception("loading %s failed", job.model)
+            self._failed_model = key
+            self.failed.emit(job.id, job.kind, f"{job.model}: cannot be loaded ({exc})")
+            return None
+        self._classifier, self._loaded, self._failed_model = classifier, key, None
+        return classifier
+
+
+class CameraClassifier(QObject):
+    """The GUI thread's handle on the frame worker: numbers jobs and drops stale answers."""
+
+    snapshot_ready = Signal(object)
+    """A :class:`FrameResult` for the newest snapshot."""
+    live_result_ready = Signal(object)
+    """A :class:`FrameResult` of live mode (only while live mode is on, for the current model)."""
+    failed = Signal(str, str)
+    """(kind, message) for the newest snapshot or for live mode."""
+    model_loading = Signal(str, bool)
+    """(model name, needs a download)."""
+    download_progressed = Signal(object, object)
+    """(bytes done, bytes total)."""
+
+    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._slots = _FrameSlots()
+        self._next_id = 0
+        self._model = ""
+        self._provider = "auto"
+        self._cancel = CancelToken()
+        self._latest_snapshot = 0
+        self._live_since: int | None = None
+        """Live answers to jobs older than this id are stale (live turned off, model changed)."""
+        self._thread = QThread()
+        self._thread.setObjectName("camera-classifier")
+        self._worker = FrameWorker(engine, self._slots)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._worker.result_ready.connect(self._on_result_ready)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.model_loading.connect(self._on_model_loading)
+        self._worker.download_progressed.connect(self._on_download_progressed)
+        self._thread.start()
+        self._stopped = False
+
+    # -- requests --------------------------------------------------------------------------
+
+    def set_model(self, model: str, provider: str = "auto") -> None:
+        """Classify with ``model`` from now on; live answers from the old model are dropped."""
+        if (model, provider) == (self._model, self._provider):
+            return
+        self._cancel.cancel()
+        self._cancel = CancelToken()
+        self._model, self._provider = model, provider
+        if self._live_since is not None:
+            self._live_since = self._next_id + 1
+
+    def model(self) -> tuple[str, str]:
+        return self._model, self._provider
+
+    def classify_snapshot(self, *, frame: QVideoFrame | None = None,
+                          image: QImage | None = None) -> int:
+        """Classify one frame or image ahead of any live frame; returns the job id."""
+        job = self._job(SNAPSHOT, frame, image)
+        self._latest_snapshot = job.id
+        self._slots.put_snapshot(job)
+        return job.id
+
+    def start_live(self) -> None:
+        if self._live_since is None:
+            self._live_since = self._next_id + 1
+
+    def stop_live(self) -> None:
+        self._live_since = None
+        self._slots.clear_live()
+
+    def is_live(self) -> bool:
+        return self._live_since is not None
+
+    def offer_live_frame(self, frame: QVideoFrame) -> int | None:
+        """Hand the newest frame to live mode, replacing one the worker has not taken yet."""
+        if self._live_since is None or not self._model:
+            return None
+        job = self._job(LIVE, frame, None)
+        self._slots.offer_live(job)
+        return job.id
+
+    # -- state -------------------------------------------------------------------------------
+
+    def frames_dropped(self) -> int:
+        """Live frames replaced by a newer one before the worker could take them."""
+        return self._slots.dropped
+
+    def frames_classified(self) -> int:
+        return self._worker.classified
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """Stop the worker (a classification in progress finishes) and wait for it."""
+        if self._stopped:
+            return self._thread.isFinished()
+        self._stopped = True
+        self._live_since = None
+        self._cancel.cancel()
+        self._slots.stop()
+        self._thread.quit()
+        finished = self._thread.wait(timeout_ms)
+        if not finished:
+            log.warning("the camera classifier is still busy after %d ms", timeout_ms)
+        return finished
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _job(self, kind: str, frame: QVideoFrame | None, image: QImage | None) -> FrameJob:
+        self._next_id += 1
+        return FrameJob(self._next_id, kind, self._model, self._provider, frame=frame,
+                        image=image, cancel=self._cancel)
+
+    def _is_current(self, job_id: int, kind: str) -> bool:
+        if kind == SNAPSHOT:
+            return job_id == self._latest_snapshot
+        return self._live_since is not None and job_id >= self._live_since
+
+    def _on_result_ready(self, result: FrameResult) -> None:
+        if not self._is_current(result.id, result.kind):
+            log.debug("dropping stale %s result %d", result.kind, result.id)
+            return
+        if result.kind == SNAPSHOT:
+            self.snapshot_ready.emit(result)
+        else:
+            self.live_result_ready.emit(result)
+
+    def _on_failed(self, job_id: int, kind: str, message: str) -> None:
+        if self._is_current(job_id, kind):
+            self.failed.emit(kind, message)
+
+    def _on_model_loading(self, job_id: int, name: str, needs_download: bool) -> None:
+        self.model_loading.emit(name, needs_download)
+
+    def _on_download_progressed(self, job_id: int, done: int, total: int) -> None:
+        self.download_progressed.emit(done, total)
