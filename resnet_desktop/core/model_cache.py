@@ -1,0 +1,168 @@
+"""The local cache of catalog models: what the CLI and the GUI ask for a model file.
+
+Verified models live in ``<cache_dir()>/models/<id>.onnx``; downloads go through
+:func:`resnet_desktop.core.download.download_verified`, so a file there is always complete.
+``RESNET_DESKTOP_MIRROR=<base URL>`` puts ``<base URL>/<id>.onnx`` before the catalog's URLs
+and ``RESNET_DESKTOP_OFFLINE=1`` forbids the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import filelock
+
+from resnet_desktop.core import download
+from resnet_desktop.core.cancel import NEVER, CancelToken
+from resnet_desktop.core.catalog import Catalog, CatalogEntry, load_catalog
+from resnet_desktop.core.errors import ResNetDesktopError
+from resnet_desktop.core.paths import cache_dir
+
+logger = logging.getLogger(__name__)
+
+MIRROR_ENV = "RESNET_DESKTOP_MIRROR"
+_KNOWN_IDS_SHOWN = 6
+
+
+class UnknownModelError(ResNetDesktopError):
+    """A model id that the catalog does not list."""
+
+
+class ModelBusyError(ResNetDesktopError):
+    """The model is being downloaded by another thread or process."""
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    id: str
+    path: Path
+    bytes: int
+
+
+def mirror_urls(model_id: str) -> list[str]:
+    """``[<RESNET_DESKTOP_MIRROR>/<id>.onnx]``, or ``[]`` when no mirror is set."""
+    base = os.environ.get(MIRROR_ENV, "").strip()
+    return [f"{base.rstrip('/')}/{model_id}.onnx"] if base else []
+
+
+class ModelCache:
+    """Catalog models on disk: look up, download (resumably, verified), list, verify, remove."""
+
+    def __init__(self, root: Path | None = None, catalog: Catalog | None = None, *,
+                 timeout: float = download.DEFAULT_TIMEOUT_S,
+                 attempts: int = download.DEFAULT_ATTEMPTS,
+                 backoff: float = download.DEFAULT_BACKOFF_S) -> None:
+        self.root = Path(root) if root is not None else cache_dir() / "models"
+        self.catalog = catalog if catalog is not None else load_catalog()
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+
+    def entry(self, model_id: str) -> CatalogEntry:
+        """The catalog entry, or UnknownModelError naming the known ids."""
+        entry = self.catalog.get(model_id)
+        if entry is None:
+            ids = [e.id for e in self.catalog]
+            shown = ", ".join(ids[:_KNOWN_IDS_SHOWN])
+            if len(ids) > _KNOWN_IDS_SHOWN:
+                shown += f" and {len(ids) - _KNOWN_IDS_SHOWN} more"
+            raise UnknownModelError(f"unknown model {model_id!r}; known models: {shown or 'none'}")
+        return entry
+
+    def path_for(self, model_id: str) -> Path:
+        """Where the verified file lives (it may not exist yet)."""
+        return self.root / self.entry(model_id).filename
+
+    def urls_for(self, model_id: str) -> list[str]:
+        """The sources in the order they are tried: the mirror, then the catalog's URLs."""
+        urls = mirror_urls(model_id) + list(self.entry(model_id).urls)
+        return list(dict.fromkeys(urls))
+
+    def is_cached(self, model_id: str) -> bool:
+        """The file exists with the catalog's size (cheap: no hashing)."""
+        entry = self.entry(model_id)
+        try:
+            return (self.root / entry.filename).stat().st_size == entry.bytes
+        except OSError:
+            return False
+
+    def partial_bytes(self, model_id: str) -> int:
+        """Bytes of a resumable partial download (0 if none)."""
+        entry = self.entry(model_id)
+        return download.resumable_bytes(self.root / entry.filename, entry.bytes, entry.sha256)
+
+    def list(self) -> list[CachedModel]:
+        """Cached catalog models, in catalog order (partials, locks and strangers ignored)."""
+        return [CachedModel(e.id, self.root / e.filename, e.bytes)
+                for e in self.catalog if self.is_cached(e.id)]
+
+    def remove(self, model_id: str) -> bool:
+        """Delete the cached file and any partial; False if there was nothing to delete.
+
+        Raises ModelBusyError while another thread or process downloads the model.
+        """
+        path = self.path_for(model_id)
+        with self._locked(path):
+            found = download.discard_partial(path)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                found = True
+        if found:
+            logger.info("removed %s from the cache", model_id)
+        return found
+
+    def verify(self, model_id: str, cancel: CancelToken | None = None) -> bool:
+        """Re-hash the cached file against the catalog; a bad file is deleted and False returned."""
+        entry = self.entry(model_id)
+        path = self.root / entry.filename
+        with self._locked(path):
+            try:
+                good = (path.stat().st_size == entry.bytes
+                        and download.sha256_file(path, cancel) == entry.sha256)
+            except FileNotFoundError:
+                return False
+            if not good:
+                logger.warning("cached %s is corrupt; deleting %s", model_id, path)
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        return good
+
+    def ensure(self, model_id: str, progress: download.ProgressCallback | None = None,
+               cancel: CancelToken | None = None) -> Path:
+        """The cached model's path, downloading it first if needed.
+
+        Raises OfflineError (offline and not cached), Cancelled (the partial is kept, and the
+        next call resumes it), DownloadError or ChecksumError naming every source tried.
+        """
+        entry = self.entry(model_id)
+        path = self.root / entry.filename
+        if self.is_cached(model_id):
+            return path
+        if download.offline_mode():
+            raise download.offline_error(f"model {model_id}")
+        return download.download_verified(
+            self.urls_for(model_id), path, size=entry.bytes, sha256=entry.sha256,
+            progress=progress, cancel=cancel or NEVER, timeout=self.timeout,
+            attempts=self.attempts, backoff=self.backoff,
+        )
+
+    @contextlib.contextmanager
+    def _locked(self, path: Path) -> Iterator[None]:
+        if not self.root.is_dir():
+            yield
+            return
+        lock = filelock.FileLock(download.lock_path(path))
+        try:
+            lock.acquire(timeout=1.0)
+        except filelock.Timeout:
+            raise ModelBusyError(f"{path.stem} is being downloaded; cancel the download first") \
+                from None
+        try:
+            yield
+        finally:
+            lock.release()
