@@ -1,0 +1,239 @@
+"""Top-1 / top-5 accuracy of a model on a labelled folder, with a per-class summary.
+
+How a user reproduces the zoo's accuracy table on their own copy of ImageNet val: read the
+folder (``core.labelled_folder``: ImageFolder, ILSVRC2012 devkit, LOC_val_solution.csv or a
+val.txt), then :func:`validate` decodes and preprocesses images on a small thread pool exactly
+as classification does, runs them through the model in batches and counts. Images that cannot
+be decoded are listed in ``failures`` and left out of the accuracy, never fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from resnet_desktop.core.atomic import atomic_open
+from resnet_desktop.core.cancel import NEVER, CancelToken
+from resnet_desktop.core.errors import ResNetDesktopError
+from resnet_desktop.core.imaging import draft_size_for, load_image
+from resnet_desktop.core.inference import Classifier
+from resnet_desktop.core.labelled_folder import LabelledImage, LabelledSet
+from resnet_desktop.core.manifest import Preprocessing
+from resnet_desktop.core.preprocess import preprocess
+
+log = logging.getLogger(__name__)
+
+ValidationProgress = Callable[[int, int, float], None]
+"""``progress(done, total, images_per_second)``, called after every batch."""
+
+TOP_K = 5
+SUMMARY_COLUMNS = ("class", "images", "top1_percent", "top5_percent",
+                   "most_frequent_wrong_prediction", "most_frequent_wrong_count", "wnid")
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """One class of the labelled set: how often the model got it right, and what it said."""
+
+    index: int
+    label: str
+    wnid: str | None
+    images: int
+    top1: int
+    top5: int
+    most_frequent_wrong: str | None
+    most_frequent_wrong_count: int
+
+    @property
+    def top1_accuracy(self) -> float:
+        return self.top1 / self.images if self.images else 0.0
+
+    @property
+    def top5_accuracy(self) -> float:
+        return self.top5 / self.images if self.images else 0.0
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Counts over the images that decoded; ``k`` is 5, or the class count if smaller."""
+
+    model: str
+    root: Path
+    form: str
+    images: int
+    top1: int
+    top5: int
+    k: int
+    classes: tuple[ClassSummary, ...]
+    failures: tuple[tuple[Path, str], ...]
+    seconds: float
+
+    @property
+    def top1_accuracy(self) -> float:
+        return self.top1 / self.images if self.images else 0.0
+
+    @property
+    def top5_accuracy(self) -> float:
+        return self.top5 / self.images if self.images else 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model,
+            "folder": str(self.root),
+            "form": self.form,
+            "images": self.images,
+            "top1": round(self.top1_accuracy * 100, 4),
+            "top5": round(self.top5_accuracy * 100, 4),
+            "top1_correct": self.top1,
+            "top5_correct": self.top5,
+            "k": self.k,
+            "failed": [{"path": str(p), "error": e} for p, e in self.failures],
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def _load(item: LabelledImage, pre: Preprocessing, draft: tuple[int, int]) -> np.ndarray | str:
+    """The preprocessed tensor of one image, or the message saying why it cannot be read."""
+    try:
+        return preprocess(load_image(item.path, draft=draft), pre)
+    except ResNetDesktopError as exc:
+        return str(exc)
+    except (OSError, ValueError, MemoryError) as exc:
+        return f"{item.path.name}: cannot be read ({exc})"
+
+
+def _decoded(items: tuple[LabelledImage, ...], pre: Preprocessing, workers: int,
+             cancel: CancelToken) -> Iterator[tuple[LabelledImage, np.ndarray | str]]:
+    """Items with their tensors in order, decoded ahead on ``workers`` threads."""
+    draft = draft_size_for(pre)
+    window = max(4, workers * 4)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate-decode")
+    pending: deque[tuple[LabelledImage, Future]] = deque()
+    try:
+        upcoming = iter(items)
+        for item in upcoming:
+            pending.append((item, pool.submit(_load, item, pre, draft)))
+            if len(pending) >= window:
+                break
+        while pending:
+            cancel.raise_if_cancelled()
+            item, future = pending.popleft()
+            result = future.result()
+            following = next(upcoming, None)
+            if following is not None:
+                pending.append((following, pool.submit(_load, following, pre, draft)))
+            yield item, result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def validate(classifier: Classifier, dataset: LabelledSet, *,
+             progress: ValidationProgress | None = None, cancel: CancelToken = NEVER,
+             batch_size: int = 16, workers: int | None = None) -> ValidationResult:
+    """Top-1/top-5 of ``classifier`` on ``dataset``; raises Cancelled when ``cancel`` fires."""
+    count = classifier.io.num_classes
+    if any(item.target >= count for item in dataset.images):
+        worst = max(item.target for item in dataset.images)
+        raise ResNetDesktopError(f"the labelled set uses class index {worst} but the model has "
+                                 f"only {count} classes")
+    workers = workers or min(4, os.cpu_count() or 1)
+    k = min(TOP_K, count)
+    total = len(dataset.images)
+    start = time.perf_counter()
+    per_class_images = np.zeros(count, np.int64)
+    per_class_top1 = np.zeros(count, np.int64)
+    per_class_top5 = np.zeros(count, np.int64)
+    wrong: dict[int, Counter[int]] = {}
+    failures: list[tuple[Path, str]] = []
+    batch: list[np.ndarray] = []
+    targets: list[int] = []
+    done = 0
+
+    def flush() -> None:
+        nonlocal done
+        if batch:
+            probabilities = classifier.run(np.stack(batch))
+            _score(probabilities, np.asarray(targets), k, per_class_images, per_class_top1,
+                   per_class_top5, wrong)
+            done += len(batch)
+            batch.clear()
+            targets.clear()
+        if progress is not None:
+            elapsed = time.perf_counter() - start
+            progress(done + len(failures), total, (done + len(failures)) / elapsed
+                     if elapsed > 0 else 0.0)
+
+    decoded = _decoded(dataset.images, classifier.preprocessing, workers, cancel)
+    try:
+        for item, tensor in decoded:
+            if isinstance(tensor, str):
+                failures.append((item.path, tensor))
+                log.info("validation: %s", tensor)
+                continue
+            batch.append(tensor)
+            targets.append(item.target)
+            if len(batch) >= batch_size:
+                flush()
+                cancel.raise_if_cancelled()
+        flush()
+    finally:
+        decoded.close()  # stops the decoding threads now, also on cancel or error
+    labels = classifier.labels
+    classes = []
+    for index in np.flatnonzero(per_class_images):
+        mistakes = wrong.get(int(index))
+        common = max(mistakes.items(), key=lambda kv: (kv[1], -kv[0])) if mistakes else None
+        classes.append(ClassSummary(
+            index=int(index), label=labels[index].name, wnid=labels[index].wnid,
+            images=int(per_class_images[index]), top1=int(per_class_top1[index]),
+            top5=int(per_class_top5[index]),
+            most_frequent_wrong=labels[common[0]].name if common else None,
+            most_frequent_wrong_count=common[1] if common else 0,
+        ))
+    return ValidationResult(
+        model=classifier.model_id, root=dataset.root, form=dataset.form,
+        images=int(per_class_images.sum()), top1=int(per_class_top1.sum()),
+        top5=int(per_class_top5.sum()), k=k, classes=tuple(classes),
+        failures=tuple(failures), seconds=time.perf_counter() - start,
+    )
+
+
+def _score(probabilities: np.ndarray, targets: np.ndarray, k: int, images: np.ndarray,
+           top1: np.ndarray, top5: np.ndarray, wrong: dict[int, Counter[int]]) -> None:
+    # Ties go to the lower class index, as in Classifier.top_k (a stable sort).
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    first = order[:, 0]
+    hit1 = first == targets
+    hit5 = (order == targets[:, None]).any(axis=1)
+    np.add.at(images, targets, 1)
+    np.add.at(top1, targets, hit1.astype(np.int64))
+    np.add.at(top5, targets, hit5.astype(np.int64))
+    for target, predicted in zip(targets[~hit1], first[~hit1], strict=True):
+        wrong.setdefault(int(target), Counter())[int(predicted)] += 1
+
+
+def summary_rows(result: ValidationResult) -> list[list[str]]:
+    """The per-class CSV's rows (header first), classes in the model's order."""
+    rows = [list(SUMMARY_COLUMNS)]
+    for c in result.classes:
+        rows.append([c.label, str(c.images), f"{c.top1_accuracy * 100:.2f}",
+                     f"{c.top5_accuracy * 100:.2f}", c.most_frequent_wrong or "",
+                     str(c.most_frequent_wrong_count), c.wnid or ""])
+    return rows
+
+
+def write_summary_csv(result: ValidationResult, path: Path) -> Path:
+    """Write the per-class summary atomically (a failed write leaves any old file intact)."""
+    path = Path(path)
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(summary_rows(result))
+    return path
