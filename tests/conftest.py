@@ -11,6 +11,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
 
+pytest_plugins = ["http_server"]
+
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent
 SHARED_DIR = Path(os.environ.get("RESNET_DESKTOP_SHARED", REPO_DIR.parent / "shared"))
