@@ -1,15 +1,186 @@
-"""Start the desktop app (placeholder until the main window lands)."""
+"""Start the desktop app: ``resnet-desktop [--model ID|PATH] [--image FILE] [--screenshot PNG]``.
+
+``cli.main`` sends every invocation without a subcommand here. Options Qt understands (such as
+``-platform offscreen``) are passed on to QApplication.
+"""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import logging.handlers
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication
+
+from resnet_desktop import __version__
+from resnet_desktop.core.errors import ResNetDesktopError
+from resnet_desktop.core.paths import data_dir
+from resnet_desktop.core.providers import POLICIES
+from resnet_desktop.gui import error_hook
+from resnet_desktop.gui.settings import APPLICATION, ORGANIZATION
+from resnet_desktop.resources import resources_dir
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = "resnet-desktop.log"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resnet-desktop",
+        description="Open the ResNet Desktop window.",
+    )
+    parser.add_argument("--model", metavar="ID|PATH",
+                        help="catalog id or path to an .onnx file to start with")
+    parser.add_argument("--image", metavar="FILE", type=Path, help="image to show and classify")
+    parser.add_argument("--provider", choices=POLICIES,
+                        help="execution provider (default: the last one used, else auto)")
+    parser.add_argument("--screenshot", metavar="OUT.png", type=Path,
+                        help="save a PNG of the window once the image is classified, then exit "
+                             "(0 on success, 1 with a message on stderr otherwise)")
+    parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="how long --screenshot waits for the result (default 120)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    return parser
+
+
+def app_icon() -> QIcon:
+    icon = QIcon()
+    folder = resources_dir() / "icons"
+    for name in ("resnet-desktop.svg", "resnet-desktop-256.png", "resnet-desktop-512.png"):
+        if (folder / name).is_file():
+            icon.addFile(str(folder / name))
+    return icon
+
+
+def _configure_logging(verbose: bool) -> list[logging.Handler]:
+    """Log to stderr (unless the host already set logging up) and to a file for bug reports."""
+    added: list[logging.Handler] = []
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.INFO if verbose else logging.WARNING)
+        root.addHandler(handler)
+        root.setLevel(logging.INFO if verbose else logging.WARNING)
+        added.append(handler)
+    try:
+        folder = data_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            folder / LOG_NAME, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
+    except OSError as exc:
+        log.warning("cannot write the log file: %s", exc)
+    else:
+        file_handler.setLevel(logging.INFO)
+        file_handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("resnet_desktop").addHandler(file_handler)
+        if logging.getLogger("resnet_desktop").getEffectiveLevel() > logging.INFO:
+            logging.getLogger("resnet_desktop").setLevel(logging.INFO)
+        added.append(file_handler)
+    return added
+
+
+def _remove_logging(handlers: list[logging.Handler]) -> None:
+    for handler in handlers:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger("resnet_desktop").removeHandler(handler)
+        handler.close()
+
+
+def _application(qt_args: list[str]) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setDesktopFileName("resnet-desktop")
+        app = QApplication([sys.argv[0] if sys.argv else "resnet-desktop", *qt_args])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(app_icon())
+    return app
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel
+    """Open the window (or take a screenshot); returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args, qt_args = parser.parse_known_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    unknown = [a for a in qt_args if a.startswith("--")]
+    if unknown:
+        parser.print_usage(sys.stderr)
+        print(f"resnet-desktop: error: unrecognized arguments: {' '.join(unknown)}",
+              file=sys.stderr)
+        return 2
+    if args.screenshot is not None and args.image is not None and not args.image.exists():
+        print(f"resnet-desktop: error: {args.image}: file not found", file=sys.stderr)
+        return 2
+    handlers = _configure_logging(args.verbose)
+    app = _application(qt_args)
 
-    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
-    label = QLabel("ResNet Desktop")
-    label.show()
-    return app.exec()
+    from resnet_desktop.gui.main_window import MainWindow
+
+    window = MainWindow(remember=args.screenshot is None)
+    uninstall_hook = error_hook.install(window.errors)
+    try:
+        if args.provider:
+            window.picker.select_provider(args.provider)
+        model_ok = bool(args.model) and window.select_model(args.model, args.provider)
+        if args.model and not model_ok and args.screenshot is not None:
+            message = window.statusBar().currentMessage() or f"cannot use model {args.model!r}"
+            print(f"resnet-desktop: error: {message}", file=sys.stderr)
+            return 2
+        if args.screenshot is not None:
+            return _screenshot(window, args)
+        window.show()
+        if not model_ok:
+            window.start()
+        if args.image is not None:
+            window.show_image_path(args.image)
+        return app.exec()
+    except ResNetDesktopError as exc:
+        print(f"resnet-desktop: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        window.shutdown()
+        if not window.service.wait(10_000):
+            log.error("the inference thread did not stop")
+        window.deleteLater()
+        uninstall_hook()
+        _remove_logging(handlers)
+
+
+def _screenshot(window, args: argparse.Namespace) -> int:
+    from resnet_desktop.gui.screenshot import ScreenshotTaker
+
+    taker = ScreenshotTaker(window, args.screenshot, expect_image=args.image is not None,
+                            timeout_s=args.timeout)
+    outcome: list[tuple[int, str]] = []
+    loop = QEventLoop()
+
+    def done(code: int, message: str) -> None:
+        outcome.append((code, message))
+        loop.quit()
+
+    taker.finished.connect(done)
+    window.show()
+    taker.start()
+    if not args.model:
+        window.start()
+    if args.image is not None:
+        window.show_image_path(args.image)
+    if not outcome:
+        loop.exec()
+    window.close()
+    code, message = outcome[0]
+    if code != 0:
+        print(f"resnet-desktop: screenshot failed: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,510 @@
+"""The main window: composes the panels, wires their signals to the inference service.
+
+The "Classify" tab holds the image pane, the model picker and the top-5 chart; colleagues'
+panels (batch, camera, …) arrive through :meth:`MainWindow.add_tab`. The window holds no model
+logic: it forwards what the user does to :class:`InferenceService` and shows what comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import onnxruntime
+import PySide6
+from PySide6.QtCore import QByteArray, QKeyCombination, Qt, Signal, qVersion
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from resnet_desktop import __version__
+from resnet_desktop.core.engine import ModelRef
+from resnet_desktop.core.imaging import EXTENSIONS
+from resnet_desktop.core.providers import DISPLAY_NAMES
+from resnet_desktop.core.results import Classification
+from resnet_desktop.core.runtime_check import flavour_warning
+from resnet_desktop.gui import palette as colours
+from resnet_desktop.gui.download_bar import DownloadBar
+from resnet_desktop.gui.error_hook import ErrorReporter
+from resnet_desktop.gui.formatting import format_bytes
+from resnet_desktop.gui.image_pane import ImagePane, ImageSource
+from resnet_desktop.gui.inference_worker import InferenceService, LoadedModel
+from resnet_desktop.gui.model_picker import ModelPicker
+from resnet_desktop.gui.settings import app_settings, read_str_list
+from resnet_desktop.gui.top5_chart import Top5Chart
+
+log = logging.getLogger(__name__)
+
+RECENT_KEY = "recent/images"
+MAX_RECENT = 10
+LAST_MODEL_KEY = "model/last"
+PROVIDER_KEY = "model/provider"
+DEFAULT_SIZE = (1100, 700)
+
+
+class ClassifyView(QWidget):
+    """The first tab: image pane on the left; model picker and chart on the right."""
+
+    def __init__(self, pane: ImagePane, picker: ModelPicker, chart: Top5Chart,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        side = QWidget(self)
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(6, 0, 0, 0)
+        side_layout.setSpacing(12)
+        side_layout.addWidget(picker)
+        side_layout.addWidget(chart, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(pane)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([600, 440])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 8)
+        layout.addWidget(self.splitter)
+
+
+class MainWindow(QMainWindow):
+    """The application window. ``remember=False`` neither reads nor writes the settings."""
+
+    model_changed = Signal(str, str)
+    """(model, provider policy) once a model has loaded: a catalog id or an ``.onnx`` path."""
+    result_shown = Signal(object)
+    """The :class:`Classification` now on the chart."""
+
+    def __init__(self, service: InferenceService | None = None, *, remember: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("ResNet Desktop")
+        self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
+        self._remember = remember
+        self._closed = False
+        self.service = service if service is not None else InferenceService(parent=self)
+        self._loaded: LoadedModel | None = None
+        self._load_requested = False
+        self.errors = ErrorReporter(self)
+        self.errors.reported.connect(lambda text: self.notify(text, error=True))
+
+        self.pane = ImagePane(self)
+        self.picker = ModelPicker(self.service.engine, self, remember=remember)
+        self.chart = Top5Chart(self)
+        self.classify_view = ClassifyView(self.pane, self.picker, self.chart, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.classify_view, "Classify")
+        self.setCentralWidget(self.tabs)
+
+        self.download_bar = DownloadBar(self)
+        self.provider_label = QLabel(self)
+        self.provider_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.timing_label = QLabel(self)
+        self.timing_label.setTextFormat(Qt.TextFormat.PlainText)
+        status = self.statusBar()
+        status.addPermanentWidget(self.download_bar, 1)
+        status.addPermanentWidget(self.provider_label)
+        status.addPermanentWidget(self.timing_label)
+
+        self._build_menus()
+        self._connect()
+        self._restore()
+        warning = flavour_warning()
+        if warning:
+            log.warning("%s", warning)
+            self.notify(warning, error=True)
+
+    # -- the API other panels use ----------------------------------------------------------------
+
+    def add_tab(self, widget: QWidget, title: str) -> int:
+        """Add a panel as a tab after "Classify"; returns its index."""
+        return self.tabs.addTab(widget, title)
+
+    def current_model(self) -> str:
+        """The selected model: a catalog id or an ``.onnx`` path."""
+        return self.picker.current_model()
+
+    def current_provider(self) -> str:
+        """The selected provider policy: auto, cpu, cuda or directml."""
+        return self.picker.current_provider()
+
+    def loaded_model(self) -> LoadedModel | None:
+        """The model that answers now, with the provider that actually runs it."""
+        return self._loaded
+
+    def show_image_path(self, path: Path) -> None:
+        """Show one file in the Classify tab and classify it."""
+        self.tabs.setCurrentWidget(self.classify_view)
+        self.pane.open_paths([Path(path)])
+
+    def open_images(self, paths: list[Path]) -> None:
+        """Show several files as a strip in the Classify tab."""
+        self.tabs.setCurrentWidget(self.classify_view)
+        self.pane.open_paths([Path(p) for p in paths])
+
+    def select_model(self, model: str, provider: str | None = None) -> bool:
+        """Select ``model`` (catalog id or ``.onnx`` path) and load it, as if the user chose it."""
+        if provider is not None:
+            self.picker.select_provider(provider)
+        if not self.picker.select_model(model):
+            return False
+        self._load(self.picker.current_model(), provider or self.picker.current_provider())
+        return True
+
+    def notify(self, text: str, *, error: bool = False, timeout_ms: int = 0) -> None:
+        """A one-line message in the status bar (errors stay until the next message)."""
+        if error:
+            log.info("shown to the user: %s", text)
+        self.statusBar().showMessage(text, timeout_ms)
+        self.statusBar().setToolTip(text)
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open Images…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.choose_images)
+        self.paste_action = QAction("&Paste Image", self)
+        self.paste_action.setShortcut(QKeySequence.StandardKey.Paste)
+        self.paste_action.triggered.connect(self.paste)
+        self.add_model_action = QAction("&Add Model…", self)
+        self.add_model_action.triggered.connect(self.picker.choose_custom_model)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence(QKeyCombination(
+            Qt.KeyboardModifier.ControlModifier, Qt.Key.Key_Q)))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        file_menu.insertAction(self.recent_menu.menuAction(), self.open_action)
+        file_menu.addAction(self.paste_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.add_model_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        self.fullscreen_action = QAction("&Full Screen", self)
+        self.fullscreen_action.setCheckable(True)
+        self.fullscreen_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
+        self.fullscreen_action.triggered.connect(self.toggle_full_screen)
+        view_menu.addAction(self.fullscreen_action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = QAction("&About ResNet Desktop", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
+        for action in (self.open_action, self.paste_action, self.quit_action,
+                       self.fullscreen_action):
+            self.addAction(action)  # shortcuts work in full screen, where menus are hidden
+
+    def _connect(self) -> None:
+        self.pane.image_loading.connect(self._on_image_loading)
+        self.pane.image_changed.connect(self._on_image_changed)
+        self.pane.image_failed.connect(self._on_image_failed)
+        self.picker.model_selected.connect(self._load)
+        self.picker.message.connect(lambda text, error: self.notify(text, error=error))
+        self.download_bar.cancel_requested.connect(self.cancel_download)
+        service = self.service
+        service.model_loading.connect(self._on_model_loading)
+        service.download_progressed.connect(self.download_bar.update_progress)
+        service.model_loaded.connect(self._on_model_loaded)
+        service.load_cancelled.connect(self._on_load_cancelled)
+        service.load_failed.connect(self._on_load_failed)
+        service.result_ready.connect(self._on_result_ready)
+        service.classify_failed.connect(self._on_classify_failed)
+
+    def _restore(self) -> None:
+        self.resize(*DEFAULT_SIZE)
+        if not self._remember:
+            return
+        settings = app_settings()
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        splitter = settings.value("window/splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.classify_view.splitter.restoreState(splitter)
+        provider = settings.value(PROVIDER_KEY)
+        if isinstance(provider, str) and provider:
+            self.picker.select_provider(provider)
+        last = settings.value(LAST_MODEL_KEY)
+        if isinstance(last, str) and last and not self.picker.select_model(last):
+            log.info("last model %s is no longer available", last)
+
+    def _save(self) -> None:
+        if not self._remember:
+            return
+        settings = app_settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("window/splitter", self.classify_view.splitter.saveState())
+        settings.sync()
+
+    def start(self) -> None:
+        """Load the selected model now if that needs no download (else on the first image)."""
+        model = self.picker.current_model()
+        if not model:
+            return
+        try:
+            ready = self.service.engine.is_ready(self.service.engine.resolve(model))
+        except Exception as exc:  # a stale custom model: say so, load nothing
+            self.notify(str(exc), error=True)
+            return
+        if ready:
+            self._load(model, self.picker.current_provider())
+        else:
+            entry = self.service.engine.catalog.get(model)
+            size = f" ({format_bytes(entry.bytes)})" if entry else ""
+            self.chart.clear(f"{self.picker.combo.currentText()} is not downloaded yet{size}; "
+                             "it downloads when you classify an image.")
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def choose_images(self) -> None:
+        patterns = " ".join(f"*{ext}" for ext in EXTENSIONS)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_folder(),
+                                                f"Images ({patterns});;All files (*)")
+        if paths:
+            self.open_images([Path(p) for p in paths])
+
+    def paste(self) -> None:
+        self.tabs.setCurrentWidget(self.classify_view)
+        self.pane.paste()
+
+    def cancel_download(self) -> None:
+        self.download_bar.cancel_button.setEnabled(False)
+        self.service.cancel_download()
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+        self.fullscreen_action.setChecked(self.isFullScreen())
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About ResNet Desktop", self.about_text())
+
+    def about_text(self) -> str:
+        loaded = self._loaded
+        if loaded is not None:
+            model = (f"<p>Model: {loaded.name} ({loaded.id})<br>Licence: "
+                     f"{loaded.license or 'not stated'}<br>Running on: "
+                     f"{loaded.provider.display}</p>")
+        else:
+            model = "<p>No model loaded yet.</p>"
+        return (f"<h3>ResNet Desktop {__version__}</h3>"
+                "<p>Classifies images with the ONNX Model Zoo ResNets.</p>"
+                f"{model}"
+                f"<p>Qt {qVersion()} · PySide6 {PySide6.__version__} · "
+                f"ONNX Runtime {onnxruntime.__version__} "
+                f"({', '.join(onnxruntime.get_available_providers())})</p>")
+
+    # -- recent images ---------------------------------------------------------------------------
+
+    def recent_images(self) -> list[str]:
+        return read_str_list(app_settings(), RECENT_KEY) if self._remember else []
+
+    def _remember_image(self, path: Path) -> None:
+        if not self._remember:
+            return
+        text = str(Path(path).resolve())
+        recent = [p for p in self.recent_images() if p != text]
+        app_settings().setValue(RECENT_KEY, [text, *recent][:MAX_RECENT])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_images()
+        for path in recent:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.show_image_path(Path(p)))
+        if not recent:
+            self.recent_menu.addAction("No recent images").setEnabled(False)
+            return
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction("Clear Recent", self._clear_recent)
+
+    def _clear_recent(self) -> None:
+        if self._remember:
+            app_settings().remove(RECENT_KEY)
+
+    def _last_folder(self) -> str:
+        recent = self.recent_images()
+        return str(Path(recent[0]).parent) if recent else ""
+
+    # -- flows -----------------------------------------------------------------------------------
+
+    def _load(self, model: str, provider: str) -> None:
+        self._load_requested = True
+        self.service.load_model(model, provider)
+
+    def _classify(self, source: ImageSource) -> None:
+        if not self._load_requested and self.picker.current_model():
+            self._load(self.picker.current_model(), self.picker.current_provider())
+        if source.path is not None:
+            self.service.classify_path(source.path)
+        elif source.image is not None:
+            self.service.classify_image(source.image)
+
+    def _on_image_loading(self, _source: ImageSource) -> None:
+        self.service.forget_image()
+        self.chart.set_pending(True)
+
+    def _on_image_changed(self, source: ImageSource) -> None:
+        if source.path is not None:
+            self._remember_image(source.path)
+        if self._loaded is None and not self.service.is_loading() and self._load_requested:
+            self.notify("No model is loaded; choose one in the model list.", error=True)
+        self._classify(source)
+
+    def _on_image_failed(self, source: ImageSource, message: str) -> None:
+        self.service.forget_image()
+        self.chart.clear("No result for this file.")
+        self.timing_label.setText("")
+        self.notify(message, error=True)
+
+    def _on_model_loading(self, _request_id: int, ref: ModelRef, needs_download: bool) -> None:
+        if needs_download and ref.entry is not None:
+            self.download_bar.start(ref.name, ref.entry.bytes,
+                                    self.service.engine.cache.partial_bytes(ref.id))
+            self.notify(f"Downloading {ref.name}…")
+        else:
+            self.notify(f"Loading {ref.name}…")
+
+    def _on_model_loaded(self, _request_id: int, loaded: LoadedModel) -> None:
+        self._loaded = loaded
+        self.download_bar.finish()
+        self.picker.refresh()
+        self.picker.select_model(loaded.model)
+        self._show_provider(loaded)
+        if loaded.provider.fallback_reason:
+            self.notify(f"{loaded.name} runs on the CPU: {loaded.provider.fallback_reason}",
+                        error=True)
+        else:
+            self.notify(f"{loaded.name} loaded; running on {loaded.provider.display}.",
+                        timeout_ms=8000)
+        if self._remember:
+            settings = app_settings()
+            settings.setValue(LAST_MODEL_KEY, loaded.model)
+            settings.setValue(PROVIDER_KEY, loaded.provider.requested)
+        self.model_changed.emit(loaded.model, loaded.provider.requested)
+        source = self.pane.current_source()
+        if source is not None and self.pane.has_image() and \
+                not self.service.has_pending_classification():
+            self._classify(source)
+        elif source is None and self.chart.result() is None:
+            self.chart.clear()
+
+    def _on_load_cancelled(self, _request_id: int, ref: ModelRef | None) -> None:
+        self.download_bar.finish()
+        kept = self.service.engine.cache.partial_bytes(ref.id) if ref and ref.entry else 0
+        name = ref.name if ref else "the model"
+        kept_text = f"; {format_bytes(kept)} kept, it resumes next time" if kept else ""
+        self.notify(f"Download of {name} cancelled{kept_text}.")
+        self._revert_picker()
+
+    def _on_load_failed(self, _request_id: int, message: str) -> None:
+        self.download_bar.finish()
+        self.notify(message, error=True)
+        if self._loaded is None:
+            self.chart.clear(message)
+        self._revert_picker()
+
+    def _revert_picker(self) -> None:
+        self.picker.refresh()
+        if self._loaded is not None:
+            self.picker.select_model(self._loaded.model)
+            self.picker.select_provider(self._loaded.provider.requested)
+
+    def _on_result_ready(self, _request_id: int, result: Classification) -> None:
+        if not result.ok:
+            self.chart.clear("No result for this image.")
+            self.pane.show_message(result.error or "This image cannot be classified.",
+                                   error=True)
+            self.notify(result.error or "", error=True)
+            return
+        self.chart.set_result(result)
+        self.timing_label.setText(f"{result.ms:.1f} ms")
+        self.timing_label.setToolTip("Inference time of the last image (preprocessed tensor "
+                                     "to probabilities)")
+        self.result_shown.emit(result)
+
+    def _on_classify_failed(self, _request_id: int, message: str) -> None:
+        self.chart.clear("No result for this image.")
+        self.notify(message, error=True)
+
+    def _show_provider(self, loaded: LoadedModel) -> None:
+        status = loaded.provider
+        text = DISPLAY_NAMES.get(status.active, status.active)
+        if status.fallback_reason:
+            text += " (GPU unavailable)"
+            self.provider_label.setToolTip(status.fallback_reason)
+            palette = self.provider_label.palette()
+            palette.setColor(self.provider_label.foregroundRole(), colours.warning(palette))
+            self.provider_label.setPalette(palette)
+        else:
+            self.provider_label.setToolTip(f"{loaded.name} runs on {status.display}")
+            self.provider_label.setPalette(self.palette())
+        self.provider_label.setText(text)
+
+    # -- drops anywhere on the Classify tab go to the image pane ------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.tabs.currentWidget() is self.classify_view:
+            self.pane.dragEnterEvent(event)
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        self.pane.dragMoveEvent(event)
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.pane.dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.pane.dropEvent(event)
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Cancel downloads and inference, stop the threads (about a second at most)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.service.shutdown(1000)
+        self.pane.shutdown()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        self._save()
+        super().closeEvent(event)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == event.Type.WindowStateChange:
+            self.fullscreen_action.setChecked(self.isFullScreen())

@@ -1,0 +1,351 @@
+"""The model picker: the catalog grouped by ResNet version and depth, the user's own models, and
+the execution provider.
+
+Each catalog entry shows its download size, published top-1/top-5 accuracy and whether it is
+already downloaded. "Add model…" takes an ``.onnx`` file (with its optional sidecar manifest);
+such models are remembered in the settings and listed under "My models".
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QPalette, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from resnet_desktop.core.catalog import CatalogEntry
+from resnet_desktop.core.engine import Engine
+from resnet_desktop.core.errors import ResNetDesktopError
+from resnet_desktop.gui import palette as colours
+from resnet_desktop.gui.formatting import format_bytes
+from resnet_desktop.gui.settings import app_settings, read_str_list
+
+log = logging.getLogger(__name__)
+
+MODEL_ROLE = Qt.ItemDataRole.UserRole + 1
+"""The string the engine resolves: a catalog id, or the path of a custom ``.onnx``."""
+DETAILS_ROLE = Qt.ItemDataRole.UserRole + 2
+HEADER_ROLE = Qt.ItemDataRole.UserRole + 3
+
+CUSTOM_MODELS_KEY = "models/custom"
+MY_MODELS = "My models"
+
+PROVIDER_CHOICES = (
+    ("Auto", "auto", "The GPU when one starts, otherwise the CPU"),
+    ("GPU", "directml" if sys.platform == "win32" else "cuda",
+     "DirectML on Windows, CUDA elsewhere; falls back to the CPU with the reason shown"),
+    ("CPU", "cpu", "Always the CPU"),
+)
+
+
+def family_title(family: str) -> str:
+    return {"v1": "ResNet v1", "v2": "ResNet v2"}.get(family, family or "Other models")
+
+
+def entry_details(entry: CatalogEntry, downloaded: bool) -> str:
+    """``102.4 MB · 75.8 / 92.8 % · ✓`` for the list; the tooltip spells it out."""
+    parts = [format_bytes(entry.bytes)]
+    if entry.top1 is not None and entry.top5 is not None:
+        parts.append(f"{entry.top1:.1f} / {entry.top5:.1f} %")
+    parts.append("✓ downloaded" if downloaded else "download")
+    return "  ·  ".join(parts)
+
+
+def entry_tooltip(entry: CatalogEntry, downloaded: bool) -> str:
+    accuracy = (f"ImageNet top-1 {entry.top1:.2f}%, top-5 {entry.top5:.2f}%"
+                if entry.top1 is not None and entry.top5 is not None else "accuracy not published")
+    state = "downloaded" if downloaded else f"not downloaded yet ({format_bytes(entry.bytes)})"
+    return f"{entry.name} ({entry.id})\n{accuracy}\n{state}"
+
+
+class _ModelDelegate(QStyledItemDelegate):
+    """Name on the left, size/accuracy/downloaded on the right; group titles in small caps."""
+
+    def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        if index.data(HEADER_ROLE):
+            painter.save()
+            font = QFont(option.font)
+            font.setBold(True)
+            font.setPointSizeF(max(font.pointSizeF(), 9.0) * 0.9)
+            painter.setFont(font)
+            painter.setPen(colours.muted_text(option.palette))
+            painter.drawText(option.rect.adjusted(8, 0, -8, 0),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
+                             str(index.data(Qt.ItemDataRole.DisplayRole)).upper())
+            painter.restore()
+            return
+        details = str(index.data(DETAILS_ROLE) or "")
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        name, opt.text = opt.text, ""
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        metrics = option.fontMetrics
+        details_width = metrics.horizontalAdvance(details) + 24 if details else 0
+        painter.save()
+        painter.setFont(option.font)
+        painter.setPen(option.palette.color(QPalette.ColorRole.HighlightedText) if selected
+                       else option.palette.color(QPalette.ColorRole.Text))
+        name_rect = option.rect.adjusted(14, 0, -details_width - 8, 0)
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         metrics.elidedText(name, Qt.TextElideMode.ElideRight, name_rect.width()))
+        if details:
+            painter.setPen(option.palette.color(QPalette.ColorRole.HighlightedText) if selected
+                           else colours.muted_text(option.palette))
+            painter.drawText(option.rect.adjusted(0, 0, -10, 0),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, details)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        size = super().sizeHint(option, index)
+        details = index.data(DETAILS_ROLE) or ""
+        width = size.width() + 24 + (option.fontMetrics.horizontalAdvance(details) + 32
+                                     if details else 0)
+        height = max(size.height(), option.fontMetrics.height() + 10)
+        if index.data(HEADER_ROLE):
+            height += 6
+        return QSize(width, height)
+
+
+class ModelPicker(QWidget):
+    """A model combo box, "Add model…" and the provider choice."""
+
+    model_selected = Signal(str, str)
+    """(model, provider policy) chosen by the user; model is a catalog id or an .onnx path."""
+    message = Signal(str, bool)
+    """(text, is_error) for the status bar, e.g. why a custom model was refused."""
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None, *,
+                 remember: bool = True) -> None:
+        super().__init__(parent)
+        self._engine = engine
+        self._remember = remember
+        self._custom: list[str] = []
+        self._model = QStandardItemModel(self)
+
+        self.combo = QComboBox(self)
+        self.combo.setModel(self._model)
+        self.combo.setItemDelegate(_ModelDelegate(self.combo))
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(16)
+        self.combo.setMaxVisibleItems(20)
+        self.combo.setAccessibleName("Model")
+        self.combo.activated.connect(self._on_activated)
+        self.combo.currentIndexChanged.connect(self._update_details)
+
+        self.add_button = QPushButton("Add model…", self)
+        self.add_button.setToolTip("Use your own .onnx classifier (with its .json manifest)")
+        self.add_button.clicked.connect(self.choose_custom_model)
+
+        self.provider = QComboBox(self)
+        self.provider.setAccessibleName("Execution provider")
+        for title, policy, tip in PROVIDER_CHOICES:
+            self.provider.addItem(title, policy)
+            self.provider.setItemData(self.provider.count() - 1, tip,
+                                      Qt.ItemDataRole.ToolTipRole)
+        self.provider.activated.connect(self._on_provider_activated)
+
+        self.details = QLabel(self)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setWordWrap(True)
+        self.details.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+        model_label = QLabel("&Model", self)
+        model_label.setBuddy(self.combo)
+        provider_label = QLabel("&Run on", self)
+        provider_label.setBuddy(self.provider)
+        layout = QGridLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setHorizontalSpacing(8)
+        layout.setVerticalSpacing(6)
+        layout.addWidget(model_label, 0, 0)
+        layout.addWidget(self.combo, 0, 1)
+        layout.addWidget(self.add_button, 0, 2)
+        layout.addWidget(provider_label, 1, 0)
+        layout.addWidget(self.provider, 1, 1, 1, 2, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.details, 2, 0, 1, 3)
+        layout.setColumnStretch(1, 1)
+
+        if remember:
+            self._custom = [p for p in read_str_list(app_settings(), CUSTOM_MODELS_KEY)]
+        self._rebuild()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def current_model(self) -> str:
+        """The selected catalog id or custom model path ("" when nothing is selected)."""
+        return str(self.combo.currentData(MODEL_ROLE) or "")
+
+    def current_provider(self) -> str:
+        return str(self.provider.currentData())
+
+    def custom_models(self) -> list[str]:
+        return list(self._custom)
+
+    def models(self) -> list[str]:
+        """Every selectable model string, in list order."""
+        return [self._model.item(row).data(MODEL_ROLE) for row in range(self._model.rowCount())
+                if not self._model.item(row).data(HEADER_ROLE)]
+
+    # -- changing --------------------------------------------------------------------------------
+
+    def select_model(self, model: str) -> bool:
+        """Select ``model`` without emitting :attr:`model_selected`; a path is added if new."""
+        row = self._row_of(model)
+        if row < 0 and not self._engine.catalog.get(model):
+            if not self.add_custom_model(Path(model), select=False):
+                return False
+            row = self._row_of(str(Path(model).expanduser().resolve()))
+        if row < 0:
+            return False
+        self.combo.blockSignals(True)
+        self.combo.setCurrentIndex(row)
+        self.combo.blockSignals(False)
+        self._update_details()
+        return True
+
+    def select_provider(self, policy: str) -> None:
+        """Select the provider choice for ``policy`` (cuda/directml both mean "GPU")."""
+        for i in range(self.provider.count()):
+            value = self.provider.itemData(i)
+            if value == policy or (policy in ("cuda", "directml") and i == 1):
+                self.provider.setCurrentIndex(i)
+                return
+
+    def add_custom_model(self, path: Path, *, select: bool = True) -> bool:
+        """Check an ``.onnx`` file and its manifest, list it under "My models" and remember it."""
+        try:
+            ref = self._engine.resolve(str(path))
+        except ResNetDesktopError as exc:
+            self.message.emit(str(exc), True)
+            return False
+        key = str(ref.path)
+        if key not in self._custom:
+            self._custom.append(key)
+            self._save_custom()
+            self._rebuild()
+        if select:
+            self.select_model(key)
+            self.model_selected.emit(self.current_model(), self.current_provider())
+        return True
+
+    def choose_custom_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a model", "",
+                                              "ONNX models (*.onnx);;All files (*)")
+        if path:
+            self.add_custom_model(Path(path))
+
+    def remove_custom_model(self, model: str) -> None:
+        if model in self._custom:
+            self._custom.remove(model)
+            self._save_custom()
+            self._rebuild()
+
+    def refresh(self) -> None:
+        """Re-read which models are downloaded (after a download finished or was cancelled)."""
+        self._rebuild()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _save_custom(self) -> None:
+        if self._remember:
+            app_settings().setValue(CUSTOM_MODELS_KEY, self._custom)
+
+    def _row_of(self, model: str) -> int:
+        for row in range(self._model.rowCount()):
+            if self._model.item(row).data(MODEL_ROLE) == model:
+                return row
+        return -1
+
+    def _header(self, title: str) -> QStandardItem:
+        item = QStandardItem(title)
+        item.setData(True, HEADER_ROLE)
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        return item
+
+    def _rebuild(self) -> None:
+        selected = self.current_model()
+        self.combo.blockSignals(True)
+        self._model.clear()
+        groups: dict[str, list[CatalogEntry]] = {}
+        for entry in self._engine.catalog:
+            groups.setdefault(entry.family, []).append(entry)
+        for family in sorted(groups, key=lambda f: (f not in ("v1", "v2"), f)):
+            self._model.appendRow(self._header(family_title(family)))
+            for entry in sorted(groups[family], key=lambda e: (e.depth or 0, e.id)):
+                downloaded = self._is_cached(entry.id)
+                item = QStandardItem(entry.name if entry.name else entry.id)
+                item.setData(entry.id, MODEL_ROLE)
+                item.setData(entry_details(entry, downloaded), DETAILS_ROLE)
+                item.setToolTip(entry_tooltip(entry, downloaded))
+                self._model.appendRow(item)
+        if self._custom:
+            self._model.appendRow(self._header(MY_MODELS))
+            for path in self._custom:
+                item = QStandardItem(self._custom_title(path))
+                item.setData(path, MODEL_ROLE)
+                item.setData("custom", DETAILS_ROLE)
+                item.setToolTip(path)
+                if not Path(path).is_file():
+                    item.setData("file missing", DETAILS_ROLE)
+                self._model.appendRow(item)
+        row = self._row_of(selected) if selected else -1
+        if row < 0:
+            row = self._row_of(self._engine.default_model)
+        if row < 0:
+            row = next((r for r in range(self._model.rowCount())
+                        if not self._model.item(r).data(HEADER_ROLE)), -1)
+        self.combo.setCurrentIndex(row)
+        self.combo.blockSignals(False)
+        self._update_details()
+
+    def _custom_title(self, path: str) -> str:
+        try:
+            return self._engine.resolve(path).name
+        except ResNetDesktopError:
+            return Path(path).name
+
+    def _is_cached(self, model_id: str) -> bool:
+        try:
+            return bool(self._engine.cache.is_cached(model_id))
+        except (OSError, ResNetDesktopError):
+            return False
+
+    def _update_details(self) -> None:
+        model = self.current_model()
+        entry = self._engine.catalog.get(model) if model else None
+        if entry is not None:
+            downloaded = self._is_cached(entry.id)
+            accuracy = (f"top-1 {entry.top1:.1f}% · top-5 {entry.top5:.1f}%"
+                        if entry.top1 is not None and entry.top5 is not None else "")
+            state = "downloaded" if downloaded else f"{format_bytes(entry.bytes)} to download"
+            self.details.setText("  ·  ".join(p for p in (entry.id, accuracy, state) if p))
+        elif model:
+            self.details.setText(f"Custom model · {model}")
+        else:
+            self.details.setText("")
+        self.details.setToolTip(self.details.text())
+
+    def _on_activated(self, _row: int) -> None:
+        self._update_details()
+        if self.current_model():
+            self.model_selected.emit(self.current_model(), self.current_provider())
+
+    def _on_provider_activated(self, _row: int) -> None:
+        if self.current_model():
+            self.model_selected.emit(self.current_model(), self.current_provider())

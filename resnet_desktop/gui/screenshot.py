@@ -1,0 +1,114 @@
+"""``--screenshot OUT.png``: wait until the chart shows the image's result, then save the window.
+
+For docs, tests and bug reports; works on the offscreen platform. The PNG is written
+atomically, so a failed run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Signal
+
+from resnet_desktop.core.atomic import atomic_write_bytes
+from resnet_desktop.core.results import Classification
+from resnet_desktop.gui.image_pane import ImageSource
+from resnet_desktop.gui.inference_worker import LoadedModel
+from resnet_desktop.gui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 120.0
+SETTLE_MS = 100
+"""After the bars stop, one more paint before the grab."""
+
+
+def window_png(window: MainWindow) -> bytes:
+    """The whole window rendered to PNG bytes."""
+    pixmap = window.grab()
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not pixmap.save(buffer, "PNG"):
+        raise OSError("the window could not be encoded as PNG")
+    buffer.close()
+    return bytes(data.data())
+
+
+class ScreenshotTaker(QObject):
+    """Watches ``window`` and emits :attr:`finished` (exit code, message) once done or failed."""
+
+    finished = Signal(int, str)
+
+    def __init__(self, window: MainWindow, output: Path, *, expect_image: bool,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        super().__init__(window)
+        self._window = window
+        self._output = Path(output)
+        self._expect_image = expect_image
+        self._done = False
+        self._result: Classification | None = None
+        self._timeout_s = timeout_s
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._on_timeout)
+        window.result_shown.connect(self._on_result)
+        window.chart.animation_finished.connect(self._maybe_grab)
+        window.model_changed.connect(self._on_model_changed)
+        window.pane.image_failed.connect(self._on_image_failed)
+        window.service.load_failed.connect(lambda _id, message: self._fail(message))
+        window.service.classify_failed.connect(lambda _id, message: self._fail(message))
+        window.service.load_cancelled.connect(
+            lambda _id, _ref: self._fail("the model download was cancelled"))
+
+    def start(self) -> None:
+        self._timer.start(int(self._timeout_s * 1000))
+
+    def _on_result(self, result: Classification) -> None:
+        self._result = result
+        self._maybe_grab()
+
+    def _on_model_changed(self, _model: str, _provider: str) -> None:
+        if not self._expect_image:
+            QTimer.singleShot(SETTLE_MS, self, self._grab)
+
+    def _on_image_failed(self, _source: ImageSource, message: str) -> None:
+        self._fail(message)
+
+    def _maybe_grab(self) -> None:
+        if self._done or self._result is None or self._window.chart.is_animating():
+            return
+        if self._window.service.has_pending_classification():
+            return  # a newer classification (e.g. after the model switched) is on its way
+        loaded: LoadedModel | None = self._window.loaded_model()
+        if loaded is None or self._result.model != loaded.id:
+            return
+        QTimer.singleShot(SETTLE_MS, self, self._grab)
+
+    def _grab(self) -> None:
+        if self._done:
+            return
+        if self._window.chart.is_animating():
+            return  # animation_finished calls back
+        try:
+            atomic_write_bytes(self._output, window_png(self._window))
+        except OSError as exc:
+            self._fail(f"cannot write {self._output}: {exc.strerror or exc}")
+            return
+        log.info("screenshot saved to %s", self._output)
+        self._finish(0, str(self._output))
+
+    def _on_timeout(self) -> None:
+        what = "the classification" if self._expect_image else "the model"
+        self._fail(f"timed out after {self._timeout_s:g} s waiting for {what}")
+
+    def _fail(self, message: str) -> None:
+        self._finish(1, message)
+
+    def _finish(self, code: int, message: str) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._timer.stop()
+        self.finished.emit(code, message)

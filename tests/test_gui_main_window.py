@@ -1,0 +1,342 @@
+"""The main window end to end: real drops, pastes, ONNX Runtime sessions on generated models."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import modelgen
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication, QLabel
+
+from resnet_desktop.gui.main_window import MainWindow
+from resnet_desktop.gui.settings import app_settings
+
+pytestmark = pytest.mark.gui
+
+COLOURS = ("red", "green", "blue", "crimson", "lime", "navy")
+RED_TOP5 = ["crimson", "red", "blue", "green", "navy"]
+GREEK = ("alpha", "beta", "gamma", "delta", "epsilon")
+RED_TOP5_GREEK = ["delta", "alpha", "gamma", "beta", "epsilon"]
+GREEN_TOP5 = ["lime", "green", "blue", "red", "navy"]
+
+
+def colour_model(folder: Path, classes: tuple[str, ...] = COLOURS, name: str = "Colours") -> Path:
+    """A tiny classifier with a labels file and a sidecar manifest: red images are "red"."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name.lower()}.onnx"
+    modelgen.colour_classifier(path, classes=classes)
+    modelgen.write_labels(folder / f"{name.lower()}-labels.txt", classes)
+    path.with_suffix(".json").write_text(json.dumps(
+        {"name": name, "labels": f"{name.lower()}-labels.txt", "license": "CC0-1.0"}))
+    return path
+
+
+def solid(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> Path:
+    Image.new("RGB", size, colour).save(path)
+    return path
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> dict[str, Path]:
+    return {"red": solid(tmp_path / "red.png", (255, 0, 0)),
+            "green": solid(tmp_path / "green.png", (0, 255, 0)),
+            "blue": solid(tmp_path / "blue.png", (0, 0, 255))}
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def colours_window(qtbot, window: MainWindow, tmp_path: Path) -> MainWindow:
+    """A window with the colour model loaded."""
+    model = colour_model(tmp_path / "models")
+    with qtbot.waitSignal(window.model_changed, timeout=10_000):
+        assert window.select_model(str(model))
+    return window
+
+
+def drop(widget, paths: list[Path]) -> None:
+    """A real drag-enter + drop of file URLs, as a file manager sends them."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    centre = QPointF(widget.rect().center())
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(centre, Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def test_dropping_a_file_shows_five_bars_with_the_right_labels(qtbot, colours_window, images):
+    window = colours_window
+    with qtbot.waitSignal(window.result_shown, timeout=10_000) as shown:
+        drop(window.pane, [images["red"]])
+    assert shown.args[0].path == images["red"]
+    assert window.chart.labels() == RED_TOP5
+    assert window.chart.headline() == "crimson"
+    assert sum(window.chart.probabilities()) == pytest.approx(1.0, abs=1e-3)
+    assert window.pane.has_image() and window.pane.message() == ""
+    assert window.timing_label.text().endswith("ms")
+    assert window.provider_label.text() == "CPU"
+    qtbot.waitUntil(lambda: not window.chart.is_animating(), timeout=5000)
+
+
+def test_dropping_on_the_chart_side_of_the_window_works_too(qtbot, colours_window, images):
+    with qtbot.waitSignal(colours_window.result_shown, timeout=10_000):
+        drop(colours_window, [images["green"]])
+    assert colours_window.chart.labels() == GREEN_TOP5
+
+
+def test_several_files_form_a_strip_stepped_with_the_arrow_keys(qtbot, colours_window, images):
+    window = colours_window
+    with qtbot.waitSignal(window.result_shown, timeout=10_000):
+        drop(window.pane, [images["red"], images["green"]])
+    assert window.chart.labels()[0] == "crimson"
+    assert window.pane.strip.isVisible() and window.pane.strip.count() == 2
+    with qtbot.waitSignal(window.result_shown, timeout=10_000) as shown:
+        qtbot.keyClick(window.pane, Qt.Key.Key_Right)
+    assert shown.args[0].path == images["green"]
+    assert window.chart.labels()[0] == "lime"
+    with qtbot.waitSignal(window.result_shown, timeout=10_000):
+        qtbot.keyClick(window.pane, Qt.Key.Key_Left)
+    assert window.chart.labels()[0] == "crimson"
+
+
+def test_pasting_an_image_classifies_it(qtbot, colours_window):
+    image = QImage(40, 30, QImage.Format.Format_RGB32)
+    image.fill(QColor(0, 0, 255))
+    QGuiApplication.clipboard().setImage(image)
+    with qtbot.waitSignal(colours_window.result_shown, timeout=10_000) as shown:
+        colours_window.paste_action.trigger()
+    assert shown.args[0].path is None
+    assert colours_window.chart.labels()[0] == "navy"
+    assert colours_window.pane.caption.text() == "Pasted image"
+
+
+def test_pasting_copied_file_urls_opens_the_files(qtbot, colours_window, images):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(images["green"]))])
+    QGuiApplication.clipboard().setMimeData(mime)
+    with qtbot.waitSignal(colours_window.result_shown, timeout=10_000) as shown:
+        qtbot.keyClick(colours_window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert shown.args[0].path == images["green"]
+    assert colours_window.chart.labels() == GREEN_TOP5
+
+
+def test_an_empty_clipboard_says_so_in_the_pane(qtbot, colours_window):
+    mime = QMimeData()
+    mime.setText("just words")
+    QGuiApplication.clipboard().setMimeData(mime)
+    colours_window.paste()
+    assert "holds no image" in colours_window.pane.message()
+
+
+def test_a_file_that_is_not_an_image_gets_its_message_in_the_pane(qtbot, colours_window,
+                                                                   images, tmp_path):
+    window = colours_window
+    with qtbot.waitSignal(window.result_shown, timeout=10_000):
+        drop(window.pane, [images["red"]])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list\neggs\n")
+    with qtbot.waitSignal(window.pane.image_failed, timeout=10_000):
+        drop(window.pane, [notes])
+    message = window.pane.message()
+    assert "notes.txt" in message and "not a supported image" in message
+    assert not window.pane.has_image()
+    assert window.chart.labels() == []  # the previous image's bars are gone
+    assert not QApplication.activeModalWidget()
+
+
+def test_switching_models_reclassifies_the_current_image(qtbot, colours_window, images,
+                                                         tmp_path):
+    window = colours_window
+    with qtbot.waitSignal(window.result_shown, timeout=10_000):
+        drop(window.pane, [images["red"]])
+    assert window.chart.labels() == RED_TOP5
+    greek = colour_model(tmp_path / "greek", GREEK, "Greek")
+    changes = []
+    window.model_changed.connect(lambda model, provider: changes.append((model, provider)))
+    with qtbot.waitSignal(window.result_shown, timeout=10_000) as shown:
+        assert window.picker.add_custom_model(greek)  # as "Add model…" does
+    assert shown.args[0].model == "greek"
+    assert window.chart.labels() == RED_TOP5_GREEK
+    assert changes == [(str(greek.resolve()), "auto")]
+    assert window.current_model() == str(greek.resolve())
+    assert window.loaded_model().name == "Greek"
+    assert "CC0-1.0" in window.about_text()
+
+
+def test_a_broken_model_is_a_message_and_the_previous_model_stays(qtbot, colours_window,
+                                                                  images, tmp_path):
+    window = colours_window
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"this is not a model")
+    with qtbot.waitSignal(window.service.load_failed, timeout=10_000) as failed:
+        window.select_model(str(broken))
+    assert "broken.onnx" in failed.args[1]
+    assert "broken.onnx" in window.statusBar().currentMessage()
+    assert window.current_model().endswith("colours.onnx")  # the picker went back
+    with qtbot.waitSignal(window.result_shown, timeout=10_000):
+        drop(window.pane, [images["red"]])
+    assert window.chart.labels() == RED_TOP5
+
+
+def test_newest_image_wins_and_no_stale_result_is_shown(qtbot, window, tmp_path):
+    """Ten images dropped faster than inference: only the last one's result reaches the chart."""
+    model = slow_model(tmp_path / "slow", size=512)
+    with qtbot.waitSignal(window.model_changed, timeout=20_000):
+        window.select_model(str(model))
+    paths = [solid(tmp_path / f"img{i}.png", (25 * i, 100, 200 - 20 * i)) for i in range(10)]
+    shown: list[Path] = []
+    window.result_shown.connect(lambda result: shown.append(result.path))
+    before = window.service.classifications_run()
+    for path in paths:
+        drop(window.pane, [path])
+        qtbot.wait(5)
+    qtbot.waitUntil(lambda: paths[-1] in shown, timeout=20_000)
+    qtbot.wait(300)  # anything stale still on its way would arrive now
+    assert shown == [paths[-1]]
+    assert window.chart.result().path == paths[-1]
+    assert window.service.classifications_run() - before < len(paths)
+
+
+def slow_model(folder: Path, size: int = 640) -> Path:
+    """A ResNet-50 at ``size`` pixels: deliberately slow (about 0.1-0.2 s per image here)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "slow.onnx"
+    modelgen.resnet(path, depth=50, width=32, num_classes=10, input_size=size)
+    modelgen.write_labels(folder / "labels.txt", [f"class {i}" for i in range(10)])
+    path.with_suffix(".json").write_text(json.dumps({"name": "Slow", "labels": "labels.txt"}))
+    return path
+
+
+def test_the_window_stays_responsive_during_slow_inference(qtbot, window, tmp_path):
+    """A 10 ms timer on the GUI thread never waits more than 100 ms while 20 images run."""
+    model = slow_model(tmp_path / "slow")
+    with qtbot.waitSignal(window.model_changed, timeout=20_000):
+        window.select_model(str(model))
+    image = solid(tmp_path / "photo.png", (200, 120, 40), (800, 600))
+    done: list[float] = []
+
+    def next_one(_result=None) -> None:
+        if len(done) < 20:
+            window.service.classify_path(image)
+
+    window.service.result_ready.connect(lambda _id, result: (done.append(result.ms),
+                                                             next_one()))
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def probe() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(probe)
+    timer.start()
+    started = time.perf_counter()
+    next_one()
+    qtbot.waitUntil(lambda: len(done) >= 20, timeout=60_000)
+    elapsed = time.perf_counter() - started
+    timer.stop()
+    assert len(done) == 20
+    assert elapsed > 1.0, "the model is too fast for this check to mean anything"
+    print(f"20 inferences in {elapsed:.1f} s (mean {sum(done) / len(done):.0f} ms), "
+          f"max GUI gap {max(gaps) * 1000:.0f} ms over {len(gaps)} ticks")
+    assert max(gaps) < 0.100
+
+
+def test_add_tab_show_image_path_and_current_model(qtbot, colours_window, images):
+    window = colours_window
+    index = window.add_tab(QLabel("batch"), "Batch")
+    assert index == 1 and window.tabs.tabText(1) == "Batch"
+    window.tabs.setCurrentIndex(1)
+    with qtbot.waitSignal(window.result_shown, timeout=10_000):
+        window.show_image_path(images["green"])
+    assert window.tabs.currentIndex() == 0
+    assert window.chart.labels()[0] == "lime"
+    assert window.current_model().endswith("colours.onnx")
+    assert window.current_provider() == "auto"
+
+
+def test_settings_are_kept_between_runs(qtbot, tmp_path, images):
+    model = colour_model(tmp_path / "models")
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    with qtbot.waitSignal(first.model_changed, timeout=10_000):
+        first.select_model(str(model), "cpu")
+    with qtbot.waitSignal(first.result_shown, timeout=10_000):
+        first.show_image_path(images["red"])
+    first.resize(760, 560)  # within the offscreen screen (800x600)
+    first.close()
+
+    settings = app_settings()
+    assert settings.value("model/last") == str(model.resolve())
+    assert settings.value("model/provider") == "cpu"
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.current_model() == str(model.resolve())
+    assert second.current_provider() == "cpu"
+    assert str(model.resolve()) in second.picker.custom_models()
+    assert second.recent_images() == [str(images["red"].resolve())]
+    assert (second.width(), second.height()) == (760, 560)
+    second._fill_recent_menu()
+    actions = [a.text() for a in second.recent_menu.actions()]
+    assert actions[0] == "red.png"
+    with qtbot.waitSignal(second.model_changed, timeout=10_000):
+        second.start()  # the model is on disk: it loads without asking
+    second.close()
+
+
+def test_unexpected_errors_become_a_status_message(qtbot, window):
+    from resnet_desktop.gui import error_hook
+
+    uninstall = error_hook.install(window.errors)
+    try:
+        try:
+            raise ValueError("boom")
+        except ValueError as exc:
+            import sys
+
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+    finally:
+        uninstall()
+    qtbot.waitUntil(lambda: "boom" in window.statusBar().currentMessage(), timeout=2000)
+    assert "Unexpected error" in window.statusBar().currentMessage()
+
+
+def test_shortcuts_and_full_screen(qtbot, window):
+    assert window.open_action.shortcut().toString() == "Ctrl+O"
+    assert window.paste_action.shortcut().toString() == "Ctrl+V"
+    assert window.quit_action.shortcut().toString() == "Ctrl+Q"
+    assert window.fullscreen_action.shortcut().toString() == "F11"
+    window.toggle_full_screen()
+    assert window.isFullScreen() and window.fullscreen_action.isChecked()
+    window.toggle_full_screen()
+    assert not window.isFullScreen()
+
+
+def test_drag_enter_refuses_plain_text(qtbot, window):
+    mime = QMimeData()
+    mime.setText("hello")
+    event = QDragEnterEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window.pane, event)
+    assert not event.isAccepted()
