@@ -141,3 +141,65 @@ def test_python_dash_m_entry_point(tmp_path, colour_model, red_png):
          str(red_png)], capture_output=True, text=True, timeout=120, env=os.environ.copy())
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["top"][0]["label"] == "red"
+
+
+@pytest.fixture
+def served_catalog(tmp_path, monkeypatch, http_server):
+    """A catalog whose one model is a generated classifier served from the loopback server."""
+    import hashlib
+
+    model_bytes = modelgen.colour_classifier(classes=("red", "green", "blue")).SerializeToString()
+    modelgen.write_labels(tmp_path / "colours.txt", ["red", "green", "blue"])
+    http_server.add("/models/colours-1.onnx", model_bytes, drop_after=len(model_bytes) // 2,
+                    drop_times=1)
+    http_server.add("/bad/colours-1.onnx", model_bytes, serve="wrong")
+    catalog = {"default": "colours-1", "models": [{
+        "id": "colours-1", "name": "Colours", "bytes": len(model_bytes),
+        "sha256": hashlib.sha256(model_bytes).hexdigest(), "license": "MIT",
+        "urls": [http_server.url("/bad/colours-1.onnx"), http_server.url("/models/colours-1.onnx")],
+        "labels": "colours.txt", "input_size": 32, "resize": 32,
+    }]}
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    monkeypatch.setenv("RESNET_DESKTOP_CATALOG", str(path))
+    return model_bytes
+
+
+def test_classify_downloads_the_model_then_works_offline(capsys, monkeypatch, served_catalog,
+                                                         http_server, red_png):
+    code, out, err = run_cli(capsys, "classify", "--json", red_png)
+    assert code == 0, err
+    assert json.loads(out)[0]["top"][0]["label"] == "red"
+    assert http_server.hits("/bad/colours-1.onnx") >= 1
+    assert len(http_server.requests_for("/models/colours-1.onnx")) == 2
+    code, out, _ = run_cli(capsys, "models", "list")
+    assert "downloaded" in out
+    monkeypatch.setenv("RESNET_DESKTOP_OFFLINE", "1")
+    code, out, _ = run_cli(capsys, "classify", "--json", red_png)
+    assert code == 0
+
+
+def test_models_download_verify_remove(capsys, served_catalog):
+    code, out, err = run_cli(capsys, "models", "download", "colours-1")
+    assert code == 0, err
+    path = Path(out.strip())
+    assert path.read_bytes() == served_catalog
+    code, out, _ = run_cli(capsys, "models", "verify", "colours-1")
+    assert code == 0 and "OK" in out
+    path.write_bytes(b"\0" * len(served_catalog))
+    code, _, err = run_cli(capsys, "models", "verify", "colours-1")
+    assert code == 1 and "checksum mismatch" in err
+    assert not path.exists()
+    run_cli(capsys, "models", "download", "colours-1")
+    code, out, _ = run_cli(capsys, "models", "remove", "colours-1")
+    assert code == 0 and not path.exists()
+
+
+def test_every_source_serving_wrong_bytes_is_a_clear_error(capsys, served_catalog, http_server,
+                                                           red_png):
+    http_server.route("/models/colours-1.onnx").serve = "wrong"
+    code, _, err = run_cli(capsys, "classify", red_png)
+    assert code == 2
+    assert "/bad/colours-1.onnx" in err and "/models/colours-1.onnx" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list(Path(os.environ["RESNET_DESKTOP_CACHE"]).rglob("colours-1.onnx"))

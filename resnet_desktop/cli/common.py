@@ -32,14 +32,15 @@ def warn_flavours() -> None:
 
 @contextmanager
 def download_bar(label: str) -> Iterator[callable]:
-    """A tqdm bar on stderr fed by the engine's ``progress(done, total, rate)`` callback."""
+    """A tqdm bar on stderr (when it is a terminal) fed by ``progress(done, total, rate)``."""
     bar: tqdm | None = None
 
     def progress(done: int, total: int, rate: float) -> None:
         nonlocal bar
         if bar is None:
             bar = tqdm(total=total, initial=0, unit="B", unit_scale=True, unit_divisor=1024,
-                       desc=f"Downloading {label}", file=sys.stderr, leave=True)
+                       desc=f"Downloading {label}", file=sys.stderr, leave=True,
+                       disable=None)
         bar.update(done - bar.n)
 
     try:
