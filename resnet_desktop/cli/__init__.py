@@ -18,7 +18,7 @@ from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
 
 SUBCOMMAND_MODULES = [classify_cmd, models_cmd]
 
-for _optional in ("tag", "info", "validate"):
+for _optional in ("tag", "info", "validate", "import_model"):
     try:
         SUBCOMMAND_MODULES.append(__import__(f"resnet_desktop.cli.{_optional}",
                                              fromlist=["register"]))
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _is_gui_invocation(argv: Sequence[str]) -> bool:
-    commands = {"classify", "models", "tag", "info", "validate"}
+    commands = {"classify", "models", "tag", "info", "validate", "import"}
     return not any(arg in commands for arg in argv if not arg.startswith("-")) and not any(
         arg in ("-h", "--help", "--version") for arg in argv)
 
