@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import modelgen
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QLabel
 
@@ -66,16 +67,24 @@ def colours_window(qtbot, window: MainWindow, tmp_path: Path) -> MainWindow:
     return window
 
 
+def drag_enter(widget, pos: QPoint, mime: QMimeData) -> QDragEnterEvent:
+    """Send a QDragEnterEvent; returns it so the caller can check it was accepted."""
+    # PySide6 6.12 only binds QDragEnterEvent's QPoint constructor, which Qt 6 marks deprecated.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        event = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+    return event
+
+
 def drop(widget, paths: list[Path]) -> None:
     """A real drag-enter + drop of file URLs, as a file manager sends them."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    centre = QPointF(widget.rect().center())
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    event = QDropEvent(centre, Qt.DropAction.CopyAction, mime,
+    centre = widget.rect().center()
+    assert drag_enter(widget, centre, mime).isAccepted()
+    event = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, event)
 
@@ -336,7 +345,4 @@ def test_shortcuts_and_full_screen(qtbot, window):
 def test_drag_enter_refuses_plain_text(qtbot, window):
     mime = QMimeData()
     mime.setText("hello")
-    event = QDragEnterEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window.pane, event)
-    assert not event.isAccepted()
+    assert not drag_enter(window.pane, QPoint(5, 5), mime).isAccepted()

@@ -20,9 +20,11 @@ def format_rate(bytes_per_second: float) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """``45 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    """``<1 s``, ``45 s``, ``3 min 05 s``, ``1 h 02 min``."""
     if not math.isfinite(seconds) or seconds < 0:
         return "?"
+    if seconds < 0.5:
+        return "<1 s"
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"

@@ -96,7 +96,11 @@ class ScreenshotTaker(QObject):
         except OSError as exc:
             self._fail(f"cannot write {self._output}: {exc.strerror or exc}")
             return
-        log.info("screenshot saved to %s", self._output)
+        chart = self._window.chart
+        shown = ", ".join(f"{label} {p:.1%}" for label, p in
+                          zip(chart.labels(), chart.probabilities(), strict=True))
+        log.info("screenshot saved to %s; the chart shows %r: %s", self._output,
+                 chart.headline(), shown or "no result")
         self._finish(0, str(self._output))
 
     def _on_timeout(self) -> None:

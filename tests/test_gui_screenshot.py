@@ -1,0 +1,100 @@
+"""``resnet-desktop --model … --image … --screenshot OUT.png``: a real PNG of a real result."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import modelgen
+import numpy as np
+import pytest
+from PIL import Image
+
+from resnet_desktop.gui import app
+
+pytestmark = pytest.mark.gui
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pixel_spread(path: Path) -> float:
+    with Image.open(path) as image:
+        return float(np.asarray(image.convert("L"), dtype=np.float32).std())
+
+
+def test_screenshot_with_the_real_model_shows_espresso(shared_model, photos, tmp_path):
+    out = tmp_path / "docs" / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run(
+        [sys.executable, "-m", "resnet_desktop", "-v", "--model", str(shared_model),
+         "--image", str(photos["coffee"]), "--screenshot", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert "the chart shows 'espresso'" in proc.stderr
+    with Image.open(out) as image:
+        assert image.format == "PNG"
+        assert image.width >= 1000 and image.height >= 600
+    assert pixel_spread(out) > 20  # a real picture, not a blank window
+    assert not [p for p in out.parent.iterdir() if p.name != "shot.png"]  # no temp files left
+
+
+def colour_model(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "colours.onnx"
+    modelgen.colour_classifier(path, classes=("red", "green", "blue"))
+    modelgen.write_labels(folder / "labels.txt", ("red", "green", "blue"))
+    path.with_suffix(".json").write_text(json.dumps({"name": "Colours", "labels": "labels.txt"}))
+    return path
+
+
+def test_screenshot_in_process_with_a_generated_model(qapp, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="resnet_desktop.gui.screenshot")
+    image = tmp_path / "green.png"
+    Image.new("RGB", (120, 80), (0, 200, 0)).save(image)
+    out = tmp_path / "shot.png"
+    code = app.run(["--model", str(colour_model(tmp_path / "m")), "--image", str(image),
+                    "--screenshot", str(out)])
+    assert code == 0
+    assert "the chart shows 'green'" in caplog.text
+    assert pixel_spread(out) > 10
+
+
+def test_a_bad_model_fails_with_a_message(qapp, tmp_path, capsys):
+    out = tmp_path / "shot.png"
+    code = app.run(["--model", str(tmp_path / "nope.onnx"), "--screenshot", str(out)])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "nope.onnx" in err and "not found" in err
+    assert not out.exists()
+
+
+def test_a_model_that_does_not_load_fails_with_a_message(qapp, tmp_path, capsys):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x00" * 64)
+    image = tmp_path / "red.png"
+    Image.new("RGB", (20, 20), (255, 0, 0)).save(image)
+    out = tmp_path / "shot.png"
+    code = app.run(["--model", str(broken), "--image", str(image), "--screenshot", str(out)])
+    assert code == 1
+    assert "broken.onnx" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_bad_image_fails_with_a_message(qapp, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    out = tmp_path / "shot.png"
+    code = app.run(["--model", str(colour_model(tmp_path / "m")), "--image", str(notes),
+                    "--screenshot", str(out)])
+    assert code == 1
+    assert "not a supported image" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_unknown_options_are_refused(qapp, capsys):
+    assert app.run(["--frobnicate"]) == 2
+    assert "--frobnicate" in capsys.readouterr().err
