@@ -1,0 +1,208 @@
+"""The model facts panel: parameters, MACs, opset, inputs, outputs, file size and SHA-256.
+
+Reading a 240 MB graph and hashing it takes a moment, so :class:`ModelInfoPanel` computes the
+facts with ``core.facts.describe_model`` on a :class:`TaskRunner` thread; showing another
+model cancels the previous computation and its late answer is dropped. A catalog model that is
+not downloaded is reported as such (facts are never a reason to download 100 MB).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from resnet_desktop.core.cancel import CancelToken
+from resnet_desktop.core.engine import Engine
+from resnet_desktop.core.facts import (
+    ModelDescription,
+    describe_model,
+    format_bytes,
+    format_count,
+)
+from resnet_desktop.gui.task_runner import Report, TaskRunner
+
+_ROWS = (
+    ("name", "Model"),
+    ("params", "Parameters"),
+    ("macs", "MACs"),
+    ("opset", "Opset"),
+    ("inputs", "Inputs"),
+    ("outputs", "Outputs"),
+    ("labels", "Classes"),
+    ("published", "Published accuracy"),
+    ("file", "File"),
+    ("size", "Size"),
+    ("sha256", "SHA-256"),
+    ("notes", "Notes"),
+)
+
+
+def fact_texts(info: ModelDescription) -> dict[str, str]:
+    """The panel's rows as plain text, keyed like ``_ROWS`` (empty string: row hidden)."""
+    facts = info.facts
+    macs = "unknown"
+    if facts.macs is not None:
+        macs = (f"{format_count(facts.macs)} for one {facts.input_size}×{facts.input_size} "
+                f"image ({facts.macs:,}; convolutions and fully connected layers)")
+    source = "ImageNet" if info.labels_source == "imagenet" else Path(info.labels_source).name
+    labels = (f"{info.labels} ({source})" if info.labels is not None
+              else f"labels unreadable: {info.labels_error}")
+    published = ""
+    if info.top1 is not None:
+        published = f"top-1 {info.top1:.2f}%" + (f", top-5 {info.top5:.2f}%"
+                                                 if info.top5 is not None else "")
+    return {
+        "name": f"{info.name} ({info.id})",
+        "params": f"{format_count(facts.params)} ({facts.params:,})",
+        "macs": macs,
+        "opset": str(facts.opset) if facts.opset is not None else "unknown",
+        "inputs": "\n".join(f"{t.name} {t.shape_text} {t.dtype}" for t in facts.inputs),
+        "outputs": "\n".join(f"{t.name} {t.shape_text} {t.dtype}" for t in facts.outputs),
+        "labels": labels,
+        "published": published,
+        "file": str(facts.path) if facts.path else "",
+        "size": f"{format_bytes(facts.bytes)} ({facts.bytes:,} bytes)" if facts.bytes else "",
+        "sha256": facts.sha256 or "",
+        "notes": "\n".join(facts.notes),
+    }
+
+
+class ModelInfoPanel(QWidget):
+    """Shows one model's facts; :meth:`show_model` takes a catalog id or an ``.onnx`` path."""
+
+    facts_ready = Signal(object)
+    """The ModelDescription now shown."""
+    failed = Signal(str)
+    """Why the facts could not be read (also shown in the panel)."""
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._engine = engine
+        self._info: ModelDescription | None = None
+        self._runner = TaskRunner(self, "reading the model's facts")
+        self._runner.returned.connect(self._on_returned)
+        self._runner.failed.connect(self._on_failed)
+
+        self.status = QLabel("Choose a model to see its facts.", self)
+        self.status.setWordWrap(True)
+        self.busy = QProgressBar(self)
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumHeight(10)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
+        self.values: dict[str, QLabel] = {}
+        self._captions: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for key, title in _ROWS:
+            value = QLabel(self)
+            value.setObjectName(f"fact_{key}")
+            value.setTextFormat(Qt.TextFormat.PlainText)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            caption = QLabel(title, self)
+            form.addRow(caption, value)
+            self.values[key] = value
+            self._captions[key] = caption
+        self.copy_button = QPushButton("Copy as JSON", self)
+        self.copy_button.setToolTip("The same JSON as `resnet-desktop info MODEL --json`")
+        self.copy_button.setEnabled(False)
+        self.copy_button.clicked.connect(self.copy_json)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addWidget(self.busy)
+        layout.addLayout(form)
+        layout.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addStretch(1)
+        self._set_rows({})
+
+    @property
+    def description(self) -> ModelDescription | None:
+        return self._info
+
+    @property
+    def busy_computing(self) -> bool:
+        return self._runner.busy
+
+    def show_model(self, model: str | Path) -> None:
+        """Compute and show the facts of a catalog id or a path, off the GUI thread."""
+        model = str(model)
+        engine = self._engine
+        self._info = None
+        self._set_rows({})
+        self.copy_button.setEnabled(False)
+        self.status.show()
+        self.status.setText(f"Reading {Path(model).name if model.endswith('.onnx') else model}…")
+        self.busy.show()
+
+        def job(_report: Report, cancel: CancelToken) -> ModelDescription:
+            return describe_model(engine, model, cancel)
+
+        self._runner.start(job)
+
+    def copy_json(self) -> None:
+        if self._info is not None:
+            QGuiApplication.clipboard().setText(
+                json.dumps(self._info.to_json(), indent=2, ensure_ascii=False))
+
+    def shutdown(self) -> None:
+        self._runner.shutdown()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def _set_rows(self, texts: dict[str, str]) -> None:
+        for key, value in self.values.items():
+            text = texts.get(key, "")
+            value.setText(text)
+            value.setVisible(bool(text))
+            self._captions[key].setVisible(bool(text))
+
+    def _on_returned(self, info: ModelDescription) -> None:
+        self._info = info
+        self.busy.hide()
+        self.status.setText("")
+        self.status.hide()
+        self._set_rows(fact_texts(info))
+        self.copy_button.setEnabled(True)
+        self.facts_ready.emit(info)
+
+    def _on_failed(self, message: str) -> None:
+        self.busy.hide()
+        self.status.show()
+        self.status.setText(message)
+        self.failed.emit(message)
+
+
+class ModelInfoDialog(QDialog):
+    """The panel in a window of its own, e.g. for a "Model information…" menu action."""
+
+    def __init__(self, engine: Engine, model: str | Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Model information")
+        self.panel = ModelInfoPanel(engine, self)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.panel)
+        layout.addWidget(buttons)
+        self.resize(560, 420)
+        self.panel.show_model(model)
+
+    def done(self, result: int) -> None:
+        self.panel.shutdown()
+        super().done(result)
