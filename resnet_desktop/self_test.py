@@ -1,0 +1,280 @@
+"""``resnet-desktop --self-test``: the installed (often frozen) app checks that its parts work.
+
+An installer can look complete and still lack a native library that only loads at run time:
+ONNX Runtime's provider libraries, a Qt platform or image-format plugin, Qt Multimedia's FFmpeg
+backend, or the bundled resources. The self-test loads each of them for real, classifies the
+bundled sample image with the bundled tiny model through the same engine the window uses, and
+prints what it found. It exits 0 only if every check passed.
+
+Qt runs on its ``offscreen`` platform so the test also works on a machine without a display
+(CI). A windowed Windows build has no stdout, so ``--self-test-report PATH`` also writes the
+report to a file.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from resnet_desktop import __version__
+
+SELFTEST_MODEL = "selftest/colours.onnx"
+SELFTEST_IMAGE = "selftest/red.jpg"
+EXPECTED_LABEL = "red"
+REPORT_OPTION = "--self-test-report"
+
+# The image formats the window needs from Qt's plugins: PNG is built in, JPEG and SVG are
+# plugins that a pruned bundle could lose (the app icon is an SVG).
+REQUIRED_IMAGE_FORMATS = ("png", "jpeg", "svg")
+
+# The native platform plugin the real window needs on each OS (the test itself runs offscreen).
+NATIVE_PLATFORM_PLUGIN = {"linux": "qxcb", "win32": "qwindows", "darwin": "qcocoa"}
+
+
+class CheckFailed(Exception):
+    """A check ran but found something wrong; the message says what."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+def _check_app() -> str:
+    frozen = getattr(sys, "frozen", False)
+    where = f"frozen bundle {getattr(sys, '_MEIPASS', '?')}" if frozen else f"Python {sys.prefix}"
+    return (f"resnet-desktop {__version__}, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.machine()}, {where}")
+
+
+def _check_resources() -> str:
+    from resnet_desktop.resources import resource_path, resources_dir
+
+    folder = resources_dir()
+    missing = [name for name in ("models.json", "imagenet_classes.txt", SELFTEST_MODEL,
+                                 SELFTEST_IMAGE) if not resource_path(name).is_file()]
+    if missing:
+        raise CheckFailed(f"missing from {folder}: {', '.join(missing)}")
+    return str(folder)
+
+
+def _check_onnxruntime() -> str:
+    import onnxruntime as ort
+
+    from resnet_desktop.core.runtime_check import flavour_warning
+
+    detail = (f"onnxruntime {ort.__version__} ({ort.get_device()}), providers: "
+              f"{', '.join(ort.get_available_providers())}")
+    warning = flavour_warning()
+    return f"{detail}; WARNING: {warning}" if warning else detail
+
+
+def _qt_app():
+    """The running QApplication, or a new one on the offscreen platform."""
+    from PySide6.QtWidgets import QApplication
+
+    import resnet_desktop.gui  # noqa: F401  (its PySide6 workaround must run before Qt calls)
+
+    app = QApplication.instance()
+    if app is None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        app = QApplication([sys.argv[0] if sys.argv else "resnet-desktop"])
+    return app
+
+
+def _plugin_paths(kind: str) -> list[Path]:
+    from PySide6.QtCore import QCoreApplication
+
+    paths: dict[str, Path] = {}
+    for folder in QCoreApplication.libraryPaths():
+        plugin_dir = Path(folder) / kind
+        if plugin_dir.is_dir():
+            paths.update((p.name, p) for p in plugin_dir.iterdir() if p.is_file())
+    return [paths[name] for name in sorted(paths)]
+
+
+def _plugin_files(kind: str) -> list[str]:
+    return [path.name for path in _plugin_paths(kind)]
+
+
+def _native_platform_plugin() -> str:
+    """Whether the plugin the real window needs loads; missing system libraries are a note only.
+
+    The test itself runs offscreen, and a CI machine need not have the X11 libraries a desktop
+    has, so this explains rather than fails.
+    """
+    from PySide6.QtCore import QLibrary
+
+    native = NATIVE_PLATFORM_PLUGIN.get(sys.platform)
+    if native is None:
+        return ""
+    candidates = [p for p in _plugin_paths("platforms") if native in p.name]
+    if not candidates:
+        raise CheckFailed(f"the {native} platform plugin is missing (found: "
+                          f"{', '.join(_plugin_files('platforms')) or 'none'}); the window "
+                          "cannot open")
+    library = QLibrary(str(candidates[0]))
+    if library.load():
+        return f", {native} plugin loads"
+    hint = " (install libxcb-cursor0)" if native == "qxcb" else ""
+    return (f", NOTE: the {native} plugin cannot load here: {library.errorString()}{hint}; the "
+            "window needs it on a desktop")
+
+
+def _check_qt() -> str:
+    import PySide6
+    from PySide6.QtCore import qVersion
+    from PySide6.QtGui import QIcon, QImageReader
+
+    app = _qt_app()
+    formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
+    missing = [f for f in REQUIRED_IMAGE_FORMATS if f not in formats]
+    if missing:
+        raise CheckFailed(f"Qt image-format plugins missing for: {', '.join(missing)}")
+    platforms = _plugin_files("platforms")
+    detail = (f"Qt {qVersion()}, PySide6 {PySide6.__version__}, platform {app.platformName()}, "
+              f"platform plugins: {', '.join(platforms) or 'none'}")
+    detail += _native_platform_plugin()
+    from resnet_desktop.resources import resources_dir
+
+    icon_file = resources_dir() / "icons" / "resnet-desktop.svg"
+    if icon_file.is_file():
+        if QIcon(str(icon_file)).pixmap(64, 64).isNull():
+            raise CheckFailed(f"the app icon {icon_file.name} did not render")
+        detail += ", app icon renders"
+    return detail
+
+
+def _check_multimedia() -> str:
+    _qt_app()
+    from PySide6.QtMultimedia import QMediaDevices, QMediaFormat
+
+    cameras = QMediaDevices.videoInputs()
+    # Without a backend plugin (FFmpeg, or the native one on macOS) Qt knows no codecs at all.
+    codecs = QMediaFormat().supportedVideoCodecs(QMediaFormat.ConversionMode.Decode)
+    if not codecs:
+        raise CheckFailed("Qt Multimedia loaded but found no media backend plugin "
+                          f"(plugins: {', '.join(_plugin_files('multimedia')) or 'none'}); "
+                          "the webcam cannot work")
+    names = ", ".join(c.description() for c in cameras) or "none (fine on a machine without one)"
+    return (f"backend: {', '.join(_plugin_files('multimedia')) or 'built in'}, "
+            f"{len(codecs)} video decoders, cameras: {names}")
+
+
+def _loaded_directml() -> str | None:
+    """Windows: the path of the DirectML.dll this process loaded, if any."""
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.GetModuleHandleW.restype = wintypes.HMODULE
+    kernel32.GetModuleHandleW.argtypes = [wintypes.LPCWSTR]
+    handle = kernel32.GetModuleHandleW("DirectML.dll")
+    if not handle:
+        return None
+    buffer = ctypes.create_unicode_buffer(32768)
+    kernel32.GetModuleFileNameW(wintypes.HMODULE(handle), buffer, len(buffer))
+    return buffer.value
+
+
+def _check_classify() -> str:
+    from resnet_desktop.core.engine import Engine
+    from resnet_desktop.resources import resource_path
+
+    engine = Engine()
+    classifier = engine.load(str(resource_path(SELFTEST_MODEL)), provider="auto")
+    result = engine.classify_file(classifier, resource_path(SELFTEST_IMAGE), top_k=3)
+    if not result.ok:
+        raise CheckFailed(f"classifying {SELFTEST_IMAGE} failed: {result.error}")
+    best = result.top[0]
+    if best.label != EXPECTED_LABEL:
+        raise CheckFailed(f"{SELFTEST_IMAGE} was classified as {best.label!r} "
+                          f"({best.probability:.1%}); expected {EXPECTED_LABEL!r}")
+    detail = (f"{Path(SELFTEST_IMAGE).name}: {best.label} {best.probability:.1%} on "
+              f"{classifier.provider.display} in {result.ms:.1f} ms")
+    if classifier.provider.fallback_reason:
+        detail += f" (GPU not used: {classifier.provider.fallback_reason})"
+    if sys.platform == "win32" and classifier.provider.active == "directml":
+        dll = _loaded_directml()
+        if dll and Path(dll).parent.name.lower() == "system32":
+            raise CheckFailed(f"DirectML ran with Windows' own {dll}, not ONNX Runtime's copy; "
+                              "the bundle's DLL search path is wrong")
+        detail += f", DirectML.dll: {dll}"
+    return detail
+
+
+CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
+    ("app", _check_app),
+    ("resources", _check_resources),
+    ("onnxruntime", _check_onnxruntime),
+    ("qt", _check_qt),
+    ("qt-multimedia", _check_multimedia),
+    ("classify", _check_classify),
+)
+
+
+def run_checks() -> list[CheckResult]:
+    """Every check in order; one failing does not stop the others."""
+    results = []
+    for name, check in CHECKS:
+        start = time.perf_counter()
+        try:
+            detail, ok = check(), True
+        except CheckFailed as exc:
+            detail, ok = str(exc), False
+        except Exception as exc:  # an unexpected error is the finding, with where it came from
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            detail = (f"{type(exc).__name__}: {exc} "
+                      f"({Path(where.filename).name}:{where.lineno})")
+            ok = False
+        results.append(CheckResult(name, ok, detail, time.perf_counter() - start))
+    return results
+
+
+def format_report(results: Sequence[CheckResult]) -> str:
+    width = max(len(r.name) for r in results)
+    lines = ["resnet-desktop self-test"]
+    lines += [f"{'ok  ' if r.ok else 'FAIL'} {r.name:<{width}}  {r.detail}" for r in results]
+    failed = [r.name for r in results if not r.ok]
+    lines.append("self-test passed" if not failed else
+                 f"self-test FAILED: {', '.join(failed)} ({len(failed)} of {len(results)} checks)")
+    return "\n".join(lines) + "\n"
+
+
+def report_path_from(argv: Sequence[str]) -> Path | None:
+    """``--self-test-report PATH`` or ``--self-test-report=PATH``."""
+    for i, arg in enumerate(argv):
+        if arg.startswith(REPORT_OPTION + "="):
+            return Path(arg.split("=", 1)[1])
+        if arg == REPORT_OPTION and i + 1 < len(argv):
+            return Path(argv[i + 1])
+    return None
+
+
+def run_self_test(argv: Sequence[str] | None = None) -> int:
+    """Run every check, print the report (and write it to ``--self-test-report``); 0 if all ok."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
+    results = run_checks()
+    report = format_report(results)
+    print(report, end="", flush=True)
+    report_file = report_path_from(argv)
+    if report_file is not None:
+        from resnet_desktop.core.atomic import atomic_write_text
+
+        try:
+            atomic_write_text(report_file, report)
+        except OSError as exc:
+            print(f"resnet-desktop: cannot write the self-test report to {report_file}: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 2
+    return 0 if all(r.ok for r in results) else 1
