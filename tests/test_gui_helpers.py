@@ -114,3 +114,15 @@ def test_error_hook_logs_and_reports_one_line(qapp, qtbot, caplog):
         uninstall()
     assert sys.excepthook is previous
     assert "disk on fire" in caplog.text
+
+
+def test_the_icon_pngs_are_renders_of_the_svg(qapp):
+    from resnet_desktop.gui.icon import PNG_SIZES, app_icon, icons_dir, png_name, render_icon
+
+    for size in PNG_SIZES:
+        stored = QImage(str(icons_dir() / png_name(size)))
+        assert (stored.width(), stored.height()) == (size, size)
+        fresh = qimage_to_rgb_array(render_icon(size)).astype(int)
+        assert np.abs(qimage_to_rgb_array(stored).astype(int) - fresh).mean() < 1.0, \
+            "run `python -m resnet_desktop.gui.icon` after changing the SVG"
+    assert not app_icon().isNull()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop
-from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from resnet_desktop import __version__
@@ -22,8 +22,8 @@ from resnet_desktop.core.errors import ResNetDesktopError
 from resnet_desktop.core.paths import data_dir
 from resnet_desktop.core.providers import POLICIES
 from resnet_desktop.gui import error_hook
+from resnet_desktop.gui.icon import app_icon
 from resnet_desktop.gui.settings import APPLICATION, ORGANIZATION
-from resnet_desktop.resources import resources_dir
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long --screenshot waits for the result (default 120)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     return parser
-
-
-def app_icon() -> QIcon:
-    icon = QIcon()
-    folder = resources_dir() / "icons"
-    for name in ("resnet-desktop.svg", "resnet-desktop-256.png", "resnet-desktop-512.png"):
-        if (folder / name).is_file():
-            icon.addFile(str(folder / name))
-    return icon
 
 
 def _configure_logging(verbose: bool) -> list[logging.Handler]:
