@@ -185,6 +185,44 @@ def test_quantised_weights_count_and_scales_do_not():
     assert facts.macs_by_op == {"QLinearConv": 2 * 4 * 4 * 3}
 
 
+def test_onnxruntime_quantised_ops_do_not_stop_the_count():
+    """The QOperator layout of ONNX Runtime's int8 ResNets: QLinearAdd and
+    QLinearGlobalAveragePool (com.microsoft) sit between the counted convolutions."""
+    q = {"s": np.float32(0.1), "zp": np.uint8(128)}
+    inits = [numpy_helper.from_array(np.array(v), k) for k, v in q.items()]
+    for name, shape in (("w1", (4, 3, 3, 3)), ("w2", (4, 4, 3, 3)), ("w3", (4, 4, 1, 1))):
+        inits.append(numpy_helper.from_array(np.ones(shape, np.uint8), name))
+    inits.append(numpy_helper.from_array(np.ones((4, 2), np.float32), "fc"))
+
+    def qconv(x, w, y, **attrs):
+        return helper.make_node("QLinearConv", [x, "s", "zp", w, "s", "zp", "s", "zp"], [y],
+                                **attrs)
+
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["xq"]),
+        qconv("xq", "w1", "a", pads=[1, 1, 1, 1]),
+        qconv("a", "w2", "b", pads=[1, 1, 1, 1]),
+        helper.make_node("QLinearAdd", ["a", "s", "zp", "b", "s", "zp", "s", "zp"], ["c"],
+                         domain="com.microsoft"),
+        qconv("c", "w3", "d"),
+        helper.make_node("QLinearGlobalAveragePool", ["d", "s", "zp", "s", "zp"], ["e"],
+                         domain="com.microsoft", channels_last=0),
+        helper.make_node("DequantizeLinear", ["e", "s", "zp"], ["f"]),
+        helper.make_node("Flatten", ["f"], ["g"]),
+        helper.make_node("MatMul", ["g", "fc"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "qop", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    facts = graph_facts(model)
+    assert facts.notes == ()
+    assert facts.macs_by_op == {"QLinearConv": 4 * 64 * 27 + 4 * 64 * 36 + 4 * 64 * 4,
+                                "MatMul": 4 * 2}
+    assert facts.params == 108 + 144 + 16 + 8
+
+
 def test_symbolic_size_follows_the_manifest_and_nhwc_is_the_same_network():
     kwargs = {"depth": 18, "width": 8, "num_classes": 10, "blocks": (1, 1, 1, 1)}
     at_224 = graph_facts(modelgen.resnet(input_size=224, **kwargs))

@@ -268,7 +268,7 @@ def count_params(graph: onnx.GraphProto) -> int:
     consumers = _consumers(graph)
     total = 0
     for name, data_type, elements in _constant_tensors(graph):
-        if _is_weight(name, data_type, consumers):
+        if _is_weight(name, data_type, elements, consumers):
             total += elements
     for node in graph.node:
         for attr in node.attribute:
@@ -370,7 +370,7 @@ def _is_quant_bookkeeping(node: onnx.NodeProto, index: int, elements: int) -> bo
     return "scale" in lowered or "zero_point" in lowered
 
 
-def _is_weight(name: str, data_type: int,
+def _is_weight(name: str, data_type: int, elements: int,
                consumers: dict[str, list[tuple[onnx.NodeProto, int]]]) -> bool:
     uses = consumers.get(name, [])
     if data_type == TensorProto.INT32:
@@ -378,7 +378,8 @@ def _is_weight(name: str, data_type: int,
                    or node.op_type.startswith("QLinear") for node, index in uses)
     if data_type not in _FLOAT_TYPES and data_type not in _SMALL_INT_TYPES:
         return False
-    return not uses or not all(_is_quant_bookkeeping(node, index, 2) for node, index in uses)
+    return not uses or not all(_is_quant_bookkeeping(node, index, elements)
+                               for node, index in uses)
 
 
 # --- MACs --------------------------------------------------------------------------------
@@ -421,8 +422,7 @@ def _count_macs(model: onnx.ModelProto, image: TensorInfo | None, layout: str,
             elif axis in spatial and not (dim.HasField("dim_value") and dim.dim_value > 0):
                 dim.dim_value = size
     try:
-        inferred = shape_inference.infer_shapes(skeleton, check_type=False, strict_mode=False,
-                                                data_prop=True)
+        inferred = _infer_shapes(skeleton)
     except Exception as exc:  # onnx raises InferenceError and others
         notes.append(f"shape inference failed ({_first_line(exc)}); MACs unknown")
         return None, {}
@@ -484,6 +484,63 @@ def _node_macs(node: onnx.NodeProto, shapes: dict[str, tuple[Dim, ...]]) -> int 
         out = _shape(shapes, node.output[0])
         return math.prod(out) * a[-1]
     return None
+
+
+def _broadcast(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> tuple[Dim, ...] | None:
+    if not all(isinstance(d, int) for d in (*a, *b)):
+        return None
+    a, b = (1,) * (len(b) - len(a)) + a, (1,) * (len(a) - len(b)) + b
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b, strict=True)):
+        return None
+    return tuple(max(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _contrib_shape(node: onnx.NodeProto,
+                   shapes: dict[str, tuple[Dim, ...]]) -> tuple[Dim, ...] | None:
+    """Output shape of the ONNX Runtime (com.microsoft) quantised ops that onnx cannot infer.
+
+    ONNX Runtime's QOperator quantisation (the zoo's ``resnet50-v1-12-int8``) puts QLinearAdd
+    and QLinearGlobalAveragePool between the convolutions; without their shapes nothing after
+    the first residual block could be counted.
+    """
+    first = shapes.get(node.input[0]) if node.input else None
+    if first is None:
+        return None
+    if node.op_type in ("QLinearAdd", "QLinearMul"):
+        other = shapes.get(node.input[3]) if len(node.input) > 3 else None
+        return _broadcast(first, other) if other is not None else None
+    if node.op_type == "QLinearGlobalAveragePool" and len(first) >= 3:
+        channels_last = next((a.i for a in node.attribute if a.name == "channels_last"), 0)
+        if channels_last:
+            return (first[0], *([1] * (len(first) - 2)), first[-1])
+        return (first[0], first[1], *([1] * (len(first) - 2)))
+    if node.op_type in ("QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax"):
+        return first
+    return None
+
+
+def _infer_shapes(skeleton: onnx.ModelProto) -> onnx.ModelProto:
+    """onnx shape inference, helped through ONNX Runtime's quantised contrib ops."""
+    contrib = [n for n in skeleton.graph.node if n.domain == "com.microsoft" and n.output]
+    for _ in range(len(contrib) + 1):
+        inferred = shape_inference.infer_shapes(skeleton, check_type=False, strict_mode=False,
+                                                data_prop=True)
+        shapes = _known_shapes(inferred.graph)
+        types = {v.name: v.type.tensor_type.elem_type
+                 for v in (*inferred.graph.input, *inferred.graph.value_info)}
+        added = []
+        for node in contrib:
+            if node.output[0] in shapes:
+                continue
+            shape = _contrib_shape(node, shapes)
+            if shape is not None:
+                elem_type = types.get(node.input[0]) or TensorProto.UINT8
+                added.append(helper.make_tensor_value_info(node.output[0], elem_type, shape))
+        if not added:
+            return inferred
+        skeleton = inferred
+        skeleton.graph.value_info.extend(added)
+    return inferred
 
 
 def _known_shapes(graph: onnx.GraphProto) -> dict[str, tuple[Dim, ...]]:
