@@ -17,7 +17,6 @@ from resnet_desktop.gui.camera_frames import (
     is_dark,
     mean_luminance,
     qimage_to_pil,
-    rgb_to_qimage,
     save_rgb,
 )
 from resnet_desktop.gui.camera_live import RateMeter
@@ -118,14 +117,6 @@ def test_save_round_trip_and_bad_names(qapp, tmp_path):
         save_rgb(pixels, blocker / "snap.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder", "snap.JPG",
                                                           "snap.png"]
-
-
-def test_rgb_to_qimage_copies(qapp):
-    pixels = np.full((4, 6, 3), (1, 2, 3), np.uint8)
-    image = rgb_to_qimage(pixels)
-    pixels[:] = 0
-    assert image.size() == QSize(6, 4)
-    assert image.pixelColor(5, 3) == QColor(1, 2, 3)
 
 
 def test_rate_meter_counts_events_in_its_window():

@@ -68,13 +68,6 @@ def is_dark(image: QImage, threshold: float = DARK_LUMINANCE) -> bool:
     return mean_luminance(image) < threshold
 
 
-def rgb_to_qimage(pixels: np.ndarray) -> QImage:
-    """A QImage owning a copy of an HxWx3 uint8 RGB array (for the snapshot thumbnail)."""
-    data = np.ascontiguousarray(pixels, dtype=np.uint8)
-    height, width = data.shape[:2]
-    return QImage(data.data, width, height, width * 3, QImage.Format.Format_RGB888).copy()
-
-
 def save_rgb(pixels: np.ndarray, path: Path) -> Path:
     """Write an RGB array as an image file, atomically; the format follows the extension.
 

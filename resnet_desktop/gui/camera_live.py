@@ -22,7 +22,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtMultimedia import QVideoFrame
@@ -59,12 +58,11 @@ class FrameJob:
 
 @dataclass(frozen=True)
 class FrameResult:
-    """A classified frame; ``pixels`` (HxWx3 RGB) is kept for snapshots only."""
+    """The answer to one :class:`FrameJob`."""
 
     id: int
     kind: str
     classification: Classification
-    pixels: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class RateMeter:
@@ -159,7 +157,6 @@ class FrameWorker(QObject):
         self._slots = slots
         self._classifier: Classifier | None = None
         self._loaded: tuple[str, str] | None = None
-        self._failed_model: tuple[str, str] | None = None
         self.classified = 0
         """How many frames were actually classified (dropped ones never are)."""
 
@@ -182,22 +179,18 @@ class FrameWorker(QObject):
             self.failed.emit(job.id, job.kind, "The camera sent an empty frame.")
             return
         try:
-            pixels = qimage_to_rgb_array(image)
-            pil = image_from_array(pixels)
+            pil = image_from_array(qimage_to_rgb_array(image))
         except ResNetDesktopError as exc:
             self.failed.emit(job.id, job.kind, str(exc))
             return
         result = self._engine.classify_image(classifier, pil, TOP_K)
         self.classified += 1
-        self.result_ready.emit(FrameResult(job.id, job.kind, result,
-                                           pixels if job.kind == SNAPSHOT else None))
+        self.result_ready.emit(FrameResult(job.id, job.kind, result))
 
     def _classifier_for(self, job: FrameJob) -> Classifier | None:
         key = (job.model, job.provider)
         if key == self._loaded and self._classifier is not None:
             return self._classifier
-        if key == self._failed_model and job.kind == LIVE:
-            return None  # said once already; a snapshot or a new model tries again
         try:
             ref = self._engine.resolve(job.model)
             self.model_loading.emit(job.id, ref.name, not self._engine.is_ready(ref))
@@ -215,15 +208,13 @@ class FrameWorker(QObject):
         except Cancelled:
             return None
         except ResNetDesktopError as exc:
-            self._failed_model = key
             self.failed.emit(job.id, job.kind, str(exc))
             return None
         except Exception as exc:  # ORT and OS errors must reach the user, not kill the thread
             log.exception("loading %s failed", job.model)
-            self._failed_model = key
             self.failed.emit(job.id, job.kind, f"{job.model}: cannot be loaded ({exc})")
             return None
-        self._classifier, self._loaded, self._failed_model = classifier, key, None
+        self._classifier, self._loaded = classifier, key
         return classifier
 
 
@@ -341,6 +332,7 @@ class CameraClassifier(QObject):
             return job_id == self._latest_snapshot
         return self._live_since is not None and job_id >= self._live_since
 
+    @Slot(object)
     def _on_result_ready(self, result: FrameResult) -> None:
         if not self._is_current(result.id, result.kind):
             log.debug("dropping stale %s result %d", result.kind, result.id)
@@ -350,12 +342,15 @@ class CameraClassifier(QObject):
         else:
             self.live_result_ready.emit(result)
 
+    @Slot(int, str, str)
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         if self._is_current(job_id, kind):
             self.failed.emit(kind, message)
 
+    @Slot(int, str, bool)
     def _on_model_loading(self, job_id: int, name: str, needs_download: bool) -> None:
         self.model_loading.emit(name, needs_download)
 
+    @Slot(int, object, object)
     def _on_download_progressed(self, job_id: int, done: int, total: int) -> None:
         self.download_progressed.emit(done, total)
