@@ -244,6 +244,7 @@ def test_cli_import_info_classify_validate(tmp_path, capsys):
     code, out, err = run_cli(capsys, "info", path)
     assert code == 0, err
     assert "parameters" in out and "MACs" in out and "Garden (garden)" in out
+    assert "warning" not in out
 
     photo = tmp_path / "fern.png"
     Image.new("RGB", (60, 40), (10, 240, 10)).save(photo)
@@ -261,6 +262,16 @@ def test_cli_import_info_classify_validate(tmp_path, capsys):
     assert "top-1  100.00%  (6/6)" in out
     assert (tmp_path / "garden.csv").read_text().splitlines()[1:] == [
         f"{flower},2,100.00,100.00,,0," for flower in FLOWERS]
+
+
+def test_cli_info_warns_when_labels_do_not_fit_the_model(tmp_path, capsys):
+    path = _model(tmp_path)  # no sidecar: the default manifest says ImageNet labels
+    code, out, err = run_cli(capsys, "info", path, "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["labels"] == 1000
+    assert info["labels_error"] == ("labels: 1000 labels but the model outputs 3 classes; "
+                                    "import the model with its own labels file")
 
 
 def test_cli_import_refusal_is_one_line_naming_the_field(tmp_path, capsys):

@@ -35,6 +35,8 @@ def _print_text(info: ModelDescription) -> None:
         ("opset", str(facts.opset) if facts.opset is not None else "-"),
         ("labels", f"{info.labels} ({info.labels_source})" if info.labels is not None
          else f"unreadable: {info.labels_error}"),
+        *([("warning", info.labels_error)] if info.labels is not None and info.labels_error
+          else []),
     ]
     rows += [(f"input {t.name}", f"{t.shape_text} {t.dtype}") for t in facts.inputs]
     rows += [(f"output {t.name}", f"{t.shape_text} {t.dtype}") for t in facts.outputs]

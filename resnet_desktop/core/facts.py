@@ -166,6 +166,11 @@ def describe_model(engine: Engine, model: str | ModelRef,
         labels_error = None
     except ResNetDesktopError as exc:
         labels, labels_error = None, str(exc)
+    classes = facts.outputs[0].shape[1] if facts.outputs and len(facts.outputs[0].shape) > 1 \
+        else None
+    if labels is not None and isinstance(classes, int) and classes != labels:
+        labels_error = (f"labels: {labels} labels but the model outputs {classes} classes; "
+                        "import the model with its own labels file")
     entry = ref.entry
     return ModelDescription(ref.id, ref.name, facts, labels, labels_source, labels_error,
                             entry.top1 if entry else None, entry.top5 if entry else None)

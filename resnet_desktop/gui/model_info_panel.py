@@ -60,6 +60,8 @@ def fact_texts(info: ModelDescription) -> dict[str, str]:
     source = "ImageNet" if info.labels_source == "imagenet" else Path(info.labels_source).name
     labels = (f"{info.labels} ({source})" if info.labels is not None
               else f"labels unreadable: {info.labels_error}")
+    if info.labels is not None and info.labels_error:
+        labels += f"\n{info.labels_error}"
     published = ""
     if info.top1 is not None:
         published = f"top-1 {info.top1:.2f}%" + (f", top-5 {info.top5:.2f}%"
