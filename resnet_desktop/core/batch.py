@@ -1,0 +1,472 @@
+"""Folder batches: find the images, decode them in parallel, classify them in batches.
+
+The pipeline, all of it streamed so memory does not grow with the folder:
+
+1. **discovery**: :func:`discover_images` walks the folder with ``os.scandir`` (files sorted by
+   name in each folder, then its subfolders, so runs are deterministic; hidden entries and
+   symlinked folders are skipped);
+2. **results store**: an image whose path, size, modification time and model match an earlier
+   run is not decoded again; its stored top-k is reused (a cancelled batch resumes);
+3. **decoding**: a small thread pool runs :func:`~resnet_desktop.core.imaging.load_image` in
+   JPEG draft mode (libjpeg decodes a 12-megapixel photo at 1/8 scale) and
+   :func:`~resnet_desktop.core.preprocess.preprocess`; Pillow and NumPy release the GIL there.
+   At most ``inflight`` images are decoded ahead of inference, which bounds memory;
+4. **inference**: the calling thread stacks ready tensors into batches and runs them through
+   :meth:`Classifier.run <resnet_desktop.core.inference.Classifier.run>` (one session, one
+   thread, as the session's owner requires), so decoding overlaps inference.
+
+Records come out in discovery order. A file that cannot be read or decoded becomes a record
+with an ``error`` and the batch goes on. Cancellation and pause are checked between images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from resnet_desktop.core.cancel import NEVER, CancelToken
+from resnet_desktop.core.errors import ModelError, ResNetDesktopError
+from resnet_desktop.core.imaging import DEFAULT_MAX_PIXELS, EXTENSIONS, draft_size_for, load_image
+from resnet_desktop.core.inference import Classifier, Prediction
+from resnet_desktop.core.manifest import ModelManifest, Preprocessing
+from resnet_desktop.core.preprocess import preprocess
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 8
+"""Images per ``Classifier.run`` when the model's batch dimension is dynamic. On a CPU a
+ResNet gains little beyond 8; a GPU provider gains more, and 8 keeps latency to the first
+results low."""
+
+
+def default_decode_threads() -> int:
+    """Decoding threads: as many as there are cores, at most 4.
+
+    Measured on 2 cores with ResNet-50 and 12-megapixel JPEGs (benchmarks/bench_tag.py): two
+    decoding threads beside ONNX Runtime's two intra-op threads beat one (the decode of the
+    next image fills the gaps between ONNX Runtime's parallel sections); more than four gains
+    nothing because inference is the bound.
+    """
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def normalise_extensions(extensions: Iterable[str]) -> tuple[str, ...]:
+    """``["JPG", ".png", "tif"]`` -> ``(".jpg", ".png", ".tif")``; empty entries dropped."""
+    result: list[str] = []
+    for ext in extensions:
+        ext = ext.strip().lower()
+        if not ext:
+            continue
+        ext = ext if ext.startswith(".") else f".{ext}"
+        if ext not in result:
+            result.append(ext)
+    return tuple(result)
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What to classify and how. ``extensions`` are lower-case with the dot."""
+
+    recursive: bool = False
+    extensions: tuple[str, ...] = EXTENSIONS
+    top_k: int = 5
+    skip_done: bool = True
+    """Reuse results from the store for unchanged images (``--no-skip`` turns it off)."""
+    batch_size: int | None = None
+    """None: the model's fixed batch size, or :data:`DEFAULT_BATCH_SIZE` when it is dynamic."""
+    decode_threads: int | None = None
+    """None: :func:`default_decode_threads`."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """One image's outcome: its top-k, or the error that stopped it."""
+
+    path: str
+    """Relative to the batch folder, with ``/`` separators on every platform."""
+    file: Path
+    """The absolute path, to open the image."""
+    model: str
+    top: tuple[Prediction, ...] = ()
+    error: str | None = None
+    cached: bool = False
+    """True when the result came from the results store (an earlier run) instead of the model."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def label(self) -> str:
+        return self.top[0].label if self.top else ""
+
+    @property
+    def probability(self) -> float | None:
+        return self.top[0].probability if self.top else None
+
+    def tags(self, min_confidence: float) -> tuple[str, ...]:
+        """The labels of the top-k at or above ``min_confidence`` (0..1), most probable first."""
+        return tuple(p.label for p in self.top if p.probability >= min_confidence)
+
+
+@dataclass
+class BatchProgress:
+    """Where a batch stands; ``total`` is None until the folder has been counted."""
+
+    done: int = 0
+    total: int | None = None
+    classified: int = 0
+    cached: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    """Time spent working (pauses excluded), from the first image to now."""
+    classify_seconds: float = 0.0
+    """The part of ``seconds`` spent on images that were not in the results store."""
+
+    @property
+    def rate(self) -> float:
+        """Images per second over the images the model classified (store hits excluded)."""
+        computed = self.classified + self.failed
+        return computed / self.classify_seconds if self.classify_seconds > 0 and computed else 0.0
+
+    @property
+    def remaining_seconds(self) -> float | None:
+        if self.total is None or self.rate <= 0:
+            return None
+        return max(0, self.total - self.done) / self.rate
+
+
+class PauseToken:
+    """A thread-safe pause switch that the pipeline checks between images."""
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self, cancel: CancelToken) -> float:
+        """Block while paused (waking on cancel); returns the seconds spent waiting."""
+        if self._running.is_set():
+            return 0.0
+        start = time.perf_counter()
+        while not self._running.wait(0.05):
+            if cancel.cancelled:
+                break
+        return time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class FolderProblem:
+    """A subfolder that could not be listed; it becomes an error record."""
+
+    path: Path
+    message: str
+
+
+def _is_hidden(name: str) -> bool:
+    # Dot files include macOS "._IMG_1.jpg" AppleDouble files, which are not images.
+    return name.startswith(".")
+
+
+def discover_images(folder: Path, *, recursive: bool = False,
+                    extensions: Iterable[str] = EXTENSIONS,
+                    cancel: CancelToken = NEVER) -> Iterator[Path | FolderProblem]:
+    """Image files under ``folder`` in a deterministic order, streamed.
+
+    Each folder's files come first, sorted by name, then its subfolders in name order.
+    A subfolder that cannot be read yields a :class:`FolderProblem` and the walk goes on.
+    """
+    wanted = set(normalise_extensions(extensions))
+    stack: list[Path] = [Path(folder)]
+    while stack:
+        cancel.raise_if_cancelled()
+        current = stack.pop()
+        try:
+            with os.scandir(current) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            if current == Path(folder):
+                raise
+            yield FolderProblem(current, f"{current.name}: folder cannot be read "
+                                         f"({exc.strerror or exc})")
+            continue
+        subfolders: list[Path] = []
+        for entry in entries:
+            if _is_hidden(entry.name):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if recursive:
+                        subfolders.append(Path(entry.path))
+                    continue
+                is_file = entry.is_file()
+            except OSError:
+                is_file = False
+            if is_file and os.path.splitext(entry.name)[1].lower() in wanted:
+                yield Path(entry.path)
+        stack.extend(reversed(subfolders))
+
+
+def count_images(folder: Path, *, recursive: bool = False,
+                 extensions: Iterable[str] = EXTENSIONS, cancel: CancelToken = NEVER) -> int:
+    """How many entries :func:`discover_images` will yield (one cheap pass, no decoding)."""
+    return sum(1 for _ in discover_images(folder, recursive=recursive, extensions=extensions,
+                                          cancel=cancel))
+
+
+def relative_posix(path: Path, folder: Path) -> str:
+    try:
+        return Path(path).relative_to(folder).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+_sha_cache: dict[tuple[str, int, int], str] = {}
+_sha_lock = threading.Lock()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, remembered per (path, size, mtime) for the life of the process."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _sha_lock:
+        if key in _sha_cache:
+            return _sha_cache[key]
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    value = digest.hexdigest()
+    with _sha_lock:
+        _sha_cache[key] = value
+    return value
+
+
+def model_fingerprint(model_sha256: str, manifest: ModelManifest) -> str:
+    """What makes two runs' results interchangeable: the weights and the preprocessing."""
+    pre = manifest.preprocessing
+    recipe = repr((pre, manifest.labels, manifest.output)).encode()
+    return f"{model_sha256}:{hashlib.sha256(recipe).hexdigest()[:16]}"
+
+
+def _prepare(path: Path, pre: Preprocessing, max_pixels: int) -> np.ndarray:
+    image = load_image(path, max_pixels=max_pixels, draft=draft_size_for(pre))
+    return preprocess(image, pre)
+
+
+@dataclass
+class _Item:
+    """One discovered entry on its way through the pipeline."""
+
+    path: str
+    file: Path
+    size: int = 0
+    mtime_ns: int = 0
+    future: Future | None = None
+    record: BatchRecord | None = None
+
+
+@dataclass
+class _Clock:
+    """Working time, pauses excluded."""
+
+    started: float = field(default_factory=time.perf_counter)
+    paused: float = 0.0
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started - self.paused
+
+
+class BatchRun:
+    """One pass over a folder; iterate it to get :class:`BatchRecord` in discovery order.
+
+    ``store`` (a :class:`~resnet_desktop.core.results_store.ResultsStore`) and
+    ``model_key`` (see :func:`model_fingerprint`) enable skipping images done before; results
+    are written to the store as they come, so a cancelled run resumes. ``progress`` is a live
+    :class:`BatchProgress` the caller may read between records; ``on_progress`` is called after
+    every record. Cancelling raises :class:`~resnet_desktop.core.errors.Cancelled` from the
+    iteration, after the records already yielded.
+    """
+
+    def __init__(self, classifier: Classifier, folder: Path,
+                 options: BatchOptions | None = None, *, store=None, model_key: str | None = None,
+                 cancel: CancelToken | None = None, pause: PauseToken | None = None,
+                 on_progress: Callable[[BatchProgress], None] | None = None) -> None:
+        self.classifier = classifier
+        self.folder = Path(folder)
+        self.options = options or BatchOptions()
+        if self.options.top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        self.store = store
+        self.model_key = model_key
+        self.cancel = cancel or CancelToken()
+        self.pause = pause or PauseToken()
+        self.on_progress = on_progress
+        self.progress = BatchProgress()
+        fixed = classifier.io.batch
+        self.batch_size = max(1, self.options.batch_size or fixed or DEFAULT_BATCH_SIZE)
+        self.decode_threads = max(1, self.options.decode_threads or default_decode_threads())
+        # Enough decoded ahead to keep every decoding thread busy while a batch runs.
+        self.inflight = self.batch_size + 2 * self.decode_threads
+
+    def __iter__(self) -> Iterator[BatchRecord]:
+        folder = self.folder
+        if not folder.is_dir():
+            raise ResNetDesktopError(f"{folder}: not a folder")
+        opts = self.options
+        try:
+            self.progress.total = count_images(folder, recursive=opts.recursive,
+                                               extensions=opts.extensions, cancel=self.cancel)
+        except OSError as exc:
+            raise ResNetDesktopError(f"{folder}: the folder cannot be read "
+                                     f"({exc.strerror or exc})") from None
+        entries = discover_images(folder, recursive=opts.recursive, extensions=opts.extensions,
+                                  cancel=self.cancel)
+        clock = _Clock()
+        pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="batch-decode")
+        pending: deque[_Item] = deque()
+        decoding = 0
+        pre = self.classifier.preprocessing
+        try:
+            exhausted = False
+
+            def refill() -> None:
+                nonlocal exhausted, decoding
+                while (not exhausted and decoding < self.inflight
+                       and len(pending) < 4 * self.inflight):
+                    entry = next(entries, None)
+                    if entry is None:
+                        exhausted = True
+                        return
+                    item = self._item_for(entry)
+                    if item.record is None:
+                        item.future = pool.submit(_prepare, item.file, pre, opts.max_pixels)
+                        decoding += 1
+                    pending.append(item)
+
+            while True:
+                clock.paused += self.pause.wait_while_paused(self.cancel)
+                self.cancel.raise_if_cancelled()
+                refill()
+                if not pending:
+                    break
+                # The front of the queue up to the next batch's worth of images to classify.
+                chunk: list[_Item] = []
+                needing = 0
+                while pending and needing < self.batch_size:
+                    item = pending.popleft()
+                    chunk.append(item)
+                    if item.future is not None:
+                        needing += 1
+                        decoding -= 1
+                    refill()
+                started = time.perf_counter()
+                self._classify(chunk)
+                for item in chunk:
+                    record = item.record
+                    assert record is not None
+                    self._count(record)
+                    self.progress.seconds = clock.elapsed()
+                    if self.on_progress is not None:
+                        self.on_progress(self.progress)
+                    yield record
+                    waited = self.pause.wait_while_paused(self.cancel)
+                    clock.paused += waited
+                    started += waited
+                    self.cancel.raise_if_cancelled()
+                if needing:
+                    self.progress.classify_seconds += time.perf_counter() - started
+        finally:
+            for item in pending:
+                if item.future is not None:
+                    item.future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _item_for(self, entry: Path | FolderProblem) -> _Item:
+        if isinstance(entry, FolderProblem):
+            rel = relative_posix(entry.path, self.folder)
+            return _Item(rel, entry.path, record=BatchRecord(rel, entry.path,
+                                                             self.classifier.model_id,
+                                                             error=entry.message))
+        rel = relative_posix(entry, self.folder)
+        item = _Item(rel, entry)
+        try:
+            stat = entry.stat()
+            item.size, item.mtime_ns = stat.st_size, stat.st_mtime_ns
+        except OSError as exc:
+            item.record = BatchRecord(rel, entry, self.classifier.model_id,
+                                      error=f"{entry.name}: cannot be read "
+                                            f"({exc.strerror or exc})")
+            return item
+        if self.store is not None and self.model_key and self.options.skip_done:
+            top = self.store.get(entry, item.size, item.mtime_ns, self.model_key,
+                                 self.options.top_k)
+            if top is not None:
+                item.record = BatchRecord(rel, entry, self.classifier.model_id, top,
+                                          cached=True)
+        return item
+
+    def _classify(self, chunk: list[_Item]) -> None:
+        """Wait for the chunk's decodes, run the good ones as one batch, fill in records."""
+        model_id = self.classifier.model_id
+        ready: list[tuple[_Item, np.ndarray]] = []
+        for item in chunk:
+            if item.future is None:
+                continue
+            try:
+                ready.append((item, item.future.result()))
+            except ResNetDesktopError as exc:
+                item.record = BatchRecord(item.path, item.file, model_id, error=str(exc))
+            except Exception as exc:  # a decoder bug must not end the batch
+                log.exception("unexpected error decoding %s", item.file)
+                item.record = BatchRecord(item.path, item.file, model_id,
+                                          error=f"{item.file.name}: cannot be decoded ({exc})")
+            finally:
+                item.future = None
+        if not ready:
+            return
+        tensors = np.stack([tensor for _, tensor in ready])
+        try:
+            probabilities = self.classifier.run(tensors)
+        except Exception as exc:  # ORT raises many types; the model cannot run at all
+            raise ModelError(f"{model_id}: inference failed ({exc})") from exc
+        rows = []
+        for (item, _), probs in zip(ready, probabilities, strict=True):
+            top = tuple(self.classifier.top_k(probs, self.options.top_k))
+            item.record = BatchRecord(item.path, item.file, model_id, top)
+            rows.append((item.file, item.size, item.mtime_ns, top))
+        if self.store is not None and self.model_key:
+            self.store.put_many(rows, self.model_key, self.options.top_k)
+
+    def _count(self, record: BatchRecord) -> None:
+        p = self.progress
+        p.done += 1
+        if p.total is not None and p.done > p.total:
+            p.total = p.done
+        if record.error is not None:
+            p.failed += 1
+        elif record.cached:
+            p.cached += 1
+        else:
+            p.classified += 1

@@ -1,0 +1,258 @@
+"""CSV and JSON exports of a batch, written atomically and streamed record by record.
+
+Both writers hold a temporary file beside the target and rename it over the target only when
+the ``with`` block ends without an exception, so a crash, a full disk or a cancelled batch
+never leaves a half-written export (and never destroys an older complete one).
+
+CSV columns: ``path,label,probability,top_k,model,error,tags``; ``top_k`` is the top-k as
+``label:probability`` pairs joined by ``;`` and ``tags`` the labels at or above the minimum
+confidence joined by ``;``.
+
+JSON: ``{"provenance": {...}, "records": [...], "summary": {...}}`` (see :class:`Provenance`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from resnet_desktop import __version__
+from resnet_desktop.core.atomic import atomic_open
+from resnet_desktop.core.batch import BatchProgress, BatchRecord
+from resnet_desktop.core.errors import ResNetDesktopError
+
+CSV_COLUMNS = ("path", "label", "probability", "top_k", "model", "error", "tags")
+
+# UTF-8 *with* a byte-order mark: Excel on Windows and macOS decodes a double-clicked .csv as the
+# ANSI code page unless it starts with a BOM (non-ASCII file names turn into mojibake), while
+# LibreOffice Calc, Numbers, Google Sheets, pandas (encoding="utf-8-sig") and Python's csv module
+# all read the BOM correctly. Rows end in CRLF as RFC 4180 says; both programs accept it.
+CSV_ENCODING = "utf-8-sig"
+
+
+class ExportError(ResNetDesktopError):
+    """An export could not be written; nothing was left behind."""
+
+
+def _describe_os_error(path: Path, exc: OSError) -> ExportError:
+    if exc.errno == errno.ENOSPC:
+        why = "the disk is full"
+    elif exc.errno == errno.EDQUOT:
+        why = "the disk quota is exceeded"
+    elif exc.errno == errno.EFBIG:
+        why = "the file is too large for this disk or account"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why = "permission denied (choose another folder)"
+    elif exc.errno == errno.EROFS:
+        why = "the disk is read-only"
+    elif exc.errno == errno.ENOENT:
+        why = "the folder does not exist"
+    elif exc.errno == errno.ENOTDIR:
+        why = "part of the path is a file, not a folder"
+    elif exc.errno == errno.EISDIR:
+        why = "it is a folder"
+    else:
+        why = exc.strerror or str(exc)
+    return ExportError(f"cannot write {path}: {why}; nothing was written")
+
+
+def format_probability(probability: float) -> str:
+    return f"{probability:.4f}"
+
+
+def top_k_text(record: BatchRecord) -> str:
+    return ";".join(f"{p.label}:{format_probability(p.probability)}" for p in record.top)
+
+
+def csv_row(record: BatchRecord, min_confidence: float = 0.0) -> list[str]:
+    probability = record.probability
+    return [
+        record.path,
+        record.label,
+        format_probability(probability) if probability is not None else "",
+        top_k_text(record),
+        record.model,
+        record.error or "",
+        ";".join(record.tags(min_confidence)) if record.ok else "",
+    ]
+
+
+def json_record(record: BatchRecord, min_confidence: float = 0.0) -> dict[str, Any]:
+    data: dict[str, Any] = {"path": record.path, "model": record.model}
+    if record.ok:
+        data["label"] = record.label
+        data["probability"] = round(record.probability or 0.0, 6)
+        data["top_k"] = [
+            {"label": p.label, "probability": round(p.probability, 6), "index": p.index}
+            | ({"wnid": p.wnid} if p.wnid else {})
+            for p in record.top
+        ]
+        data["tags"] = list(record.tags(min_confidence))
+    data["error"] = record.error
+    return data
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a run's results come from, for the JSON export."""
+
+    model: str
+    model_sha256: str
+    provider: str
+    folder: str
+    top_k: int
+    min_confidence: float
+    app: str = "resnet-desktop"
+    app_version: str = __version__
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+class _AtomicExport:
+    """Shared plumbing: an atomic temporary file, OSErrors turned into :class:`ExportError`."""
+
+    mode = "w"
+    encoding: str | None = "utf-8"
+    newline: str | None = None
+
+    def __init__(self, path: Path, min_confidence: float = 0.0) -> None:
+        self.path = Path(path)
+        self.min_confidence = min_confidence
+        self.count = 0
+        self._stack = contextlib.ExitStack()
+        self._handle: IO | None = None
+
+    def __enter__(self):
+        if self.path.is_dir():
+            raise ExportError(f"cannot write {self.path}: it is a folder; nothing was written")
+        try:
+            self._handle = self._stack.enter_context(
+                atomic_open(self.path, self.mode, encoding=self.encoding, newline=self.newline))
+            self._start()
+        except OSError as exc:
+            self._abort(exc)
+            raise _describe_os_error(self.path, exc) from None
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is not None:
+            self._abort(exc)
+            return  # the original exception propagates
+        try:
+            self._finish()
+        except BaseException as error:
+            self._abort(error)
+            if isinstance(error, OSError):
+                raise _describe_os_error(self.path, error) from None
+            raise
+        try:
+            self._stack.__exit__(None, None, None)
+        except OSError as error:
+            raise _describe_os_error(self.path, error) from None
+
+    def _abort(self, error: BaseException) -> None:
+        """Drop the temporary file; the target is left as it was."""
+        # Closing the doomed file can fail again (its buffer hits the same full disk);
+        # atomic_open removes the temporary file either way.
+        with contextlib.suppress(OSError):
+            self._stack.__exit__(type(error), error, error.__traceback__)
+
+    def write(self, record: BatchRecord) -> None:
+        try:
+            self._write(record)
+        except OSError as exc:
+            raise _describe_os_error(self.path, exc) from None
+        self.count += 1
+
+    def write_all(self, records: Iterable[BatchRecord]) -> None:
+        for record in records:
+            self.write(record)
+
+    def _start(self) -> None:
+        pass
+
+    def _write(self, record: BatchRecord) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        pass
+
+
+class CsvExport(_AtomicExport):
+    """``with CsvExport(path) as out: out.write(record)``: the file appears only on success."""
+
+    encoding = CSV_ENCODING
+    newline = ""
+
+    def _start(self) -> None:
+        assert self._handle is not None
+        self._writer = csv.writer(self._handle)
+        self._writer.writerow(CSV_COLUMNS)
+
+    def _write(self, record: BatchRecord) -> None:
+        self._writer.writerow(csv_row(record, self.min_confidence))
+
+
+class JsonExport(_AtomicExport):
+    """Streams ``records`` into one JSON document; ``summary`` is added when it is known."""
+
+    def __init__(self, path: Path, provenance: Provenance, min_confidence: float = 0.0) -> None:
+        super().__init__(path, min_confidence)
+        self.provenance = provenance
+        self.summary: dict[str, Any] | None = None
+
+    def _start(self) -> None:
+        assert self._handle is not None
+        self._handle.write('{\n  "provenance": ')
+        self._handle.write(_indent(json.dumps(asdict(self.provenance), indent=2,
+                                              ensure_ascii=False)))
+        self._handle.write(',\n  "records": [')
+
+    def _write(self, record: BatchRecord) -> None:
+        assert self._handle is not None
+        self._handle.write("," if self.count else "")
+        self._handle.write("\n    " + json.dumps(json_record(record, self.min_confidence),
+                                                 ensure_ascii=False))
+
+    def set_summary(self, progress: BatchProgress) -> None:
+        self.summary = {
+            "images": progress.done, "classified": progress.classified,
+            "from_earlier_runs": progress.cached, "errors": progress.failed,
+            "seconds": round(progress.seconds, 3),
+            "classify_seconds": round(progress.classify_seconds, 3),
+            "images_per_second": round(progress.rate, 3),
+        }
+
+    def _finish(self) -> None:
+        assert self._handle is not None
+        self._handle.write("\n  ]" if self.count else "]")
+        if self.summary is not None:
+            self._handle.write(',\n  "summary": ' + _indent(json.dumps(self.summary, indent=2)))
+        self._handle.write("\n}\n")
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n  ")
+
+
+def write_csv(path: Path, records: Iterable[BatchRecord], min_confidence: float = 0.0) -> int:
+    """Write every record as CSV; returns how many. Raises :class:`ExportError`."""
+    with CsvExport(path, min_confidence) as out:
+        out.write_all(records)
+    return out.count
+
+
+def write_json(path: Path, records: Iterable[BatchRecord], provenance: Provenance,
+               min_confidence: float = 0.0) -> int:
+    """Write provenance and every record as JSON; returns how many. Raises ExportError."""
+    with JsonExport(path, provenance, min_confidence) as out:
+        out.write_all(records)
+    return out.count

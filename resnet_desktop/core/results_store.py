@@ -1,0 +1,156 @@
+"""Results of earlier batches, so a re-run skips unchanged images and a cancelled batch resumes.
+
+One SQLite file in :func:`~resnet_desktop.core.paths.data_dir`. A row is keyed by the image's
+absolute path and the model's fingerprint (weights SHA-256 plus preprocessing, see
+:func:`~resnet_desktop.core.batch.model_fingerprint`); it is valid only while the file's size and
+modification time (nanoseconds) are unchanged and it holds at least as many classes as asked.
+Only successes are stored: a file that failed is tried again next time.
+
+WAL mode with ``synchronous=NORMAL``: a commit costs no fsync, and a crash loses at most the
+last few results, never the database. The store is a cache: if it is damaged or unwritable
+the batch runs without it (see :func:`open_results_store`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from resnet_desktop.core.inference import Prediction
+from resnet_desktop.core.paths import data_dir
+
+log = logging.getLogger(__name__)
+
+STORE_NAME = "results.sqlite3"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    path TEXT NOT NULL,
+    model TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    k INTEGER NOT NULL,
+    top TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (path, model)
+)
+"""
+
+Row = tuple[Path, int, int, tuple[Prediction, ...]]
+"""(image file, size, mtime_ns, top-k)"""
+
+
+def default_store_path() -> Path:
+    return data_dir() / STORE_NAME
+
+
+def _key(path: Path) -> str:
+    return str(Path(path).absolute())
+
+
+def _encode(top: Iterable[Prediction]) -> str:
+    return json.dumps([[p.index, p.label, p.probability, p.wnid] for p in top],
+                      ensure_ascii=False)
+
+
+def _decode(text: str, k: int) -> tuple[Prediction, ...]:
+    return tuple(Prediction(int(i), str(label), float(prob), wnid)
+                 for i, label, prob, wnid in json.loads(text)[:k])
+
+
+class ResultsStore:
+    """A thread-safe handle on the results database; use as a context manager or ``close()``."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._warned = False
+        self._db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.Error:
+            self._db.close()
+            raise
+
+    def get(self, path: Path, size: int, mtime_ns: int, model: str,
+            k: int) -> tuple[Prediction, ...] | None:
+        """The stored top-``k`` if this exact file was classified by ``model`` before."""
+        try:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT size, mtime_ns, k, top FROM results WHERE path = ? AND model = ?",
+                    (_key(path), model)).fetchone()
+        except sqlite3.Error as exc:
+            self._warn(exc)
+            return None
+        if row is None or row[0] != size or row[1] != mtime_ns or row[2] < k:
+            return None
+        try:
+            return _decode(row[3], k)
+        except (ValueError, TypeError):
+            log.warning("results store: damaged row for %s ignored", path)
+            return None
+
+    def put_many(self, rows: Iterable[Row], model: str, k: int) -> None:
+        """Store results (committed at once). A failure (disk full, locked) is logged, not
+        raised: losing the cache must never stop a batch."""
+        now = time.time()
+        values = [(_key(path), model, size, mtime_ns, k, _encode(top), now)
+                  for path, size, mtime_ns, top in rows]
+        if not values:
+            return
+        try:
+            with self._lock, self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO results (path, model, size, mtime_ns, k, top, "
+                    "updated) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+        except sqlite3.Error as exc:
+            self._warn(exc)
+
+    def _warn(self, exc: sqlite3.Error) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("results store %s: %s (results are not being remembered)", self.path,
+                        exc)
+
+    def count(self, model: str | None = None) -> int:
+        with self._lock:
+            if model is None:
+                return self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            return self._db.execute("SELECT COUNT(*) FROM results WHERE model = ?",
+                                    (model,)).fetchone()[0]
+
+    def forget(self, model: str | None = None) -> None:
+        """Drop every stored result (of one model, or all)."""
+        with self._lock, self._db:
+            if model is None:
+                self._db.execute("DELETE FROM results")
+            else:
+                self._db.execute("DELETE FROM results WHERE model = ?", (model,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_results_store(path: Path | None = None) -> ResultsStore | None:
+    """The store, or None (with a warning logged) when it cannot be opened: the batch still
+    runs, it just cannot skip work done before."""
+    try:
+        return ResultsStore(path)
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("results store unavailable, every image will be classified: %s", exc)
+        return None

@@ -1,0 +1,323 @@
+"""XMP sidecars: merged into digiKam- and darktable-style files without losing a field,
+re-tagging replaces only this app's keywords, and Undo restores every byte."""
+
+from __future__ import annotations
+
+import os
+import stat
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from resnet_desktop.core.batch import BatchRecord
+from resnet_desktop.core.inference import Prediction
+from resnet_desktop.core.undo_journal import (
+    UndoError,
+    UndoJournal,
+    journals_for,
+    undo_journal,
+    undo_last,
+)
+from resnet_desktop.core.xmp import (
+    APP_NS,
+    NAMESPACES,
+    SidecarChange,
+    SidecarNaming,
+    XmpError,
+    apply_change,
+    merge_keywords,
+    plan_sidecars,
+    read_keywords,
+    sidecar_path,
+    write_sidecars,
+)
+
+DIGIKAM = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:digiKam="http://www.digikam.org/ns/1.0/"
+    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"
+    xmlns:exif="http://ns.adobe.com/exif/1.0/"
+    xmlns:acme="http://example.com/acme/1.0/"
+   xmp:Rating="4"
+   exif:DateTimeOriginal="2021-07-14T10:00:00"
+   acme:flag="on">
+   <dc:title>
+    <rdf:Alt>
+     <rdf:li xml:lang="x-default">Beach at sunset – été</rdf:li>
+    </rdf:Alt>
+   </dc:title>
+   <dc:subject>
+    <rdf:Bag>
+     <rdf:li>holiday</rdf:li>
+     <rdf:li>tabby</rdf:li>
+    </rdf:Bag>
+   </dc:subject>
+   <digiKam:TagsList>
+    <rdf:Seq>
+     <rdf:li>Places/Paris</rdf:li>
+    </rdf:Seq>
+   </digiKam:TagsList>
+   <lr:hierarchicalSubject>
+    <rdf:Bag>
+     <rdf:li>Places|Paris</rdf:li>
+    </rdf:Bag>
+   </lr:hierarchicalSubject>
+   <acme:nested rdf:parseType="Resource">
+    <acme:depth>1</acme:depth>
+   </acme:nested>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+"""
+
+DARKTABLE = """<?xml version="1.0" encoding="UTF-8"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"
+    xmlns:darktable="http://darktable.sf.net/"
+    xmlns:dtx="http://example.org/darktable-extra/"
+   xmp:Rating="1"
+   xmpMM:DerivedFrom="IMG_1.jpg"
+   darktable:import_timestamp="63800000000000000"
+   darktable:xmp_version="5"
+   darktable:history_end="1"
+   dtx:note="kept">
+   <darktable:history>
+    <rdf:Seq>
+     <rdf:li darktable:num="0" darktable:operation="exposure" darktable:enabled="1"
+      darktable:params="0000"/>
+    </rdf:Seq>
+   </darktable:history>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+"""
+
+OURS = {f"{{{NAMESPACES[p]}}}{n}" for p, n in (("dc", "subject"), ("lr", "hierarchicalSubject"),
+                                               ("digiKam", "TagsList"))}
+
+
+def foreign(data: bytes | str) -> Counter:
+    """Every element and attribute outside the keyword lists and this app's namespace, with
+    its path, attributes and text: what merging must keep."""
+    root = ET.fromstring(data.encode() if isinstance(data, str) else data)
+    found: Counter = Counter()
+
+    def walk(element: ET.Element, path: str) -> None:
+        if element.tag in OURS or element.tag.startswith(f"{{{APP_NS}}}"):
+            return
+        here = f"{path}/{element.tag}"
+        found[(here, tuple(sorted(element.attrib.items())), (element.text or "").strip())] += 1
+        for child in element:
+            walk(child, here)
+
+    walk(root, "")
+    return found
+
+
+def test_a_new_sidecar_holds_the_three_keyword_lists():
+    data = merge_keywords(None, ["tabby", "tiger cat"], model="resnet50-v2-7")
+    assert data.startswith('<?xpacket begin="\ufeff"'.encode())
+    assert data.rstrip().endswith(b'<?xpacket end="w"?>')
+    keywords = read_keywords(data)
+    assert keywords.subject == ("tabby", "tiger cat")
+    assert keywords.hierarchical == ("ImageNet|tabby", "ImageNet|tiger cat")
+    assert keywords.tags_list == ("ImageNet/tabby", "ImageNet/tiger cat")
+    assert keywords.model == "resnet50-v2-7"
+    root = ET.fromstring(data)
+    rdf = NAMESPACES["rdf"]
+    assert root.find(f".//{{{NAMESPACES['dc']}}}subject/{{{rdf}}}Bag") is not None
+    assert root.find(f".//{{{NAMESPACES['digiKam']}}}TagsList/{{{rdf}}}Seq") is not None
+    assert b"xmlns:digiKam=" in data and b"xmlns:lr=" in data
+    assert merge_keywords(None, []) is None, "no empty sidecar is created"
+
+
+def test_merging_into_a_digikam_sidecar_keeps_every_foreign_field():
+    merged = merge_keywords(DIGIKAM.encode(), ["tabby", "tiger cat"], model="m")
+    assert foreign(merged) == foreign(DIGIKAM)
+    keywords = read_keywords(merged)
+    assert keywords.subject == ("holiday", "tabby", "tiger cat")
+    assert keywords.added[0] == ("tiger cat",), "tabby was there before: it is not ours"
+    assert keywords.tags_list == ("Places/Paris", "ImageNet/tabby", "ImageNet/tiger cat")
+    assert keywords.hierarchical == ("Places|Paris", "ImageNet|tabby", "ImageNet|tiger cat")
+    text = merged.decode()
+    assert text.startswith('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n')
+    assert text.endswith('\n<?xpacket end="w"?>\n')
+    assert 'xml:lang="x-default">Beach at sunset – été<' in text
+    assert "xmlns:acme=" in text and "xmlns:exif=" in text
+
+
+def test_retagging_replaces_only_this_apps_keywords():
+    first = merge_keywords(DIGIKAM.encode(), ["tabby", "tiger cat"], model="m")
+    second = merge_keywords(first, ["lynx"], model="m")
+    keywords = read_keywords(second)
+    assert keywords.subject == ("holiday", "tabby", "lynx")
+    assert keywords.tags_list == ("Places/Paris", "ImageNet/lynx")
+    assert keywords.hierarchical == ("Places|Paris", "ImageNet|lynx")
+    assert keywords.added == (("lynx",), ("ImageNet|lynx",), ("ImageNet/lynx",))
+    assert foreign(second) == foreign(DIGIKAM)
+    cleared = merge_keywords(second, [], model="m")
+    original = read_keywords(DIGIKAM.encode())
+    assert read_keywords(cleared) == original
+    assert APP_NS.encode() not in cleared
+    assert foreign(cleared) == foreign(DIGIKAM)
+
+
+def test_a_keyword_the_user_removed_or_added_by_hand_is_respected():
+    ours = merge_keywords(None, ["tabby", "lynx"], model="m")
+    edited = ours.replace(b"<rdf:li>lynx</rdf:li>", b"<rdf:li>my cat</rdf:li>", 1)
+    again = read_keywords(merge_keywords(edited, ["tabby"], model="m"))
+    assert again.subject == ("tabby", "my cat")
+
+
+def test_the_same_keywords_again_change_nothing():
+    merged = merge_keywords(DIGIKAM.encode(), ["tabby", "lynx"], model="m")
+    assert merge_keywords(merged, ["tabby", "lynx"], model="m") is None
+    assert merge_keywords(DIGIKAM.encode(), [], model="m") is None
+
+
+def test_darktable_attribute_form_is_kept():
+    merged = merge_keywords(DARKTABLE.encode(), ["espresso"], model="m")
+    assert foreign(merged) == foreign(DARKTABLE)
+    text = merged.decode()
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<x:xmpmeta')
+    assert 'darktable:xmp_version="5"' in text and 'darktable:operation="exposure"' in text
+    assert 'dtx:note="kept"' in text, "a namespace nobody registered keeps its prefix"
+    assert read_keywords(merged).subject == ("espresso",)
+
+
+def test_attribute_form_keyword_properties_are_read_and_merged():
+    attr = DARKTABLE.replace('dtx:note="kept"', 'dtx:note="kept"\n   '
+                             'xmlns:dc="http://purl.org/dc/elements/1.1/" dc:subject="mine"')
+    keywords = read_keywords(merge_keywords(attr.encode(), ["espresso"], model="m"))
+    assert keywords.subject == ("mine", "espresso")
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF", "not valid XML"),
+    ("<?xml version='1.0' encoding='latin-1'?><a>é</a>".encode("latin-1"), "not UTF-8"),
+    (b"<!DOCTYPE x [<!ENTITY a 'b'>]><x/>", "DOCTYPE"),
+    (b"<html><body/></html>", "not XMP"),
+])
+def test_a_sidecar_that_is_not_xmp_is_left_alone(tmp_path, content, reason):
+    sidecar = tmp_path / "IMG_1.jpg.xmp"
+    sidecar.write_bytes(content)
+    journal = UndoJournal.start(tmp_path, tmp_path / "journals")
+    with pytest.raises(XmpError, match=reason):
+        apply_change(SidecarChange(tmp_path / "IMG_1.jpg", sidecar, ("cat",)), journal)
+    journal.close()
+    assert sidecar.read_bytes() == content
+    assert journal.entries == 0
+
+
+def test_sidecar_names_and_collisions():
+    image = Path("/p/IMG_1.jpg")
+    assert sidecar_path(image) == Path("/p/IMG_1.jpg.xmp")
+    assert sidecar_path(image, "append") == Path("/p/IMG_1.jpg.xmp")
+    assert sidecar_path(image, SidecarNaming.REPLACE) == Path("/p/IMG_1.xmp")
+    top = (Prediction(0, "cat", 0.9), Prediction(1, "dog", 0.05))
+    records = [BatchRecord(name, Path("/p") / name, "m", top)
+               for name in ("IMG_1.jpg", "IMG_1.png", "IMG_2.jpg")]
+    records.append(BatchRecord("bad.jpg", Path("/p/bad.jpg"), "m", error="broken"))
+    changes, preview = plan_sidecars(records, 0.5, "replace")
+    assert [c.sidecar.name for c in changes] == ["IMG_1.xmp", "IMG_2.xmp"]
+    assert preview.files == 2 and preview.keywords == Counter({"cat": 2})
+    assert "IMG_1.png" in preview.skipped[0]
+    changes, preview = plan_sidecars(records, 0.5, "append")
+    assert len(changes) == 3 and not preview.skipped
+    assert preview.lines()[0].startswith("3 sidecar file(s) (IMG_1.jpg.xmp naming): 3 new")
+
+
+def test_write_then_undo_restores_every_sidecar_exactly(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    existing = folder / "a.jpg.xmp"
+    existing.write_text(DIGIKAM, encoding="utf-8")
+    existing.chmod(0o640)
+    os.utime(existing, ns=(1_600_000_000_000_000_000, 1_600_000_000_123_456_789))
+    empty = folder / "c.jpg.xmp"
+    empty.write_bytes(b"")
+    before = {p.name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode), p.stat().st_mtime_ns)
+              for p in folder.iterdir()}
+    top = (Prediction(0, "tabby", 0.8),)
+    records = [BatchRecord(n, folder / n, "m", top) for n in ("a.jpg", "b.jpg", "c.jpg")]
+    changes, preview = plan_sidecars(records, 0.5)
+    assert (preview.files, preview.existing, preview.created) == (3, 2, 1)
+    with UndoJournal.start(folder) as journal:
+        report = write_sidecars(changes, journal, model="m")
+    assert (report.created, report.merged, report.failed) == (1, 2, [])
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o640, "the file's mode is kept"
+    assert read_keywords(existing.read_bytes()).subject == ("holiday", "tabby")
+    assert read_keywords((folder / "b.jpg.xmp").read_bytes()).subject == ("tabby",)
+    assert foreign(existing.read_bytes()) == foreign(DIGIKAM)
+
+    undone = undo_last(folder)
+    assert (undone.restored, undone.removed, undone.conflicts) == (2, 1, [])
+    after = {p.name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode), p.stat().st_mtime_ns)
+             for p in folder.iterdir()}
+    assert after == before
+    with pytest.raises(UndoError, match="nothing to undo"):
+        undo_last(folder)
+
+
+def test_undo_takes_runs_back_one_at_a_time(tmp_path):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    image = folder / "x.jpg"
+    sidecar = folder / "x.jpg.xmp"
+    for keywords in (("cat",), ("dog",)):
+        with UndoJournal.start(folder) as journal:
+            apply_change(SidecarChange(image, sidecar, keywords), journal, model="m")
+    assert len(journals_for(folder)) == 2
+    undo_last(folder)
+    assert read_keywords(sidecar.read_bytes()).subject == ("cat",)
+    undo_last(folder)
+    assert not sidecar.exists()
+
+
+def test_undo_leaves_a_sidecar_changed_since_alone(tmp_path):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    sidecar = folder / "x.jpg.xmp"
+    with UndoJournal.start(folder) as journal:
+        apply_change(SidecarChange(folder / "x.jpg", sidecar, ("cat",)), journal)
+    sidecar.write_text("edited by digiKam afterwards")
+    report = undo_last(folder)
+    assert report.removed == 0 and len(report.conflicts) == 1
+    assert sidecar.read_text() == "edited by digiKam afterwards"
+
+
+def test_a_journaled_write_that_never_happened_undoes_cleanly(tmp_path):
+    """A crash between journaling and writing: the sidecar is still as it was."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    sidecar = folder / "x.jpg.xmp"
+    sidecar.write_text(DARKTABLE)
+    journal = UndoJournal.start(folder)
+    journal.record(sidecar, sidecar.read_bytes(), b"never written", sidecar.stat())
+    with open(journal.path, "a", encoding="utf-8") as handle:
+        handle.write('{"sidecar": "torn')
+    journal.close()
+    report = undo_journal(journal.path)
+    assert report.already == 1 and not report.conflicts
+    assert sidecar.read_text() == DARKTABLE
+
+
+def test_journals_are_kept_in_the_data_folder(tmp_path, isolated_dirs):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    with UndoJournal.start(folder) as journal:
+        apply_change(SidecarChange(folder / "x.jpg", folder / "x.jpg.xmp", ("cat",)), journal)
+    assert journal.path.parent == isolated_dirs / "data" / "undo"
+    with UndoJournal.start(folder) as unused:
+        pass
+    assert not unused.path.exists(), "a run that wrote nothing leaves no journal"
