@@ -13,6 +13,7 @@ from pathlib import Path
 import modelgen
 import numpy as np
 import pytest
+import shiboken6
 from PIL import Image
 from PySide6.QtCore import QElapsedTimer, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QImage
@@ -326,6 +327,28 @@ def test_a_camera_error_during_preview_is_a_message(qtbot, models):
         assert widget.shutdown()
 
 
+def test_a_camera_unplugged_during_preview_is_a_message(qtbot):
+    if QMediaDevices.videoInputs():
+        pytest.skip("this machine has a camera")
+    camera = QCamera()
+    widget = CameraPanel(Engine())
+    qtbot.addWidget(widget)
+    widget.show()
+    try:
+        widget.use_camera(camera)
+        assert widget.state() == camera_panel.STARTING
+        # What QMediaDevices says when a camera goes away: the list no longer has it.
+        with qtbot.waitSignal(widget.state_changed) as blocker:
+            widget._media_devices.videoInputsChanged.emit()
+        assert blocker.args == [camera_panel.NO_CAMERA]
+        assert "was disconnected" in widget.message()
+        assert "Plug it back in" in widget.message()
+        assert not camera.isActive()
+        assert not widget.snapshot_button.isEnabled()
+    finally:
+        assert widget.shutdown()
+
+
 def test_no_camera_shows_its_message(qtbot):
     if QMediaDevices.videoInputs():
         pytest.skip("this machine has a camera")
@@ -360,3 +383,17 @@ def test_shutdown_is_prompt_while_live(qtbot, panel, frame_input):
         panel.set_live(True)
     assert panel.shutdown(timeout_ms=5000)
     assert panel.classifier().frames_classified() >= 1
+    assert panel.classifier().worker_thread().isFinished()
+
+
+def test_deleting_the_panel_without_shutdown_stops_its_thread(qtbot, frame_input, models):
+    widget = CameraPanel(Engine(), video_source=frame_input)
+    widget.set_model(str(models["colour"]), "cpu")
+    widget.show()
+    send(qtbot, widget, frame_input, RED)
+    with qtbot.waitSignal(widget.live_classified, timeout=10_000):
+        widget.set_live(True)
+    thread = widget.classifier().worker_thread()
+    assert thread.isRunning()
+    shiboken6.delete(widget)
+    assert thread.isFinished()

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
@@ -102,6 +103,8 @@ class _FrameSlots:
         self._live: FrameJob | None = None
         self._stopping = False
         self.dropped = 0
+        self.cancel = CancelToken()
+        """The current model's token: a model change or a stop cancels its download."""
 
     def put_snapshot(self, job: FrameJob) -> None:
         with self._condition:
@@ -120,6 +123,7 @@ class _FrameSlots:
             self._live = None
 
     def stop(self) -> None:
+        self.cancel.cancel()
         with self._condition:
             self._stopping = True
             self._snapshot = self._live = None
@@ -218,6 +222,16 @@ class FrameWorker(QObject):
         return classifier
 
 
+def _stop_thread(slots: _FrameSlots, thread: QThread, timeout_ms: int = 2000) -> bool:
+    """Stop the worker (a classification in progress finishes first) and wait for it."""
+    slots.stop()
+    thread.quit()
+    finished = thread.wait(timeout_ms)
+    if not finished:
+        log.warning("the camera classifier is still busy after %d ms", timeout_ms)
+    return finished
+
+
 class CameraClassifier(QObject):
     """The GUI thread's handle on the frame worker: numbers jobs and drops stale answers."""
 
@@ -238,7 +252,6 @@ class CameraClassifier(QObject):
         self._next_id = 0
         self._model = ""
         self._provider = "auto"
-        self._cancel = CancelToken()
         self._latest_snapshot = 0
         self._live_since: int | None = None
         """Live answers to jobs older than this id are stale (live turned off, model changed)."""
@@ -254,6 +267,9 @@ class CameraClassifier(QObject):
         self._worker.download_progressed.connect(self._on_download_progressed)
         self._thread.start()
         self._stopped = False
+        # A parent deleted without shutdown() must not leave the thread running (Qt aborts when
+        # a running QThread is destroyed); the callable holds no reference to ``self``.
+        self.destroyed.connect(partial(_stop_thread, self._slots, self._thread))
 
     # -- requests --------------------------------------------------------------------------
 
@@ -261,8 +277,8 @@ class CameraClassifier(QObject):
         """Classify with ``model`` from now on; live answers from the old model are dropped."""
         if (model, provider) == (self._model, self._provider):
             return
-        self._cancel.cancel()
-        self._cancel = CancelToken()
+        self._slots.cancel.cancel()
+        self._slots.cancel = CancelToken()
         self._model, self._provider = model, provider
         if self._live_since is not None:
             self._live_since = self._next_id + 1
@@ -312,20 +328,17 @@ class CameraClassifier(QObject):
             return self._thread.isFinished()
         self._stopped = True
         self._live_since = None
-        self._cancel.cancel()
-        self._slots.stop()
-        self._thread.quit()
-        finished = self._thread.wait(timeout_ms)
-        if not finished:
-            log.warning("the camera classifier is still busy after %d ms", timeout_ms)
-        return finished
+        return _stop_thread(self._slots, self._thread, timeout_ms)
+
+    def worker_thread(self) -> QThread:
+        return self._thread
 
     # -- internals -------------------------------------------------------------------------
 
     def _job(self, kind: str, frame: QVideoFrame | None, image: QImage | None) -> FrameJob:
         self._next_id += 1
         return FrameJob(self._next_id, kind, self._model, self._provider, frame=frame,
-                        image=image, cancel=self._cancel)
+                        image=image, cancel=self._slots.cancel)
 
     def _is_current(self, job_id: int, kind: str) -> bool:
         if kind == SNAPSHOT:

@@ -319,7 +319,7 @@ class CameraPanel(QWidget):
         self.camera_box.blockSignals(False)
 
         if self._camera is not None and self._device_id not in ids:
-            name = self._camera.cameraDevice().description()
+            name = self._camera.cameraDevice().description() or "camera"
             log.warning("camera %s was disconnected", name)
             self._stop_camera()
             self.set_live(False)
@@ -352,7 +352,7 @@ class CameraPanel(QWidget):
 
     def _device_name(self, device_id: bytes | None) -> str:
         if self._camera is not None and bytes(self._camera.cameraDevice().id()) == device_id:
-            return self._camera.cameraDevice().description()
+            return self._camera.cameraDevice().description() or "camera"
         device = self._current_device()
         return device.description() if device is not None else "camera"
 
@@ -372,7 +372,11 @@ class CameraPanel(QWidget):
             self._set_state(STOPPED, "")
 
     def use_camera(self, camera: QCamera) -> None:
-        """Preview ``camera``: one the caller made (a chosen format, a device from elsewhere)."""
+        """Preview ``camera``, one the caller made (a chosen format, say); the caller keeps it.
+
+        Where the OS has not yet been asked for camera permission, it is asked, and the
+        camera picked in the list starts once it is granted.
+        """
         self._frame_input = None
         self._session.setVideoFrameInput(None)
         self._stop_camera()
