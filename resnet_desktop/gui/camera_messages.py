@@ -29,9 +29,13 @@ def permission_denied(platform: str = sys.platform) -> str:
     return f"ResNet Desktop is not allowed to use the camera.\n\n{how}"
 
 
+def _the_camera(name: str) -> str:
+    return f"The camera \u201c{name}\u201d" if name else "The camera"
+
+
 def camera_error(name: str, detail: str) -> str:
     detail = detail.strip().rstrip(".") or "it stopped working"
-    return (f"The camera \u201c{name}\u201d cannot be used: {detail}.\n\nIt may be in use by "
+    return (f"{_the_camera(name)} cannot be used: {detail}.\n\nIt may be in use by "
             "another app (close that app), or unplugged. Then click Try again or pick another "
             "camera.")
 
@@ -39,7 +43,7 @@ def camera_error(name: str, detail: str) -> str:
 def disconnected(name: str, others: bool) -> str:
     then = "Pick another camera above, or plug it back in." if others else \
         "Plug it back in: this tab notices it by itself."
-    return f"The camera \u201c{name}\u201d was disconnected.\n\n{then}"
+    return f"{_the_camera(name)} was disconnected.\n\n{then}"
 
 
 def stalled(seconds: float) -> str:
@@ -48,4 +52,4 @@ def stalled(seconds: float) -> str:
 
 
 def starting(name: str) -> str:
-    return f"Starting \u201c{name}\u201d…"
+    return f"Starting \u201c{name}\u201d…" if name else "Starting the camera…"

@@ -172,7 +172,8 @@ class CameraPanel(QWidget):
 
     def _build_ui(self) -> None:
         self.camera_box = QComboBox()
-        self.camera_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.camera_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.camera_box.setMinimumContentsLength(16)
         self.camera_box.setAccessibleName("Camera")
         self.camera_box.activated.connect(self._on_camera_picked)
         self.mirror_box = QCheckBox("Mirror")
@@ -319,8 +320,8 @@ class CameraPanel(QWidget):
         self.camera_box.blockSignals(False)
 
         if self._camera is not None and self._device_id not in ids:
-            name = self._camera.cameraDevice().description() or "camera"
-            log.warning("camera %s was disconnected", name)
+            name = self._camera.cameraDevice().description()
+            log.warning("camera %r was disconnected", name)
             self._stop_camera()
             self.set_live(False)
             self._lost_id = self._device_id
@@ -352,9 +353,9 @@ class CameraPanel(QWidget):
 
     def _device_name(self, device_id: bytes | None) -> str:
         if self._camera is not None and bytes(self._camera.cameraDevice().id()) == device_id:
-            return self._camera.cameraDevice().description() or "camera"
+            return self._camera.cameraDevice().description()
         device = self._current_device()
-        return device.description() if device is not None else "camera"
+        return device.description() if device is not None else ""
 
     def _on_camera_picked(self, index: int) -> None:
         if not 0 <= index < len(self._devices):
@@ -412,9 +413,9 @@ class CameraPanel(QWidget):
         self._device_id = bytes(camera.cameraDevice().id())
         self._session.setCamera(camera)
         self._source_started()
-        name = camera.cameraDevice().description() or "camera"
+        name = camera.cameraDevice().description()
         self._set_state(STARTING, messages.starting(name))
-        log.info("starting camera %s", name)
+        log.info("starting camera %r", name)
         camera.start()
 
     def _on_permission_result(self, permission) -> None:
@@ -456,7 +457,7 @@ class CameraPanel(QWidget):
         if error == QCamera.Error.NoError:
             return
         name = self._device_name(self._device_id)
-        log.warning("camera %s failed: %s", name, text)
+        log.warning("camera %r failed: %s", name, text)
         self._stop_camera()
         self.set_live(False)
         self._set_state(ERROR, messages.camera_error(name, text))
