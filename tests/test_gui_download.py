@@ -72,7 +72,7 @@ def test_a_model_that_is_not_cached_downloads_with_progress(qtbot, catalog, new_
     window = new_window()
     window.start()
     assert "not downloaded yet" in window.chart.headline()
-    assert "download" in window.picker.details.text()
+    assert "to download" in window.picker.details.text()
     progress: list[tuple[int, int, float]] = []
     window.service.download_progressed.connect(lambda d, t, r: progress.append((d, t, r)))
     with qtbot.waitSignal(window.service.model_loading, timeout=5000):

@@ -49,8 +49,9 @@ def test_catalog_grouped_by_version_then_depth(qtbot, engine):
     assert all("-v1-" in m for m in v1) and all("-v2-" in m for m in v2)
     depths = [engine.catalog.get(m).depth for m in v1]
     assert depths == sorted(depths)
+    assert v1[2:5] == ["resnet50-v1-7", "resnet50-v1-12", "resnet50-v1-12-int8"]
     resnet50 = next(d for _, kind, d in listed if kind == "resnet50-v2-7")
-    assert resnet50 == "102.4 MB  ·  75.8 / 92.8 %  ·  download"
+    assert resnet50 == "102.4 MB  ·  75.8 / 92.8 %  ·  not downloaded"
     header = picker.combo.model().item(0)
     assert not header.isEnabled() and not header.isSelectable()
     assert picker.current_model() == engine.default_model == "resnet50-v2-7"
@@ -65,7 +66,7 @@ def test_a_cached_model_is_marked_downloaded(qtbot, engine):
     picker = make_picker(qtbot, engine)
     details = dict((kind, d) for _, kind, d in rows(picker))
     assert details["resnet18-v1-7"].endswith("✓ downloaded")
-    assert details["resnet34-v1-7"].endswith("download")
+    assert details["resnet34-v1-7"].endswith("not downloaded")
 
 
 def custom_model(folder: Path) -> Path:

@@ -165,7 +165,7 @@ def _screenshot(window, args: argparse.Namespace) -> int:
     window.show()
     taker.start()
     if not args.model:
-        window.start()
+        window.start(download=args.image is None)
     if args.image is not None:
         window.show_image_path(args.image)
     if not outcome:

@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QKeySequence,
+    QPalette,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -263,8 +264,9 @@ class MainWindow(QMainWindow):
         settings.setValue("window/splitter", self.classify_view.splitter.saveState())
         settings.sync()
 
-    def start(self) -> None:
-        """Load the selected model now if that needs no download (else on the first image)."""
+    def start(self, download: bool = False) -> None:
+        """Load the selected model now if that needs no download (or ``download`` is true);
+        otherwise it downloads when the first image arrives."""
         model = self.picker.current_model()
         if not model:
             return
@@ -273,7 +275,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # a stale custom model: say so, load nothing
             self.notify(str(exc), error=True)
             return
-        if ready:
+        if ready or download:
             self._load(model, self.picker.current_provider())
         else:
             entry = self.service.engine.catalog.get(model)
@@ -469,7 +471,7 @@ class MainWindow(QMainWindow):
             self.provider_label.setPalette(palette)
         else:
             self.provider_label.setToolTip(f"{loaded.name} runs on {status.display}")
-            self.provider_label.setPalette(self.palette())
+            self.provider_label.setPalette(QPalette())
         self.provider_label.setText(text)
 
     # -- drops anywhere on the Classify tab go to the image pane ------------------------------
@@ -508,3 +510,5 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
         if event.type() == event.Type.WindowStateChange:
             self.fullscreen_action.setChecked(self.isFullScreen())
+        elif event.type() == event.Type.PaletteChange and self._loaded is not None:
+            self._show_provider(self._loaded)  # its warning colour follows light/dark

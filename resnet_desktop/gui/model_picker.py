@@ -61,7 +61,7 @@ def entry_details(entry: CatalogEntry, downloaded: bool) -> str:
     parts = [format_bytes(entry.bytes)]
     if entry.top1 is not None and entry.top5 is not None:
         parts.append(f"{entry.top1:.1f} / {entry.top5:.1f} %")
-    parts.append("✓ downloaded" if downloaded else "download")
+    parts.append("✓ downloaded" if downloaded else "not downloaded")
     return "  ·  ".join(parts)
 
 
@@ -287,7 +287,7 @@ class ModelPicker(QWidget):
             groups.setdefault(entry.family, []).append(entry)
         for family in sorted(groups, key=lambda f: (f not in ("v1", "v2"), f)):
             self._model.appendRow(self._header(family_title(family)))
-            for entry in sorted(groups[family], key=lambda e: (e.depth or 0, e.id)):
+            for entry in sorted(groups[family], key=lambda e: (e.depth or 0, e.opset or 0, e.id)):
                 downloaded = self._is_cached(entry.id)
                 item = QStandardItem(entry.name if entry.name else entry.id)
                 item.setData(entry.id, MODEL_ROLE)
@@ -312,7 +312,19 @@ class ModelPicker(QWidget):
                         if not self._model.item(r).data(HEADER_ROLE)), -1)
         self.combo.setCurrentIndex(row)
         self.combo.blockSignals(False)
+        self._fit_popup()
         self._update_details()
+
+    def _fit_popup(self) -> None:
+        """Make the drop-down list wide enough for names and details side by side."""
+        view = self.combo.view()
+        option = QStyleOptionViewItem()
+        option.initFrom(view)
+        delegate = self.combo.itemDelegate()
+        widest = max((delegate.sizeHint(option, self._model.index(row, 0)).width()
+                      for row in range(self._model.rowCount())), default=0)
+        scrollbar = view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        view.setMinimumWidth(widest + scrollbar + 8)
 
     def _custom_title(self, path: str) -> str:
         try:
