@@ -89,7 +89,8 @@ def test_custom_models_are_listed_and_remembered(qtbot, engine, tmp_path):
     assert ("My models", "header", "") in listed
     assert listed[-1][:2] == ("My flowers", str(model.resolve()))
     assert picker.combo.currentText() == "My flowers"
-    assert "Custom model" in picker.details.text()
+    assert picker.details.text() == "Custom model  ·  flowers.onnx"
+    assert picker.details.toolTip() == str(model.resolve())
 
     again = make_picker(qtbot, Engine())
     assert again.custom_models() == [str(model.resolve())]

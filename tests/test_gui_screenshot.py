@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,10 @@ def test_screenshot_with_the_real_model_shows_espresso(shared_model, photos, tmp
         assert image.width >= 1000 and image.height >= 600
     assert pixel_spread(out) > 20  # a real picture, not a blank window
     assert not [p for p in out.parent.iterdir() if p.name != "shot.png"]  # no temp files left
+    if os.name == "posix":  # the permissions of any file the user saves, not private ones
+        umask = os.umask(0o022)
+        os.umask(umask)
+        assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
 
 
 def colour_model(folder: Path) -> Path:

@@ -348,10 +348,24 @@ class ModelPicker(QWidget):
             state = "downloaded" if downloaded else f"{format_bytes(entry.bytes)} to download"
             self.details.setText("  ·  ".join(p for p in (entry.id, accuracy, state) if p))
         elif model:
-            self.details.setText(f"Custom model · {model}")
+            self.details.setText(self._custom_details(model))
+            self.details.setToolTip(model)
+            return
         else:
             self.details.setText("")
         self.details.setToolTip(self.details.text())
+
+    def _custom_details(self, model: str) -> str:
+        """``Custom model · flowers.onnx · Apache-2.0`` (the full path is in the tooltip)."""
+        parts = ["Custom model", Path(model).name]
+        try:
+            licence = self._engine.resolve(model).manifest.license
+        except ResNetDesktopError:
+            parts.append("file missing or unreadable")
+        else:
+            if licence:
+                parts.append(licence)
+        return "  ·  ".join(parts)
 
     def _on_activated(self, _row: int) -> None:
         self._update_details()

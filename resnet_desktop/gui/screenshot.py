@@ -7,6 +7,7 @@ atomically, so a failed run never leaves a half-written file.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Signal
@@ -34,6 +35,16 @@ def window_png(window: MainWindow) -> bytes:
         raise OSError("the window could not be encoded as PNG")
     buffer.close()
     return bytes(data.data())
+
+
+def _usual_permissions(path: Path) -> None:
+    """Give the PNG the permissions of a normally created file (the temporary file behind the
+    atomic write is private to the user)."""
+    if os.name != "posix":
+        return
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 class ScreenshotTaker(QObject):
@@ -93,6 +104,7 @@ class ScreenshotTaker(QObject):
             return  # animation_finished calls back
         try:
             atomic_write_bytes(self._output, window_png(self._window))
+            _usual_permissions(self._output)
         except OSError as exc:
             self._fail(f"cannot write {self._output}: {exc.strerror or exc}")
             return
