@@ -250,7 +250,7 @@ def test_validate_dialog_reports_a_bad_folder_inline(qtbot, tmp_path, validate_d
 
 
 def test_validate_dialog_cancel(qtbot, tmp_path, validate_dialog):
-    validate_dialog.set_folder(_labelled(tmp_path / "val", per_class=150))
+    validate_dialog.set_folder(_labelled(tmp_path / "val", per_class=100))
     with qtbot.waitSignal(validate_dialog.validation_cancelled, timeout=TIMEOUT_MS):
         validate_dialog.start()
         assert validate_dialog.running and validate_dialog.cancel_button.text() == "Cancel"

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
 
 from resnet_desktop.core.cancel import CancelToken
 from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
@@ -94,6 +94,9 @@ class TaskRunner(QObject):
         self._relay.cancelled.connect(self._on_cancelled)
         self._current = 0
         self._token: CancelToken | None = None
+        app = QCoreApplication.instance()
+        if app is not None:  # quitting must not wait for a long validation to finish
+            app.aboutToQuit.connect(self.cancel)
 
     @property
     def busy(self) -> bool:
