@@ -8,9 +8,11 @@ import warnings
 from pathlib import Path
 
 import modelgen
+import onnxruntime
+import PySide6
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl, qVersion
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QLabel
 
@@ -185,7 +187,10 @@ def test_switching_models_reclassifies_the_current_image(qtbot, colours_window, 
     assert changes == [(str(greek.resolve()), "auto")]
     assert window.current_model() == str(greek.resolve())
     assert window.loaded_model().name == "Greek"
-    assert "CC0-1.0" in window.about_text()
+    about = window.about_text()
+    assert "CC0-1.0" in about and "Greek" in about
+    assert f"Qt {qVersion()}" in about and f"ONNX Runtime {onnxruntime.__version__}" in about
+    assert f"PySide6 {PySide6.__version__}" in about
 
 
 def test_a_broken_model_is_a_message_and_the_previous_model_stays(qtbot, colours_window,
@@ -284,6 +289,19 @@ def test_the_window_stays_responsive_during_slow_inference(qtbot, window, tmp_pa
           f"GUI timer: {len(gaps)} ticks, max gap {max(gaps) * 1000:.0f} ms, "
           f"{max(blocked) * 1000:.0f} ms without the time spent waiting for a CPU")
     assert max(blocked) < 0.100
+
+
+def test_closing_during_inference_is_quick(qtbot, window, tmp_path):
+    model = slow_model(tmp_path / "slow")
+    with qtbot.waitSignal(window.model_changed, timeout=20_000):
+        window.select_model(str(model))
+    image = solid(tmp_path / "photo.png", (10, 20, 30), (800, 600))
+    window.service.classify_path(image)
+    qtbot.waitUntil(lambda: window.service.classifications_run() == 1, timeout=5000)
+    started = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - started < 1.0
+    assert window.service.wait(0)
 
 
 def test_add_tab_show_image_path_and_current_model(qtbot, colours_window, images):

@@ -103,3 +103,11 @@ def test_a_bad_image_fails_with_a_message(qapp, tmp_path, capsys):
 def test_unknown_options_are_refused(qapp, capsys):
     assert app.run(["--frobnicate"]) == 2
     assert "--frobnicate" in capsys.readouterr().err
+
+
+def test_a_broken_catalog_is_a_message(qapp, tmp_path, monkeypatch, capsys):
+    catalog = tmp_path / "models.json"
+    catalog.write_text("{broken")
+    monkeypatch.setenv("RESNET_DESKTOP_CATALOG", str(catalog))
+    assert app.run(["--screenshot", str(tmp_path / "shot.png")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err

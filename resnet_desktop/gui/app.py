@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from resnet_desktop import __version__
 from resnet_desktop.core.errors import ResNetDesktopError
@@ -119,7 +119,14 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     from resnet_desktop.gui.main_window import MainWindow
 
-    window = MainWindow(remember=args.screenshot is None)
+    try:
+        window = MainWindow(remember=args.screenshot is None)
+    except ResNetDesktopError as exc:  # e.g. a broken catalog named by RESNET_DESKTOP_CATALOG
+        print(f"resnet-desktop: error: {exc}", file=sys.stderr)
+        if args.screenshot is None:
+            QMessageBox.critical(None, "ResNet Desktop cannot start", str(exc))
+        _remove_logging(handlers)
+        return 2
     uninstall_hook = error_hook.install(window.errors)
     try:
         if args.provider:
