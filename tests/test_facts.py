@@ -270,3 +270,13 @@ def test_format_count():
     assert format_count(4_089_184_256, "MAC") == "4.09 GMAC"
     assert format_count(512) == "512"
     assert format_count(None) == "unknown"
+
+
+def test_a_real_exported_classifier(shared_model):
+    """EfficientNet-Lite0 (BatchNorm folded, depthwise convolutions): 4.65 M parameters and
+    about 0.39 G MACs as its PyTorch port reports them."""
+    facts = model_facts(shared_model)
+    assert facts.params == pytest.approx(4.65e6, rel=0.02)
+    assert facts.macs == pytest.approx(0.39e9, rel=0.05)
+    assert facts.opset == 13 and facts.notes == ()
+    assert facts.inputs[0].name == "input" and facts.outputs[0].shape == ("N", 1000)
