@@ -142,7 +142,11 @@ def icon_png(work: Path) -> Path | None:
     if pngs:
         from PIL import Image
 
-        return max(pngs, key=lambda p: Image.open(p).size[0])
+        def width(path: Path) -> int:
+            with Image.open(path) as image:
+                return image.size[0]
+
+        return max(pngs, key=width)
     if not ICON_SVG.is_file():
         log("no app icon in resources/icons; building without one")
         return None
@@ -164,17 +168,17 @@ def icon_png(work: Path) -> Path | None:
     return out
 
 
-def platform_icon(png: Path | None, work: Path) -> Path | None:
+def platform_icon(png: Path | None, work: Path, system: str = sys.platform) -> Path | None:
     """The .ico (Windows) or .icns (macOS) PyInstaller embeds, made from the PNG with Pillow."""
-    if png is None or sys.platform not in ("win32", "darwin"):
+    if png is None or system not in ("win32", "darwin"):
         return None
     from PIL import Image
 
-    image = Image.open(png).convert("RGBA")
-    out = work / "icons" / ("resnet-desktop.ico" if sys.platform == "win32" else
-                            "resnet-desktop.icns")
+    with Image.open(png) as source:
+        image = source.convert("RGBA")
+    out = work / "icons" / ("resnet-desktop.ico" if system == "win32" else "resnet-desktop.icns")
     out.parent.mkdir(parents=True, exist_ok=True)
-    if sys.platform == "win32":
+    if system == "win32":
         image.save(out, sizes=ICO_SIZES)
     else:
         image.resize((1024, 1024), Image.Resampling.LANCZOS).save(out)

@@ -158,6 +158,7 @@ def test_spec_bundles_resources_onnxruntime_and_the_runtime_hook() -> None:
     assert 'collect_submodules("resnet_desktop")' in spec
     assert "bundle_rules.prune(a.binaries)" in spec and "bundle_rules.prune(a.datas)" in spec
     assert "console=False" in spec
+    assert 'name=f"{bundle_rules.APP_NAME}-cli",\n        console=True' in spec
     hooks = re.findall(r'"rthooks" / "([^"]+)"', spec)
     assert hooks and all((PACKAGING / "rthooks" / h).is_file() for h in hooks)
     assert (PACKAGING / "entry_point.py").is_file()
@@ -338,3 +339,19 @@ def test_strip_debug_info_keeps_symbols_and_links(tmp_path: Path) -> None:
     assert saved > 0 and ".debug_info" not in sections
     assert ctypes.CDLL(str(library)).answer() == 42
     assert build.strip_debug_info(tmp_path / "bundle") == 0
+
+
+def test_icons_for_windows_and_macos_are_made_from_the_png(tmp_path: Path) -> None:
+    from PIL import Image
+
+    png = build.icon_png(tmp_path)
+    assert png is not None
+    with Image.open(png) as image:
+        assert image.size[0] >= 256
+    ico = build.platform_icon(png, tmp_path, system="win32")
+    with Image.open(ico) as image:
+        assert image.format == "ICO" and (256, 256) in image.ico.sizes()
+    icns = build.platform_icon(png, tmp_path, system="darwin")
+    with Image.open(icns) as image:
+        assert image.format == "ICNS" and (512, 512, 2) in image.info["sizes"]
+    assert build.platform_icon(png, tmp_path, system="linux") is None

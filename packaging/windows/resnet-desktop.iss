@@ -48,6 +48,11 @@ CloseApplications=yes
 #ifdef IconFile
 SetupIconFile={#IconFile}
 #endif
+#ifdef Sign
+; ISCC /DSign /Ssigntool="signtool sign ... $f": Inno Setup signs Setup.exe and the uninstaller.
+SignTool=signtool
+SignedUninstaller=yes
+#endif
 
 [Languages]
 Name: "english"; MessagesFile: "compiler:Default.isl"
