@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -109,12 +110,12 @@ class ModelImportDialog(QDialog):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self._row(form, "&Model file", "model", self._with_browse(self.model_edit,
-                                                                  self.choose_model_file))
+        self._row(form, "&Model file", "model",
+                  self._with_browse(self.model_edit, self.choose_model_file), self.model_edit)
         labels_box = QVBoxLayout()
         labels_box.addLayout(self._with_browse(self.labels_edit, self.choose_labels_file))
         labels_box.addWidget(self.imagenet_labels)
-        self._row(form, "&Labels", "labels", labels_box)
+        self._row(form, "&Labels", "labels", labels_box, self.labels_edit)
         self._row(form, "&Name", "name", self.name_edit)
         self._row(form, "&Input size", "input_size", self.input_size)
         self._row(form, "&Resize to", "resize", self.resize_spin)
@@ -140,6 +141,7 @@ class ModelImportDialog(QDialog):
         buttons.addWidget(self.import_button)
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)  # room for errors
         layout.addLayout(form)
         layout.addWidget(units)
         layout.addWidget(self.general_error)
@@ -170,7 +172,8 @@ class ModelImportDialog(QDialog):
         row.addWidget(button)
         return row
 
-    def _row(self, form: QFormLayout, title: str, field: str, widget) -> None:
+    def _row(self, form: QFormLayout, title: str, field: str, widget,
+             buddy: QWidget | None = None) -> None:
         box = QVBoxLayout()
         box.setSpacing(2)
         if isinstance(widget, QWidget):
@@ -179,8 +182,9 @@ class ModelImportDialog(QDialog):
             box.addLayout(widget)
         box.addWidget(self.errors[field])
         label = QLabel(title, self)
-        if isinstance(widget, QWidget):
-            label.setBuddy(widget)
+        buddy = buddy or (widget if isinstance(widget, QWidget) else None)
+        if buddy is not None:
+            label.setBuddy(buddy)
         form.addRow(label, box)
 
     # -- reading -------------------------------------------------------------------------------
@@ -344,6 +348,8 @@ class ModelImportDialog(QDialog):
     def _show_field_error(self, field: str | None, message: str) -> None:
         label = self.errors.get(field, self.general_error) if field else self.general_error
         show_error(label, message)
+        self.layout().activate()
+        self.adjustSize()  # wrapped error lines need height the form did not have
 
     def _on_busy(self, busy: bool) -> None:
         for widget in self.findChildren(QWidget):

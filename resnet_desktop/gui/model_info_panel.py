@@ -50,13 +50,21 @@ _ROWS = (
 )
 
 
+def _with_exact(short: str, value: int, unit: str = "") -> str:
+    """``25.61 M (25,610,152)``, or just the number when the short form is already exact."""
+    exact = f"{value:,}{unit}"
+    return short if short.replace(" ", "") == exact.replace(",", "").replace(" ", "") \
+        else f"{short} ({exact})"
+
+
 def fact_texts(info: ModelDescription) -> dict[str, str]:
     """The panel's rows as plain text, keyed like ``_ROWS`` (empty string: row hidden)."""
     facts = info.facts
     macs = "unknown"
     if facts.macs is not None:
-        macs = (f"{format_count(facts.macs)} for one {facts.input_size}×{facts.input_size} "
-                f"image ({facts.macs:,}; convolutions and fully connected layers)")
+        macs = (f"{_with_exact(format_count(facts.macs), facts.macs)} for one "
+                f"{facts.input_size}×{facts.input_size} image (convolutions and fully "
+                "connected layers)")
     source = "ImageNet" if info.labels_source == "imagenet" else Path(info.labels_source).name
     labels = (f"{info.labels} ({source})" if info.labels is not None
               else f"labels unreadable: {info.labels_error}")
@@ -68,7 +76,7 @@ def fact_texts(info: ModelDescription) -> dict[str, str]:
                                                  if info.top5 is not None else "")
     return {
         "name": f"{info.name} ({info.id})",
-        "params": f"{format_count(facts.params)} ({facts.params:,})",
+        "params": _with_exact(format_count(facts.params), facts.params),
         "macs": macs,
         "opset": str(facts.opset) if facts.opset is not None else "unknown",
         "inputs": "\n".join(f"{t.name} {t.shape_text} {t.dtype}" for t in facts.inputs),
@@ -76,7 +84,8 @@ def fact_texts(info: ModelDescription) -> dict[str, str]:
         "labels": labels,
         "published": published,
         "file": str(facts.path) if facts.path else "",
-        "size": f"{format_bytes(facts.bytes)} ({facts.bytes:,} bytes)" if facts.bytes else "",
+        "size": _with_exact(format_bytes(facts.bytes), facts.bytes, " bytes")
+        if facts.bytes else "",
         "sha256": facts.sha256 or "",
         "notes": "\n".join(facts.notes),
     }

@@ -99,7 +99,9 @@ class ValidateDialog(QDialog):
                               "quick estimate")
         form = QFormLayout()
         form.addRow("Model", self.model_label)
-        form.addRow("&Folder", folder_row)
+        folder_label = QLabel("&Folder", self)
+        folder_label.setBuddy(self.folder_edit)
+        form.addRow(folder_label, folder_row)
         form.addRow("&Ground truth", self.ground_truth_edit)
         form.addRow("&Images", self.limit)
         hint = QLabel(_folder_hint(), self)
@@ -119,7 +121,9 @@ class ValidateDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.hide()
 
         self.start_button = QPushButton("&Validate", self)
@@ -277,7 +281,7 @@ class ValidateDialog(QDialog):
     def _update_buttons(self, *_args) -> None:
         busy = self._runner.busy
         self.start_button.setEnabled(not busy and bool(self.folder_edit.text().strip()))
-        self.cancel_button.setText("Cancel" if busy else "Close")
+        self.cancel_button.setVisible(busy)
         self.save_button.setEnabled(not busy and self._result is not None)
         self.folder_edit.setEnabled(not busy)
         self.ground_truth_edit.setEnabled(not busy)
