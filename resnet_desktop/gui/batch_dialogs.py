@@ -1,0 +1,46 @@
+"""The confirmation shown before XMP sidecars are written: how many files, which keywords."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from resnet_desktop.core.xmp import SidecarPreview
+
+
+class SidecarPreviewDialog(QDialog):
+    """Opened with ``open()`` (window-modal, does not block the event loop); ``accepted``
+    means write."""
+
+    def __init__(self, preview: SidecarPreview, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("SidecarPreviewDialog")
+        self.setWindowTitle("Write XMP sidecars")
+        self.preview = preview
+        lines = preview.lines(limit=200)
+        self.summary = QLabel(lines[0], self)
+        self.summary.setWordWrap(True)
+        note = QLabel(f"Readers: {preview.naming.readers}. Undo sidecars puts every file back "
+                      "as it was.", self)
+        note.setWordWrap(True)
+        self.details = QPlainTextEdit("\n".join(lines[1:]), self)
+        self.details.setReadOnly(True)
+        self.buttons = QDialogButtonBox(self)
+        self.write_button = self.buttons.addButton("Write sidecars",
+                                                   QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.write_button.setEnabled(preview.files > 0)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(note)
+        layout.addWidget(self.details, 1)
+        layout.addWidget(self.buttons)
+        self.resize(520, 420)

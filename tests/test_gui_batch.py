@@ -1,0 +1,323 @@
+"""The Batch tab with real widgets, a real worker thread and real ONNX Runtime sessions."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import modelgen
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+from test_batch_helpers import bad_folder, colour_model, noisy_jpeg, numbered_folder
+from test_xmp import DIGIKAM, foreign
+
+from resnet_desktop.core.engine import Engine
+from resnet_desktop.core.xmp import read_keywords
+from resnet_desktop.gui.batch_dialogs import SidecarPreviewDialog
+from resnet_desktop.gui.batch_panel import BatchPanel
+from resnet_desktop.gui.batch_results import ERROR, FILE, PROBABILITY, RECORD_ROLE, TOP1
+
+pytestmark = pytest.mark.gui
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = BatchPanel(Engine(), remember=False)
+    qtbot.addWidget(widget)
+    widget.resize(1000, 700)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+@pytest.fixture
+def model(tmp_path) -> Path:
+    return colour_model(tmp_path / "model")
+
+
+def slow_model(folder: Path) -> Path:
+    """A ResNet-18-shaped graph at 224 pixels: tens of milliseconds per image here."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "slow.onnx"
+    modelgen.resnet(path, depth=18, width=32, num_classes=3, input_size=224)
+    modelgen.write_labels(folder / "slow.txt", ["red", "green", "blue"])
+    path.with_suffix(".json").write_text(json.dumps({"name": "Slow", "labels": "slow.txt"}))
+    return path
+
+
+def run_batch(qtbot, panel: BatchPanel, folder: Path, model: Path, **settings):
+    panel.set_model(str(model), "cpu")
+    panel.set_folder(folder)
+    panel.recursive.setChecked(settings.get("recursive", True))
+    with qtbot.waitSignal(panel.batch_finished, timeout=TIMEOUT) as finished:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    return finished.args[0]
+
+
+def cell(panel: BatchPanel, row: int, column: int) -> str:
+    return panel.proxy.index(row, column).data() or ""
+
+
+def test_a_batch_fills_the_table_and_shows_errors_per_file(qtbot, panel, model, tmp_path):
+    folder, expected = bad_folder(tmp_path)
+    progress = run_batch(qtbot, panel, folder, model)
+    assert progress.done == progress.total == len(expected)
+    assert panel.proxy.rowCount() == len(expected)
+    rows = {cell(panel, r, FILE): r for r in range(panel.proxy.rowCount())}
+    assert set(rows) == set(expected)
+    for rel, label in expected.items():
+        row = rows[rel]
+        if label is None:
+            assert cell(panel, row, ERROR), rel
+            assert cell(panel, row, TOP1) == "—"
+        else:
+            assert cell(panel, row, TOP1) == label
+            assert cell(panel, row, PROBABILITY).endswith("%")
+            assert cell(panel, row, ERROR) == ""
+    bar = panel.progress_bar
+    assert (bar.value(), bar.maximum()) == (len(expected), len(expected))
+    assert bar.text() == f"{len(expected)} of {len(expected)}"
+    assert "images/s" in panel.rate_label.text()
+    assert "4 could not be read" in panel.status.text()
+    assert panel.export_csv_button.isEnabled() and panel.write_xmp_button.isEnabled()
+    assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_sorting_filtering_and_double_click(qtbot, panel, model, tmp_path):
+    folder = numbered_folder(tmp_path, 9)
+    noisy_jpeg(folder / "zz.jpg", "red")
+    run_batch(qtbot, panel, folder, model)
+    panel.table.sortByColumn(FILE, Qt.SortOrder.DescendingOrder)
+    assert cell(panel, 0, FILE) == "zz.jpg"
+    panel.table.sortByColumn(PROBABILITY, Qt.SortOrder.AscendingOrder)
+    values = [panel.proxy.index(r, PROBABILITY).data(RECORD_ROLE).probability
+              for r in range(panel.proxy.rowCount())]
+    assert values == sorted(values)
+    qtbot.keyClicks(panel.filter_edit, "GRE")
+    assert panel.proxy.rowCount() == 10, "every row has green somewhere in its top-3"
+    panel.top_k.setValue(1)
+    panel.filter_edit.clear()
+    run_batch(qtbot, panel, folder, model)
+    qtbot.keyClicks(panel.filter_edit, "gre")
+    assert panel.proxy.rowCount() == 3
+    assert {cell(panel, r, TOP1) for r in range(3)} == {"green"}
+    rect = panel.table.visualRect(panel.proxy.index(0, TOP1))
+    # A real double click is a press, a release, then the double-click event.
+    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    with qtbot.waitSignal(panel.image_activated) as activated:
+        qtbot.mouseDClick(panel.table.viewport(), Qt.MouseButton.LeftButton,
+                          pos=rect.center())
+    assert Path(activated.args[0]).is_absolute()
+    assert Path(activated.args[0]).parent == folder
+
+
+def test_thumbnails_are_made_for_visible_rows(qtbot, panel, model, tmp_path):
+    folder = numbered_folder(tmp_path, 3)
+    run_batch(qtbot, panel, folder, model)
+    index = panel.proxy.index(0, FILE)
+    panel.table.viewport().repaint()
+    qtbot.waitUntil(lambda: index.data(Qt.ItemDataRole.DecorationRole) is not None,
+                    timeout=10_000)
+    pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+    assert 0 < max(pixmap.width(), pixmap.height()) <= 48
+
+
+def test_pause_resume_cancel_and_resume_where_it_stopped(qtbot, panel, tmp_path):
+    model = slow_model(tmp_path / "slow")
+    folder = numbered_folder(tmp_path, 40)
+    panel.set_model(str(model), "cpu")
+    panel.set_folder(folder)
+    with qtbot.waitSignal(panel.controller.records_ready, timeout=TIMEOUT):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert panel.pause_button.text() == "Resume"
+    qtbot.wait(300)  # anything already classified arrives
+    held = panel.proxy.rowCount()
+    qtbot.wait(500)
+    assert panel.proxy.rowCount() == held < 40, "nothing new arrives while paused"
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.proxy.rowCount() > held, timeout=TIMEOUT)
+    with qtbot.waitSignal(panel.batch_stopped, timeout=TIMEOUT) as stopped:
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    first = stopped.args[0]
+    assert first.done < 40
+    assert "Cancelled" in panel.status.text()
+    with qtbot.waitSignal(panel.batch_finished, timeout=TIMEOUT) as finished:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    second = finished.args[0]
+    assert second.done == 40
+    assert second.cached >= first.done
+    assert second.classified == 40 - second.cached
+    assert "from earlier runs" in panel.status.text()
+
+
+def runqueue_wait() -> float:
+    """Seconds this thread waited for a CPU (Linux); the OS's delay, not a blocked loop."""
+    try:
+        with open("/proc/thread-self/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def test_the_gui_stays_responsive_during_a_batch(qtbot, panel, tmp_path):
+    """A 10 ms timer on the GUI thread never waits more than 100 ms while a batch runs."""
+    model = slow_model(tmp_path / "slow")
+    folder = tmp_path / "photos"
+    for i in range(40):
+        noisy_jpeg(folder / f"{i:02d}.jpg", ("red", "green", "blue")[i % 3], size=(1200, 900),
+                   seed=i)
+    panel.set_model(str(model), "cpu")
+    panel.set_folder(folder)
+    gaps: list[float] = []
+    blocked: list[float] = []
+    last = [time.perf_counter(), runqueue_wait()]
+
+    def probe() -> None:
+        now, waited = time.perf_counter(), runqueue_wait()
+        gaps.append(now - last[0])
+        blocked.append(now - last[0] - (waited - last[1]))
+        last[:] = [now, waited]
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(probe)
+    timer.start()
+    started = time.perf_counter()
+    with qtbot.waitSignal(panel.batch_finished, timeout=120_000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    elapsed = time.perf_counter() - started
+    timer.stop()
+    assert panel.proxy.rowCount() == 40
+    assert elapsed > 1.0, "the batch is too fast for this check to mean anything"
+    print(f"40 images in {elapsed:.1f} s; GUI timer: {len(gaps)} ticks, max gap "
+          f"{max(gaps) * 1000:.0f} ms, {max(blocked) * 1000:.0f} ms without waiting for a CPU")
+    assert max(blocked) < 0.100
+
+
+def test_exports_from_the_table(qtbot, panel, model, tmp_path):
+    folder, expected = bad_folder(tmp_path)
+    run_batch(qtbot, panel, folder, model)
+    out = tmp_path / "exports"
+    assert panel.export_csv(out / "tags.csv")
+    with open(out / "tags.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = {row["path"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == set(expected)
+    assert rows["café/日本 写真.jpg"]["label"] == "blue"
+    assert panel.export_json(out / "tags.json")
+    data = json.loads((out / "tags.json").read_text(encoding="utf-8"))
+    assert data["provenance"]["model"] == "colours"
+    assert len(data["provenance"]["model_sha256"]) == 64
+    assert data["provenance"]["provider"] == "cpu"
+    assert len(data["records"]) == len(expected)
+
+    (tmp_path / "a-file").write_text("x")
+    assert not panel.export_csv(tmp_path / "a-file" / "tags.csv")
+    assert panel.error.isVisible() or not panel.isVisible()
+    assert "cannot write" in panel.error.text()
+    assert not (tmp_path / "a-file" / "tags.csv").exists()
+
+
+def test_sidecars_preview_then_write_then_undo(qtbot, panel, model, tmp_path):
+    folder, expected = bad_folder(tmp_path)
+    existing = folder / "red.jpg.xmp"
+    existing.write_text(DIGIKAM, encoding="utf-8")
+    run_batch(qtbot, panel, folder, model)
+    panel.min_confidence.setValue(50)
+    assert not panel.undo_button.isEnabled()
+    qtbot.mouseClick(panel.write_xmp_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.findChild(SidecarPreviewDialog) is not None, timeout=TIMEOUT)
+    dialog = panel.findChild(SidecarPreviewDialog)
+    good = len([v for v in expected.values() if v])
+    assert dialog.summary.text().startswith(f"{good} sidecar file(s) (IMG_1.jpg.xmp naming): "
+                                            f"{good - 1} new, 1 existing")
+    assert "green: 3 file(s)" in dialog.details.toPlainText()
+    assert not list(folder.rglob("*.xmp"))[1:], "nothing is written before the user agrees"
+    with qtbot.waitSignal(panel.sidecars_written, timeout=TIMEOUT) as written:
+        qtbot.mouseClick(dialog.write_button, Qt.MouseButton.LeftButton)
+    report = written.args[0]
+    assert (report.created, report.merged, report.failed) == (good - 1, 1, [])
+    assert foreign(existing.read_bytes()) == foreign(DIGIKAM)
+    assert read_keywords(existing.read_bytes()).subject == ("holiday", "tabby", "red")
+    assert "written" in panel.status.text()
+    assert panel.undo_button.isEnabled()
+    with qtbot.waitSignal(panel.sidecars_undone, timeout=TIMEOUT) as undone:
+        qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
+    assert (undone.args[0].restored, undone.args[0].removed) == (1, good - 1)
+    assert existing.read_text(encoding="utf-8") == DIGIKAM
+    assert [p.name for p in folder.rglob("*.xmp")] == ["red.jpg.xmp"]
+    assert not panel.undo_button.isEnabled()
+
+
+def test_cancelling_the_preview_writes_nothing(qtbot, panel, model, tmp_path):
+    folder = numbered_folder(tmp_path, 3)
+    run_batch(qtbot, panel, folder, model)
+    qtbot.mouseClick(panel.write_xmp_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.findChild(SidecarPreviewDialog) is not None, timeout=TIMEOUT)
+    panel.findChild(SidecarPreviewDialog).reject()
+    qtbot.wait(100)
+    assert not list(folder.glob("*.xmp"))
+
+
+def test_bad_folder_and_model_are_reported_inline(qtbot, panel, tmp_path):
+    panel.set_folder(tmp_path / "nowhere")
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert "not a folder" in panel.error.text()
+    folder = numbered_folder(tmp_path, 2)
+    panel.set_folder(folder)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    panel.set_model(str(broken), "cpu")
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "broken.onnx" in panel.error.text(), timeout=TIMEOUT)
+    assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_the_panel_follows_the_main_window_until_the_user_picks(qtbot, panel, model):
+    engine_default = panel.current_model()
+    panel.set_model(str(model), "cpu")
+    assert (panel.current_model(), panel.current_provider()) == (str(model), "cpu")
+    assert panel.model_combo.currentText() == "colours.onnx"
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData(engine_default))
+    panel.model_combo.activated.emit(panel.model_combo.currentIndex())
+    panel.set_model(str(model), "auto")
+    assert panel.current_model() == engine_default, "the user's own choice is kept"
+
+
+def test_settings_are_remembered(qtbot, tmp_path):
+    first = BatchPanel(Engine())
+    qtbot.addWidget(first)
+    first.set_folder(tmp_path)
+    first.recursive.setChecked(True)
+    first.top_k.setValue(3)
+    first.min_confidence.setValue(35)
+    first.naming_combo.setCurrentIndex(first.naming_combo.findData("replace"))
+    first._save()
+    first.shutdown()
+    second = BatchPanel(Engine())
+    qtbot.addWidget(second)
+    assert second.folder_edit.text() == str(tmp_path)
+    assert second.recursive.isChecked()
+    assert second.top_k.value() == 3
+    assert second.min_confidence.value() == 35
+    assert second.naming.value == "replace"
+    second.shutdown()
+
+
+def test_shutdown_during_a_batch_is_quick(qtbot, tmp_path):
+    panel = BatchPanel(Engine(), remember=False)
+    qtbot.addWidget(panel)
+    panel.set_model(str(slow_model(tmp_path / "slow")), "cpu")
+    panel.set_folder(numbered_folder(tmp_path, 40))
+    with qtbot.waitSignal(panel.controller.records_ready, timeout=TIMEOUT):
+        panel.start()
+    started = time.perf_counter()
+    panel.shutdown()
+    assert time.perf_counter() - started < 5
+    QApplication.processEvents()
