@@ -111,3 +111,33 @@ def test_a_broken_catalog_is_a_message(qapp, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RESNET_DESKTOP_CATALOG", str(catalog))
     assert app.run(["--screenshot", str(tmp_path / "shot.png")]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_the_window_opens_with_a_model_and_an_image_and_closes(qapp, tmp_path):
+    """The ordinary start: no --screenshot; the test closes the window once the result shows."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from resnet_desktop.gui.main_window import MainWindow
+    from resnet_desktop.gui.settings import app_settings, read_str_list
+
+    image = tmp_path / "blue.png"
+    Image.new("RGB", (30, 30), (0, 0, 255)).save(image)
+    seen: list[str] = []
+
+    def watch() -> None:
+        windows = [w for w in QApplication.topLevelWidgets()
+                   if isinstance(w, MainWindow) and w.isVisible()]
+        if windows and windows[0].chart.labels():
+            seen.append(windows[0].chart.labels()[0])
+            windows[0].close()
+        else:
+            QTimer.singleShot(20, watch)
+
+    QTimer.singleShot(20, watch)
+    QTimer.singleShot(20_000, qapp.quit)  # a safety net, never reached when all is well
+    model = colour_model(tmp_path / "m")
+    assert app.run(["--model", str(model), "--image", str(image), "--provider", "cpu"]) == 0
+    assert seen == ["blue"]
+    assert app_settings().value("model/last") == str(model.resolve())
+    assert read_str_list(app_settings(), "recent/images") == [str(image.resolve())]
