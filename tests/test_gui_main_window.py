@@ -304,6 +304,18 @@ def test_closing_during_inference_is_quick(qtbot, window, tmp_path):
     assert window.service.wait(0)
 
 
+def test_a_gpu_that_cannot_start_is_shown_with_the_reason(qtbot, window, tmp_path):
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this ONNX Runtime has CUDA: no fall-back to show")
+    with qtbot.waitSignal(window.model_changed, timeout=10_000) as changed:
+        window.select_model(str(colour_model(tmp_path / "m")), "cuda")
+    assert changed.args[1] == "cuda"
+    assert window.provider_label.text() == "CPU (GPU unavailable)"
+    assert "CUDAExecutionProvider" in window.provider_label.toolTip()
+    assert "runs on the CPU: CUDAExecutionProvider" in window.statusBar().currentMessage()
+    assert window.current_provider() == "cuda"
+
+
 def test_add_tab_show_image_path_and_current_model(qtbot, colours_window, images):
     window = colours_window
     index = window.add_tab(QLabel("batch"), "Batch")
