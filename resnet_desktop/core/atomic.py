@@ -10,6 +10,19 @@ from pathlib import Path
 from typing import IO
 
 
+def _mode_for(path: Path) -> int:
+    """Keep a replaced file's permissions; a new file gets the usual 0666 less the umask.
+
+    mkstemp creates 0600 files, which would make every export private to its writer.
+    """
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_open(path: Path, mode: str = "w", encoding: str | None = "utf-8",
                 newline: str | None = None) -> Iterator[IO]:
@@ -18,6 +31,7 @@ def atomic_open(path: Path, mode: str = "w", encoding: str | None = "utf-8",
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _mode_for(path))
         binary = "b" in mode
         with os.fdopen(fd, mode, encoding=None if binary else encoding,
                        newline=None if binary else newline) as handle:
