@@ -215,12 +215,15 @@ def test_pause_holds_the_batch_until_resumed(tmp_path, colours):
     records = []
     worker = threading.Thread(target=lambda: records.extend(run))
     worker.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while not pause.holding and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pause.holding
     assert records == [] and run.progress.done == 0
     pause.resume()
     worker.join(30)
     assert len(records) == 6
-    assert run.progress.seconds < 30
+    assert not pause.holding
 
 
 def test_cancel_while_paused_ends_the_batch(tmp_path, colours):

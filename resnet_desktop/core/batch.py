@@ -40,6 +40,7 @@ from resnet_desktop.core.imaging import DEFAULT_MAX_PIXELS, EXTENSIONS, draft_si
 from resnet_desktop.core.inference import Classifier, Prediction
 from resnet_desktop.core.manifest import ModelManifest, Preprocessing
 from resnet_desktop.core.preprocess import preprocess
+from resnet_desktop.core.results_store import ResultsStore
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ class PauseToken:
     def __init__(self) -> None:
         self._running = threading.Event()
         self._running.set()
+        self._waiting = 0
 
     def pause(self) -> None:
         self._running.clear()
@@ -164,14 +166,23 @@ class PauseToken:
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    @property
+    def holding(self) -> bool:
+        """True while a pipeline is actually blocked on this token (it has stopped)."""
+        return self._waiting > 0
+
     def wait_while_paused(self, cancel: CancelToken) -> float:
         """Block while paused (waking on cancel); returns the seconds spent waiting."""
         if self._running.is_set():
             return 0.0
         start = time.perf_counter()
-        while not self._running.wait(0.05):
-            if cancel.cancelled:
-                break
+        self._waiting += 1
+        try:
+            while not self._running.wait(0.05):
+                if cancel.cancelled:
+                    break
+        finally:
+            self._waiting -= 1
         return time.perf_counter() - start
 
 
@@ -310,7 +321,8 @@ class BatchRun:
     """
 
     def __init__(self, classifier: Classifier, folder: Path,
-                 options: BatchOptions | None = None, *, store=None, model_key: str | None = None,
+                 options: BatchOptions | None = None, *, store: ResultsStore | None = None,
+                 model_key: str | None = None,
                  cancel: CancelToken | None = None, pause: PauseToken | None = None,
                  on_progress: Callable[[BatchProgress], None] | None = None) -> None:
         self.classifier = classifier

@@ -256,6 +256,11 @@ class BatchController(QObject):
     def paused(self) -> bool:
         return self._pause.paused
 
+    @property
+    def holding(self) -> bool:
+        """True once a paused batch has actually stopped (every record so far was sent)."""
+        return self._pause.holding
+
     def _new_request(self) -> int:
         if self._cancel is not None:
             self._cancel.cancel()
