@@ -173,7 +173,8 @@ class BatchPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 280)
+        for column, width in enumerate((260, 150, 90, 280)):
+            header.resizeSection(column, width)
 
         self.export_csv_button = QPushButton("Export CSV…", self)
         self.export_json_button = QPushButton("Export JSON…", self)

@@ -14,8 +14,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage, QPainter, QPixmap
 
 from resnet_desktop.core.errors import ResNetDesktopError
 from resnet_desktop.core.imaging import load_image
@@ -32,6 +32,16 @@ class _Relay(QObject):
     made = Signal(str, object)
 
 
+def _centred_on_square(image: QImage, size: int) -> QImage:
+    """Every preview the same square size, so the file names beside them line up."""
+    square = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    square.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(square)
+    painter.drawImage((size - image.width()) // 2, (size - image.height()) // 2, image)
+    painter.end()
+    return square
+
+
 class _MakeThumbnail(QRunnable):
     def __init__(self, relay: _Relay, path: str, size: int) -> None:
         super().__init__()
@@ -44,7 +54,7 @@ class _MakeThumbnail(QRunnable):
         try:
             picture = load_image(self._path, draft=(self._size, self._size))
             picture.thumbnail((self._size, self._size), Image.Resampling.BILINEAR)
-            image = pil_to_qimage(picture)
+            image = _centred_on_square(pil_to_qimage(picture), self._size)
         except ResNetDesktopError:
             image = None
         except Exception:  # a preview is never worth a crash
