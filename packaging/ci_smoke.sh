@@ -51,6 +51,9 @@ if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1; then
     || say "could not install$missing; the bundle will need them on the user's machine"
 fi
 
+# pip builds the wheel in the tree; setuptools' scratch folders from an earlier build could
+# carry deleted modules into it.
+rm -rf build/lib build/bdist.*
 say "fresh virtual environment in $WORK/venv"
 "$PYTHON" -m venv "$WORK/venv"
 "$WORK/venv/bin/python" -m pip install -q ".[packaging]" \
