@@ -318,9 +318,9 @@ def test_a_gpu_that_cannot_start_is_shown_with_the_reason(qtbot, window, tmp_pat
 
 def test_add_tab_show_image_path_and_current_model(qtbot, colours_window, images):
     window = colours_window
-    index = window.add_tab(QLabel("batch"), "Batch")
-    assert index == 1 and window.tabs.tabText(1) == "Batch"
-    window.tabs.setCurrentIndex(1)
+    index = window.add_tab(QLabel("extra"), "Extra")
+    assert index == window.tabs.count() - 1 and window.tabs.tabText(index) == "Extra"
+    window.tabs.setCurrentIndex(index)
     with qtbot.waitSignal(window.result_shown, timeout=10_000):
         window.show_image_path(images["green"])
     assert window.tabs.currentIndex() == 0

@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtMultimedia import QVideoFrame
@@ -225,6 +226,8 @@ class FrameWorker(QObject):
 def _stop_thread(slots: _FrameSlots, thread: QThread, timeout_ms: int = 2000) -> bool:
     """Stop the worker (a classification in progress finishes first) and wait for it."""
     slots.stop()
+    if not shiboken6.isValid(thread):  # Qt already destroyed it with its parent at exit
+        return True
     thread.quit()
     finished = thread.wait(timeout_ms)
     if not finished:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -41,14 +42,18 @@ from resnet_desktop.core.providers import DISPLAY_NAMES
 from resnet_desktop.core.results import Classification
 from resnet_desktop.core.runtime_check import flavour_warning
 from resnet_desktop.gui import palette as colours
+from resnet_desktop.gui.camera_panel import CameraPanel
 from resnet_desktop.gui.download_bar import DownloadBar
 from resnet_desktop.gui.error_hook import ErrorReporter
 from resnet_desktop.gui.formatting import format_bytes
 from resnet_desktop.gui.image_pane import ImagePane, ImageSource
 from resnet_desktop.gui.inference_worker import InferenceService, LoadedModel
+from resnet_desktop.gui.model_import_dialog import ModelImportDialog
+from resnet_desktop.gui.model_info_panel import ModelInfoPanel
 from resnet_desktop.gui.model_picker import ModelPicker
 from resnet_desktop.gui.settings import app_settings, read_str_list
 from resnet_desktop.gui.top5_chart import Top5Chart
+from resnet_desktop.gui.validate_dialog import ValidateDialog
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,15 @@ MAX_RECENT = 10
 LAST_MODEL_KEY = "model/last"
 PROVIDER_KEY = "model/provider"
 DEFAULT_SIZE = (1100, 700)
+
+
+def _scrollable(panel: QWidget) -> QScrollArea:
+    """A tab whose panel scrolls rather than forcing the whole window to its minimum size."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(panel)
+    return area
 
 
 class ClassifyView(QWidget):
@@ -113,6 +127,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.classify_view, "Classify")
         self.setCentralWidget(self.tabs)
+        self._add_panels()
 
         self.download_bar = DownloadBar(self)
         self.provider_label = QLabel(self)
@@ -137,6 +152,17 @@ class MainWindow(QMainWindow):
     def add_tab(self, widget: QWidget, title: str) -> int:
         """Add a panel as a tab after "Classify"; returns its index."""
         return self.tabs.addTab(widget, title)
+
+    def _add_panels(self) -> None:
+        """The other tabs; each follows the picker through ``model_changed``."""
+        engine = self.service.engine
+        self.camera_panel = CameraPanel(engine, self)
+        self.info_panel = ModelInfoPanel(engine, self)
+        self.add_tab(_scrollable(self.camera_panel), "Camera")
+        self.add_tab(_scrollable(self.info_panel), "Model Info")
+        self.model_changed.connect(self.camera_panel.set_model)
+        self.model_changed.connect(lambda model, _provider: self.info_panel.show_model(model))
+        self.camera_panel.snapshot_sent.connect(lambda path: self.show_image_path(Path(path)))
 
     def current_model(self) -> str:
         """The selected model: a catalog id or an ``.onnx`` path."""
@@ -187,7 +213,11 @@ class MainWindow(QMainWindow):
         self.paste_action.setShortcut(QKeySequence.StandardKey.Paste)
         self.paste_action.triggered.connect(self.paste)
         self.add_model_action = QAction("&Add Model…", self)
-        self.add_model_action.triggered.connect(self.picker.choose_custom_model)
+        self.add_model_action.triggered.connect(self.import_model)
+        self.validate_action = QAction("&Validate on a Labelled Folder…", self)
+        self.validate_action.triggered.connect(self.validate_model)
+        self.info_action = QAction("Model &Info", self)
+        self.info_action.triggered.connect(lambda: self.tabs.setCurrentWidget(self.info_panel))
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.quit_action = QAction("&Quit", self)
@@ -198,9 +228,12 @@ class MainWindow(QMainWindow):
         file_menu.insertAction(self.recent_menu.menuAction(), self.open_action)
         file_menu.addAction(self.paste_action)
         file_menu.addSeparator()
-        file_menu.addAction(self.add_model_action)
-        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+
+        models_menu = self.menuBar().addMenu("&Models")
+        models_menu.addAction(self.add_model_action)
+        models_menu.addAction(self.info_action)
+        models_menu.addAction(self.validate_action)
 
         view_menu = self.menuBar().addMenu("&View")
         self.fullscreen_action = QAction("&Full Screen", self)
@@ -295,6 +328,22 @@ class MainWindow(QMainWindow):
     def paste(self) -> None:
         self.tabs.setCurrentWidget(self.classify_view)
         self.pane.paste()
+
+    def import_model(self) -> ModelImportDialog:
+        """The form that writes a custom model's manifest; the model joins "My models"."""
+        dialog = ModelImportDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.model_imported.connect(lambda path: self.picker.add_custom_model(Path(path)))
+        dialog.open()
+        return dialog
+
+    def validate_model(self) -> ValidateDialog:
+        """Top-1/top-5 of the current model on a labelled folder."""
+        dialog = ValidateDialog(self.service.engine, self.current_model(),
+                                self.current_provider(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def cancel_download(self) -> None:
         self.download_bar.cancel_button.setEnabled(False)
@@ -498,6 +547,8 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        self.camera_panel.shutdown(500)
+        self.info_panel.shutdown()
         self.service.shutdown(1000)
         self.pane.shutdown()
 
