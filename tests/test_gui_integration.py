@@ -1,0 +1,62 @@
+"""The main window composes the other panels and keeps them in step with the model picker."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QScrollArea
+from test_gui_main_window import colour_model, solid
+
+from resnet_desktop.gui.main_window import MainWindow
+from resnet_desktop.gui.model_import_dialog import ModelImportDialog
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def _tab_titles(window: MainWindow) -> list[str]:
+    return [window.tabs.tabText(i) for i in range(window.tabs.count())]
+
+
+def test_every_panel_is_a_tab(window):
+    titles = _tab_titles(window)
+    assert titles[0] == "Classify"
+    assert {"Camera", "Model Info"} <= set(titles)
+    camera_tab = window.tabs.widget(titles.index("Camera"))
+    assert isinstance(camera_tab, QScrollArea) and camera_tab.widget() is window.camera_panel
+
+
+def test_a_loaded_model_reaches_the_info_panel(qtbot, window, tmp_path):
+    model = colour_model(tmp_path / "models")
+    with qtbot.waitSignal(window.info_panel.facts_ready, timeout=20_000) as blocker:
+        assert window.select_model(str(model), "cpu")
+    facts = blocker.args[0]
+    assert facts.facts.params == 3 * 6  # a 3x6 weight matrix: (r, g, b) to six colours
+    assert facts.facts.sha256
+
+
+def test_a_camera_snapshot_sent_to_the_main_pane_is_classified(qtbot, window, tmp_path):
+    model = colour_model(tmp_path / "models")
+    with qtbot.waitSignal(window.model_changed, timeout=10_000):
+        window.select_model(str(model), "cpu")
+    snapshot = solid(tmp_path / "snapshot.png", (0, 0, 255))
+    window.tabs.setCurrentIndex(_tab_titles(window).index("Camera"))
+    with qtbot.waitSignal(window.result_shown, timeout=10_000):
+        window.camera_panel.snapshot_sent.emit(str(snapshot))
+    assert window.tabs.currentIndex() == 0
+    assert window.chart.labels()[0] == "navy"  # the darker blue class wins pure blue
+
+
+def test_an_imported_model_joins_my_models_and_loads(qtbot, window, tmp_path):
+    model = colour_model(tmp_path / "models")
+    dialog = window.import_model()
+    assert isinstance(dialog, ModelImportDialog) and dialog.isVisible()
+    with qtbot.waitSignal(window.model_changed, timeout=10_000) as blocker:
+        dialog.model_imported.emit(str(model))
+    assert blocker.args[0] == str(model.resolve())
+    dialog.close()
