@@ -60,3 +60,10 @@ def test_an_imported_model_joins_my_models_and_loads(qtbot, window, tmp_path):
         dialog.model_imported.emit(str(model))
     assert blocker.args[0] == str(model.resolve())
     dialog.close()
+
+
+def test_the_pickers_add_button_opens_the_import_form(qtbot, window):
+    window.picker.add_button.click()
+    dialogs = window.findChildren(ModelImportDialog)
+    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    dialogs[0].close()

@@ -256,6 +256,7 @@ class MainWindow(QMainWindow):
         self.pane.image_changed.connect(self._on_image_changed)
         self.pane.image_failed.connect(self._on_image_failed)
         self.picker.model_selected.connect(self._load)
+        self.picker.add_model_requested.connect(self.import_model)
         self.picker.message.connect(lambda text, error: self.notify(text, error=error))
         self.download_bar.cancel_requested.connect(self.cancel_download)
         service = self.service

@@ -17,7 +17,6 @@ from PySide6.QtGui import QFont, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QLabel,
     QPushButton,
@@ -125,6 +124,8 @@ class _ModelDelegate(QStyledItemDelegate):
 class ModelPicker(QWidget):
     """A model combo box, "Add model…" and the provider choice."""
 
+    add_model_requested = Signal()
+    """"Add model…" was pressed: the window opens the import form (model, labels, settings)."""
     model_selected = Signal(str, str)
     """(model, provider policy) chosen by the user; model is a catalog id or an .onnx path."""
     message = Signal(str, bool)
@@ -150,7 +151,7 @@ class ModelPicker(QWidget):
 
         self.add_button = QPushButton("Add model…", self)
         self.add_button.setToolTip("Use your own .onnx classifier (with its .json manifest)")
-        self.add_button.clicked.connect(self.choose_custom_model)
+        self.add_button.clicked.connect(self.add_model_requested)
 
         self.provider = QComboBox(self)
         self.provider.setAccessibleName("Execution provider")
@@ -243,12 +244,6 @@ class ModelPicker(QWidget):
             self.select_model(key)
             self.model_selected.emit(self.current_model(), self.current_provider())
         return True
-
-    def choose_custom_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Add a model", "",
-                                              "ONNX models (*.onnx);;All files (*)")
-        if path:
-            self.add_custom_model(Path(path))
 
     def remove_custom_model(self, model: str) -> None:
         if model in self._custom:
