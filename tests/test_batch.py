@@ -283,3 +283,19 @@ def test_the_store_keeps_results_across_connections(tmp_path):
         second.forget("m")
         assert second.count() == 0
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_batch_session_can_leave_the_cpu_to_the_decoders(tmp_path):
+    from resnet_desktop.core.inference import ClassifierCache
+
+    path = colour_model(tmp_path / "m")
+    manifest = load_manifest_for(path)
+    cache = ClassifierCache(2)
+    quiet = cache.get(path, manifest, "cpu", spinning=False)
+    usual = cache.get(path, manifest, "cpu")
+    assert quiet is not usual
+    assert cache.get(path, manifest, "cpu", spinning=False) is quiet
+    options = quiet.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    folder = numbered_folder(tmp_path, 3)
+    assert [r.label for r in BatchRun(quiet, folder)] == ["red", "green", "blue"]

@@ -121,8 +121,10 @@ class BatchWorker(QObject):
             if request.cancel.cancelled:
                 raise Cancelled()
             ref = self._engine.resolve(request.model)
+            # A session of its own that does not spin, so it leaves the CPU to the decoders
+            # (see core.inference.create_session).
             classifier = self._engine.load(
-                ref, request.provider, cancel=request.cancel,
+                ref, request.provider, cancel=request.cancel, spinning=False,
                 progress=lambda done, total, rate: self.download_progressed.emit(
                     request.id, done, total, rate))
             sha = ref.entry.sha256 if ref.entry is not None else file_sha256(
