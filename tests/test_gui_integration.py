@@ -26,7 +26,7 @@ def _tab_titles(window: MainWindow) -> list[str]:
 def test_every_panel_is_a_tab(window):
     titles = _tab_titles(window)
     assert titles[0] == "Classify"
-    assert {"Camera", "Model Info"} <= set(titles)
+    assert titles[1:] == ["Batch", "Camera", "Model Info"]
     camera_tab = window.tabs.widget(titles.index("Camera"))
     assert isinstance(camera_tab, QScrollArea) and camera_tab.widget() is window.camera_panel
 
@@ -67,3 +67,15 @@ def test_the_pickers_add_button_opens_the_import_form(qtbot, window):
     dialogs = window.findChildren(ModelImportDialog)
     assert len(dialogs) == 1 and dialogs[0].isVisible()
     dialogs[0].close()
+
+
+def test_batch_double_click_opens_the_image_in_the_main_pane(qtbot, window, tmp_path):
+    model = colour_model(tmp_path / "models")
+    with qtbot.waitSignal(window.model_changed, timeout=10_000):
+        window.select_model(str(model), "cpu")
+    window.tabs.setCurrentWidget(window.batch_panel)
+    picture = solid(tmp_path / "pick.png", (255, 0, 0))
+    with qtbot.waitSignal(window.result_shown, timeout=10_000):
+        window.batch_panel.image_activated.emit(str(picture))
+    assert window.tabs.currentIndex() == 0
+    assert window.pane.current_source() is not None

@@ -42,6 +42,7 @@ from resnet_desktop.core.providers import DISPLAY_NAMES
 from resnet_desktop.core.results import Classification
 from resnet_desktop.core.runtime_check import flavour_warning
 from resnet_desktop.gui import palette as colours
+from resnet_desktop.gui.batch_panel import BatchPanel
 from resnet_desktop.gui.camera_panel import CameraPanel
 from resnet_desktop.gui.download_bar import DownloadBar
 from resnet_desktop.gui.error_hook import ErrorReporter
@@ -156,11 +157,15 @@ class MainWindow(QMainWindow):
     def _add_panels(self) -> None:
         """The other tabs; each follows the picker through ``model_changed``."""
         engine = self.service.engine
+        self.batch_panel = BatchPanel(engine, self)
         self.camera_panel = CameraPanel(engine, self)
         self.info_panel = ModelInfoPanel(engine, self)
+        self.add_tab(_scrollable(self.batch_panel), "Batch")
         self.add_tab(_scrollable(self.camera_panel), "Camera")
         self.add_tab(_scrollable(self.info_panel), "Model Info")
+        self.model_changed.connect(self.batch_panel.set_model)
         self.model_changed.connect(self.camera_panel.set_model)
+        self.batch_panel.image_activated.connect(lambda path: self.show_image_path(Path(path)))
         self.model_changed.connect(lambda model, _provider: self.info_panel.show_model(model))
         self.camera_panel.snapshot_sent.connect(lambda path: self.show_image_path(Path(path)))
 
@@ -548,6 +553,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        self.batch_panel.shutdown()
         self.camera_panel.shutdown(500)
         self.info_panel.shutdown()
         self.service.shutdown(1000)
