@@ -40,11 +40,11 @@ def model(tmp_path) -> Path:
     return colour_model(tmp_path / "model")
 
 
-def slow_model(folder: Path) -> Path:
+def slow_model(folder: Path, width: int = 32) -> Path:
     """A ResNet-18-shaped graph at 224 pixels: tens of milliseconds per image here."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "slow.onnx"
-    modelgen.resnet(path, depth=18, width=32, num_classes=3, input_size=224)
+    modelgen.resnet(path, depth=18, width=width, num_classes=3, input_size=224)
     modelgen.write_labels(folder / "slow.txt", ["red", "green", "blue"])
     path.with_suffix(".json").write_text(json.dumps({"name": "Slow", "labels": "slow.txt"}))
     return path
@@ -170,7 +170,7 @@ def runqueue_wait() -> float:
 
 def test_the_gui_stays_responsive_during_a_batch(qtbot, panel, tmp_path):
     """A 10 ms timer on the GUI thread never waits more than 100 ms while a batch runs."""
-    model = slow_model(tmp_path / "slow")
+    model = slow_model(tmp_path / "slow", width=56)
     folder = tmp_path / "photos"
     for i in range(80):
         noisy_jpeg(folder / f"{i:02d}.jpg", ("red", "green", "blue")[i % 3], size=(1200, 900),
