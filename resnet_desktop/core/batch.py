@@ -289,6 +289,9 @@ parallel faster than one after the other (measured here: 43 MB/s for one reader,
 eight), and a 12-megapixel JPEG is 3-5 MB, so reading can otherwise bound a batch."""
 
 _READ_CHUNK = 1 << 20
+_READ_LIMIT = 64 << 20
+"""Read ahead no further than this: a multi-gigabyte file named .jpg is refused by the
+decoder from its header, and reading all of it first would only waste time."""
 
 
 def _read_ahead(path: Path) -> None:
@@ -301,8 +304,9 @@ def _read_ahead(path: Path) -> None:
     try:
         with open(path, "rb", buffering=0) as handle:
             buffer = bytearray(_READ_CHUNK)
-            while handle.readinto(buffer):
-                pass
+            done = 0
+            while done < _READ_LIMIT and (count := handle.readinto(buffer)):
+                done += count
     except OSError:
         pass
 
@@ -368,7 +372,7 @@ class BatchRun:
         fixed = classifier.io.batch
         self.batch_size = max(1, self.options.batch_size or fixed or DEFAULT_BATCH_SIZE)
         self.decode_threads = max(1, self.options.decode_threads or default_decode_threads())
-        # Enough decoded ahead to keep every decoding thread busy while a batch runs.
+        # Enough read and decoded ahead to keep every thread busy while a batch runs.
         self.inflight = self.batch_size + 2 * self.decode_threads + READ_AHEAD_THREADS
 
     def __iter__(self) -> Iterator[BatchRecord]:
