@@ -50,3 +50,14 @@ def photos() -> dict[str, Path]:
     skimage_data = pytest.importorskip("skimage.data")
     folder = Path(skimage_data.__file__).resolve().parent
     return {name: folder / f"{name}.png" for name in ("coffee", "chelsea", "astronaut")}
+
+
+@pytest.fixture(autouse=True)
+def empty_clipboard():
+    """Leave no test's QMimeData on the clipboard: Qt deleting it at exit crashes the process."""
+    yield
+    if "PySide6.QtGui" in sys.modules:
+        from PySide6.QtGui import QGuiApplication
+
+        if QGuiApplication.instance() is not None:
+            QGuiApplication.clipboard().clear()
