@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from resnet_desktop.cli.common import add_model_options, download_bar, warn_flavours
+from resnet_desktop.cli.common import add_model_options, load_classifier
 from resnet_desktop.core.batch import (
     BatchOptions,
     BatchProgress,
@@ -28,7 +28,6 @@ from resnet_desktop.core.batch import (
 from resnet_desktop.core.engine import Engine, ModelRef
 from resnet_desktop.core.export import CsvExport, JsonExport, Provenance
 from resnet_desktop.core.imaging import EXTENSIONS
-from resnet_desktop.core.inference import Classifier
 from resnet_desktop.core.results_store import open_results_store
 from resnet_desktop.core.undo_journal import UndoError, UndoJournal, undo_last
 from resnet_desktop.core.xmp import (
@@ -97,18 +96,6 @@ def _error(message: str) -> int:
     return 2
 
 
-def _load(engine: Engine, args: argparse.Namespace) -> tuple[ModelRef, Classifier]:
-    """Like ``load_classifier``, with a session tuned for throughput beside the decoders."""
-    warn_flavours()
-    ref = engine.resolve(args.model)
-    with download_bar(ref.id) as progress:
-        classifier = engine.load(ref, args.provider, progress=progress, spinning=False)
-    if classifier.provider.fallback_reason:
-        print(f"resnet-desktop: running on CPU: {classifier.provider.fallback_reason}",
-              file=sys.stderr)
-    return ref, classifier
-
-
 def _model_sha(ref: ModelRef, path: Path) -> str:
     return ref.entry.sha256 if ref.entry is not None else file_sha256(path)
 
@@ -144,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if not extensions:
         return _error("--extensions: no extension given")
     engine = Engine()
-    ref, classifier = _load(engine, args)
+    ref, classifier = load_classifier(engine, args, spinning=False)
     sha = _model_sha(ref, classifier.model_path)
     options = BatchOptions(recursive=args.recursive, extensions=extensions, top_k=args.top,
                            skip_done=not args.no_skip)
