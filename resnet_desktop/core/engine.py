@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from PIL import Image
 
 from resnet_desktop.core.cancel import CancelToken
 from resnet_desktop.core.catalog import Catalog, CatalogEntry, load_catalog
+from resnet_desktop.core.download import ProgressCallback
 from resnet_desktop.core.errors import ModelError, ResNetDesktopError
 from resnet_desktop.core.imaging import draft_size_for, load_image
 from resnet_desktop.core.inference import Classifier, ClassifierCache
@@ -26,9 +26,6 @@ from resnet_desktop.core.preprocess import preprocess
 from resnet_desktop.core.results import Classification
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[int, int, float], None]
-
 
 @dataclass(frozen=True)
 class ModelRef:
