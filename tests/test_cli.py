@@ -203,3 +203,28 @@ def test_every_source_serving_wrong_bytes_is_a_clear_error(capsys, served_catalo
     assert "/bad/colours-1.onnx" in err and "/models/colours-1.onnx" in err
     assert len(err.strip().splitlines()) == 1
     assert not list(Path(os.environ["RESNET_DESKTOP_CACHE"]).rglob("colours-1.onnx"))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_generated_zoo_shaped_resnet_downloads_and_classifies(capsys, tmp_path, monkeypatch,
+                                                              http_server, red_png, version):
+    """A ResNet v1/v2 graph with a 1000-class head, the zoo's manifest, served over HTTP."""
+    import hashlib
+
+    from resnet_desktop.resources import resource_path
+
+    model = modelgen.resnet(depth=18, version=version, width=4, num_classes=1000,
+                            blocks=(1, 1, 1, 1)).SerializeToString()
+    zoo = json.loads(resource_path("models.json").read_text())["models"][0]
+    entry = dict(zoo, id=f"tiny-v{version}", bytes=len(model),
+                 sha256=hashlib.sha256(model).hexdigest(), urls=[http_server.url("/unused.onnx")])
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"models": [entry]}))
+    http_server.add(f"/mirror/tiny-v{version}.onnx", model)
+    monkeypatch.setenv("RESNET_DESKTOP_CATALOG", str(catalog))
+    monkeypatch.setenv("RESNET_DESKTOP_MIRROR", http_server.url("/mirror"))
+    code, out, err = run_cli(capsys, "classify", "--model", f"tiny-v{version}", "--json", red_png)
+    assert code == 0, err
+    top = json.loads(out)[0]["top"]
+    assert len(top) == 5 and all(p["wnid"].startswith("n") for p in top)
+    assert http_server.hits("/unused.onnx") == 0
