@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -72,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Cancelled:
         print("resnet-desktop: cancelled", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`resnet-desktop models list | head`): quietly stop writing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("\nresnet-desktop: interrupted", file=sys.stderr)
         return 130
