@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
+from gui_helpers import drag_enter
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
 from resnet_desktop.gui.image_pane import ImagePane
@@ -29,17 +29,6 @@ def pane(qtbot):
 def picture(path: Path, size=(300, 100), colour=(10, 120, 200)) -> Path:
     Image.new("RGB", size, colour).save(path)
     return path
-
-
-def drag_enter(widget, pos: QPoint, mime: QMimeData) -> QDragEnterEvent:
-    """Send a QDragEnterEvent; returns it so the caller can check it was accepted."""
-    # PySide6 6.12 only binds QDragEnterEvent's QPoint constructor, which Qt 6 marks deprecated.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        event = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, event)
-    return event
 
 
 def drop_mime(widget, mime: QMimeData) -> None:

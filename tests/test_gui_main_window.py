@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from pathlib import Path
 
 import modelgen
 import onnxruntime
 import PySide6
 import pytest
+from gui_helpers import GuiProbe, drag_enter, drop
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl, qVersion
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl, qVersion
+from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QLabel
 
 from resnet_desktop.gui.main_window import MainWindow
@@ -67,28 +67,6 @@ def colours_window(qtbot, window: MainWindow, tmp_path: Path) -> MainWindow:
     with qtbot.waitSignal(window.model_changed, timeout=10_000):
         assert window.select_model(str(model))
     return window
-
-
-def drag_enter(widget, pos: QPoint, mime: QMimeData) -> QDragEnterEvent:
-    """Send a QDragEnterEvent; returns it so the caller can check it was accepted."""
-    # PySide6 6.12 only binds QDragEnterEvent's QPoint constructor, which Qt 6 marks deprecated.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        event = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, event)
-    return event
-
-
-def drop(widget, paths: list[Path]) -> None:
-    """A real drag-enter + drop of file URLs, as a file manager sends them."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    centre = widget.rect().center()
-    assert drag_enter(widget, centre, mime).isAccepted()
-    event = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime,
-                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, event)
 
 
 def test_dropping_a_file_shows_five_bars_with_the_right_labels(qtbot, colours_window, images):
@@ -237,19 +215,6 @@ def slow_model(folder: Path, size: int = 640) -> Path:
     return path
 
 
-def runqueue_wait() -> float:
-    """Seconds the calling thread has been runnable but waiting for a CPU (Linux; else 0).
-
-    On a shared machine other processes delay every thread; that is the OS's doing, not a
-    GUI thread blocked by our work, so the probe subtracts it.
-    """
-    try:
-        with open("/proc/thread-self/schedstat") as stat:
-            return int(stat.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def test_the_window_stays_responsive_during_slow_inference(qtbot, window, tmp_path):
     """A 10 ms timer on the GUI thread never waits more than 100 ms while 20 images run."""
     model = slow_model(tmp_path / "slow")
@@ -264,31 +229,16 @@ def test_the_window_stays_responsive_during_slow_inference(qtbot, window, tmp_pa
 
     window.service.result_ready.connect(lambda _id, result: (done.append(result.ms),
                                                              next_one()))
-    gaps: list[float] = []
-    blocked: list[float] = []
-    last = [time.perf_counter(), runqueue_wait()]
-
-    def probe() -> None:
-        now, waited = time.perf_counter(), runqueue_wait()
-        gaps.append(now - last[0])
-        blocked.append(now - last[0] - (waited - last[1]))
-        last[:] = [now, waited]
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(probe)
-    timer.start()
     started = time.perf_counter()
-    next_one()
-    qtbot.waitUntil(lambda: len(done) >= 20, timeout=120_000)
+    with GuiProbe() as probe:
+        next_one()
+        qtbot.waitUntil(lambda: len(done) >= 20, timeout=120_000)
     elapsed = time.perf_counter() - started
-    timer.stop()
     assert len(done) == 20
     assert elapsed > 1.0, "the model is too fast for this check to mean anything"
     print(f"20 inferences in {elapsed:.1f} s (mean {sum(done) / len(done):.0f} ms); "
-          f"GUI timer: {len(gaps)} ticks, max gap {max(gaps) * 1000:.0f} ms, "
-          f"{max(blocked) * 1000:.0f} ms without the time spent waiting for a CPU")
-    assert max(blocked) < 0.100
+          f"{probe.summary()}")
+    assert max(probe.blocked) < 0.100
 
 
 def test_closing_during_inference_is_quick(qtbot, window, tmp_path):
