@@ -31,13 +31,18 @@ from resnet_desktop.core.preprocess import preprocess
 from resnet_desktop.core.results_store import ResultsStore, open_results_store
 
 
-def load(path: Path) -> Classifier:
-    return Classifier(path, load_manifest_for(path), "cpu", path.stem)
+def load(path: Path, throughput: bool = False) -> Classifier:
+    return Classifier(path, load_manifest_for(path), "cpu", path.stem, throughput=throughput)
 
 
-@pytest.fixture
-def colours(tmp_path) -> Classifier:
-    return load(colour_model(tmp_path / "model"))
+@pytest.fixture(params=[False, True], ids=["batched", "lanes"])
+def colours(tmp_path, request) -> Classifier:
+    """Both pipelines: batches on the calling thread, and workers that classify (a CPU
+    throughput session); two lanes even on a one-core machine."""
+    classifier = load(colour_model(tmp_path / "model"), throughput=request.param)
+    if request.param:
+        classifier.lanes = 2
+    return classifier
 
 
 @pytest.fixture
@@ -136,7 +141,7 @@ def test_batched_results_match_one_image_at_a_time(tmp_path):
     for i in range(8):
         noisy_jpeg(folder / f"{i}.jpg", ("red", "green", "blue")[i % 3], size=(90 + i, 70),
                    seed=i)
-    records, _ = run_all(classifier, folder, top_k=7, batch_size=3, decode_threads=2)
+    records, _ = run_all(classifier, folder, top_k=7, batch_size=3, workers=2)
     for record in records:
         tensor = preprocess(load_image(record.file, draft=(73, 73)),
                             classifier.preprocessing)[np.newaxis]
@@ -226,6 +231,45 @@ def test_pause_holds_the_batch_until_resumed(tmp_path, colours):
     assert not pause.holding
 
 
+def test_paused_workers_start_no_new_image(tmp_path, colours):
+    """Pausing stops the CPU work too, not only the delivery of records: once the consumer
+    holds, only runs already under way may still happen (at most one per worker)."""
+    folder = numbered_folder(tmp_path, 40)
+    pause = PauseToken()
+    runs = 0
+    real_run = colours.run
+
+    def slow_counted(batch):
+        nonlocal runs
+        runs += 1
+        time.sleep(0.03)
+        return real_run(batch)
+
+    colours.run = slow_counted
+    run = BatchRun(colours, folder, BatchOptions(batch_size=2), pause=pause)
+    records = []
+
+    def consume():
+        for record in run:
+            records.append(record)
+            if len(records) == 4:
+                pause.pause()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not pause.holding and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert pause.holding
+    at_hold = runs
+    time.sleep(0.6)
+    assert runs - at_hold <= (run.workers if run.classify_in_workers else 0)
+    assert runs < 40 and len(records) == 4
+    pause.resume()
+    worker.join(30)
+    assert [r.path for r in records] == [f"img_{i:03d}.jpg" for i in range(40)]
+
+
 def test_cancel_while_paused_ends_the_batch(tmp_path, colours):
     folder = numbered_folder(tmp_path, 3)
     pause, cancel = PauseToken(), CancelToken()
@@ -285,17 +329,78 @@ def test_the_store_keeps_results_across_connections(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_a_batch_session_can_leave_the_cpu_to_the_decoders(tmp_path):
-    from resnet_desktop.core.inference import ClassifierCache
+def test_a_throughput_session_gives_each_lane_its_own_thread(tmp_path):
+    from resnet_desktop.core.inference import ClassifierCache, throughput_layout
 
     path = colour_model(tmp_path / "m")
     manifest = load_manifest_for(path)
     cache = ClassifierCache(2)
-    quiet = cache.get(path, manifest, "cpu", spinning=False)
+    batch = cache.get(path, manifest, "cpu", throughput=True)
     usual = cache.get(path, manifest, "cpu")
-    assert quiet is not usual
-    assert cache.get(path, manifest, "cpu", spinning=False) is quiet
-    options = quiet.session.get_session_options()
+    assert batch is not usual
+    assert cache.get(path, manifest, "cpu", throughput=True) is batch
+    lanes, threads = throughput_layout()
+    assert (batch.lanes, usual.lanes) == (lanes, 1)
+    options = batch.session.get_session_options()
+    assert options.intra_op_num_threads == threads
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert usual.session.get_session_options().intra_op_num_threads == 0
     folder = numbered_folder(tmp_path, 3)
-    assert [r.label for r in BatchRun(quiet, folder)] == ["red", "green", "blue"]
+    run = BatchRun(batch, folder)
+    assert run.classify_in_workers and run.workers == lanes
+    assert [r.label for r in run] == ["red", "green", "blue"]
+
+
+@pytest.mark.parametrize(("cores", "layout"), [(1, (1, 1)), (2, (2, 1)), (8, (8, 1)),
+                                               (12, (8, 1)), (16, (8, 2)), (64, (8, 8))])
+def test_throughput_layout_spreads_the_cores(cores, layout):
+    from resnet_desktop.core.inference import throughput_layout
+
+    assert throughput_layout(cores) == layout
+
+
+def test_runs_from_several_threads_at_once_give_each_image_its_answer(tmp_path):
+    """The lanes share one session: concurrent runs must not mix their outputs up."""
+    model = tmp_path / "net.onnx"
+    modelgen.resnet(model, depth=18, width=4, num_classes=7, input_size=64,
+                    blocks=(1, 1, 1, 1))
+    modelgen.write_labels(tmp_path / "net.txt", [f"class{i}" for i in range(7)])
+    (tmp_path / "net.json").write_text('{"labels": "net.txt", "input_size": 64, "resize": 73}')
+    classifier = load(model, throughput=True)
+    classifier.lanes = 4
+    folder = tmp_path / "imgs"
+    for i in range(24):
+        noisy_jpeg(folder / f"{i:02d}.jpg", ("red", "green", "blue")[i % 3],
+                   size=(90 + i, 70), seed=i)
+    records, progress = run_all(classifier, folder, top_k=7)
+    assert progress.classified == 24
+    reference = load(model)
+    for record in records:
+        tensor = preprocess(load_image(record.file, draft=(73, 73)),
+                            reference.preprocessing)[np.newaxis]
+        single = reference.run(tensor)[0]
+        got = {p.index: p.probability for p in record.top}
+        assert got == pytest.approx({i: float(v) for i, v in enumerate(single)}, abs=1e-5)
+
+
+def test_a_model_that_fails_on_a_worker_ends_the_batch_with_a_model_error(tmp_path, colours):
+    from resnet_desktop.core.errors import ModelError
+
+    folder = numbered_folder(tmp_path, 12)
+    calls = 0
+    real_run = colours.run
+
+    def fails_on_the_fifth(batch):
+        nonlocal calls
+        calls += 1
+        if calls >= 5:
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : out of memory")
+        return real_run(batch)
+
+    colours.run = fails_on_the_fifth
+    run = BatchRun(colours, folder, BatchOptions(batch_size=1))
+    seen = []
+    with pytest.raises(ModelError, match=r"colours: inference failed .*out of memory"):
+        seen.extend(run)
+    assert 0 < len(seen) < 12
+    assert all(r.error is None for r in seen)

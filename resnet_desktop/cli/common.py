@@ -52,17 +52,16 @@ def download_bar(label: str) -> Iterator[callable]:
 
 def load_classifier(engine: Engine, args: argparse.Namespace,
                     cancel: CancelToken | None = None,
-                    spinning: bool = True) -> tuple[ModelRef, Classifier]:
+                    throughput: bool = False) -> tuple[ModelRef, Classifier]:
     """Resolve ``--model``, download it with a progress bar if needed, open its session.
 
-    ``spinning=False`` suits batch work, where ONNX Runtime's busy-waiting threads would take
-    the CPU that image decoding needs.
+    ``throughput=True`` opens the session built for folder batches.
     """
     warn_flavours()
     ref = engine.resolve(args.model)
     with download_bar(ref.id) as progress:
         classifier = engine.load(ref, args.provider, progress=progress, cancel=cancel,
-                                 spinning=spinning)
+                                 throughput=throughput)
     if classifier.provider.fallback_reason:
         print(f"resnet-desktop: running on CPU: {classifier.provider.fallback_reason}",
               file=sys.stderr)

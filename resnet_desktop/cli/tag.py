@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if not extensions:
         return _error("--extensions: no extension given")
     engine = Engine()
-    ref, classifier = load_classifier(engine, args, spinning=False)
+    ref, classifier = load_classifier(engine, args, throughput=True)
     sha = _model_sha(ref, classifier.model_path)
     options = BatchOptions(recursive=args.recursive, extensions=extensions, top_k=args.top,
                            skip_done=not args.no_skip)

@@ -9,16 +9,25 @@ The pipeline, all of it streamed so memory does not grow with the folder:
    run is not decoded again; its stored top-k is reused (a cancelled batch resumes);
 3. **reading ahead**: a few threads pull the next files into the OS cache, so a slow disk
    or a network share serves several requests at once;
-4. **decoding**: a small thread pool runs :func:`~resnet_desktop.core.imaging.load_image` in
-   JPEG draft mode (libjpeg decodes a 12-megapixel photo at 1/8 scale) and
-   :func:`~resnet_desktop.core.preprocess.preprocess`; Pillow and NumPy release the GIL there.
-   At most ``inflight`` images are read and decoded ahead of inference, which bounds memory;
-5. **inference**: the calling thread stacks ready tensors into batches and runs them through
-   :meth:`Classifier.run <resnet_desktop.core.inference.Classifier.run>` (one session, one
-   thread, as the session's owner requires), so decoding overlaps inference.
+4. **decoding and inference**: a small pool of worker threads runs
+   :func:`~resnet_desktop.core.imaging.load_image` in JPEG draft mode (libjpeg decodes a
+   12-megapixel photo at 1/8 scale) and :func:`~resnet_desktop.core.preprocess.preprocess`;
+   Pillow, NumPy and ONNX Runtime release the GIL there. How the model runs depends on the
+   session:
+
+   - a CPU throughput session (``Classifier.lanes > 1``, see
+     :func:`~resnet_desktop.core.inference.throughput_layout`): each worker runs the model on
+     the image it has just decoded, several workers at once on the one session, so every core
+     alternates between decoding and inference with no hand-over;
+   - any other session (a GPU, or a session built for one image at a time): the calling thread
+     stacks ready tensors into batches and runs them, so decoding overlaps inference and the
+     provider gets the batches it gains from.
+
+   At most ``inflight`` images are read and decoded ahead of the consumer, which bounds memory.
 
 Records come out in discovery order. A file that cannot be read or decoded becomes a record
-with an ``error`` and the batch goes on. Cancellation and pause are checked between images.
+with an ``error`` and the batch goes on. Cancellation and pause are checked between images, by
+the consumer and by every worker before it decodes or classifies one.
 """
 
 from __future__ import annotations
@@ -31,13 +40,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from resnet_desktop.core.cancel import NEVER, CancelToken
-from resnet_desktop.core.errors import ModelError, ResNetDesktopError
+from resnet_desktop.core.errors import Cancelled, ModelError, ResNetDesktopError
 from resnet_desktop.core.imaging import DEFAULT_MAX_PIXELS, EXTENSIONS, draft_size_for, load_image
 from resnet_desktop.core.inference import Classifier, Prediction
 from resnet_desktop.core.manifest import ModelManifest, Preprocessing
@@ -52,14 +62,15 @@ ResNet gains little beyond 8; a GPU provider gains more, and 8 keeps latency to 
 results low."""
 
 
-def default_decode_threads() -> int:
-    """Decoding threads: as many as there are cores, at most 4.
+def default_workers(classifier: Classifier) -> int:
+    """Worker threads for a batch on ``classifier``.
 
-    Measured on 2 cores with ResNet-50 and 12-megapixel JPEGs (benchmarks/bench_tag.py): two
-    decoding threads beside ONNX Runtime's two intra-op threads beat one (the decode of the
-    next image fills the gaps between ONNX Runtime's parallel sections); more than four gains
-    nothing because inference is the bound.
+    A CPU throughput session: one worker per lane, each decoding and classifying. Otherwise
+    decoding threads only, as many as there are cores and at most 4: inference on the calling
+    thread is the bound, and more decoders gain nothing.
     """
+    if classifier.lanes > 1:
+        return classifier.lanes
     return max(1, min(4, os.cpu_count() or 1))
 
 
@@ -87,8 +98,9 @@ class BatchOptions:
     """Reuse results from the store for unchanged images (``--no-skip`` turns it off)."""
     batch_size: int | None = None
     """None: the model's fixed batch size, or :data:`DEFAULT_BATCH_SIZE` when it is dynamic."""
-    decode_threads: int | None = None
-    """None: :func:`default_decode_threads`."""
+    workers: int | None = None
+    """Threads that decode (and on a CPU throughput session also classify); None:
+    :func:`default_workers`."""
     max_pixels: int = DEFAULT_MAX_PIXELS
 
 
@@ -173,18 +185,24 @@ class PauseToken:
         """True while a pipeline is actually blocked on this token (it has stopped)."""
         return self._waiting > 0
 
-    def wait_while_paused(self, cancel: CancelToken) -> float:
-        """Block while paused (waking on cancel); returns the seconds spent waiting."""
+    def wait_while_paused(self, cancel: CancelToken, *, holds: bool = True) -> float:
+        """Block while paused (waking on cancel); returns the seconds spent waiting.
+
+        ``holds=False`` is for helper threads (the pipeline's workers): their waiting does not
+        make :attr:`holding` true, which means the pipeline's consumer has stopped.
+        """
         if self._running.is_set():
             return 0.0
         start = time.perf_counter()
-        self._waiting += 1
+        if holds:
+            self._waiting += 1
         try:
             while not self._running.wait(0.05):
                 if cancel.cancelled:
                     break
         finally:
-            self._waiting -= 1
+            if holds:
+                self._waiting -= 1
         return time.perf_counter() - start
 
 
@@ -311,12 +329,40 @@ def _read_ahead(path: Path) -> None:
         pass
 
 
-def _prepare(path: Path, pre: Preprocessing, max_pixels: int,
+@dataclass(frozen=True)
+class _Tokens:
+    """What a worker checks before it starts on an image."""
+
+    cancel: CancelToken
+    pause: PauseToken
+
+    def wait(self) -> None:
+        self.pause.wait_while_paused(self.cancel, holds=False)
+        self.cancel.raise_if_cancelled()
+
+
+def _prepare(path: Path, pre: Preprocessing, max_pixels: int, tokens: _Tokens,
              read: Future | None = None) -> np.ndarray:
+    tokens.wait()
     if read is not None:
         read.result()
     image = load_image(path, max_pixels=max_pixels, draft=draft_size_for(pre))
     return preprocess(image, pre)
+
+
+class _InferenceFailed(Exception):
+    """The model failed on a worker thread: the batch cannot go on (unlike a bad file)."""
+
+
+def _prepare_and_classify(classifier: Classifier, path: Path, max_pixels: int,
+                          tokens: _Tokens, read: Future | None = None) -> np.ndarray:
+    """One image's probabilities, decoded and classified on the calling worker thread."""
+    tensor = _prepare(path, classifier.preprocessing, max_pixels, tokens, read)
+    tokens.wait()
+    try:
+        return classifier.run(tensor[np.newaxis])[0]
+    except Exception as exc:  # ORT raises many types; the model cannot run at all
+        raise _InferenceFailed(str(exc)) from exc
 
 
 @dataclass
@@ -371,9 +417,12 @@ class BatchRun:
         self.progress = BatchProgress()
         fixed = classifier.io.batch
         self.batch_size = max(1, self.options.batch_size or fixed or DEFAULT_BATCH_SIZE)
-        self.decode_threads = max(1, self.options.decode_threads or default_decode_threads())
+        """Images classified (or, in workers, collected) together: one store commit each."""
+        self.classify_in_workers = classifier.lanes > 1
+        self.workers = max(1, self.options.workers or default_workers(classifier))
         # Enough read and decoded ahead to keep every thread busy while a batch runs.
-        self.inflight = self.batch_size + 2 * self.decode_threads + READ_AHEAD_THREADS
+        self.inflight = self.batch_size + 2 * self.workers + READ_AHEAD_THREADS
+        self._clock = _Clock()
 
     def __iter__(self) -> Iterator[BatchRecord]:
         folder = self.folder
@@ -388,12 +437,13 @@ class BatchRun:
                                      f"({exc.strerror or exc})") from None
         entries = discover_images(folder, recursive=opts.recursive, extensions=opts.extensions,
                                   cancel=self.cancel)
-        clock = _Clock()
-        pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="batch-decode")
+        clock = self._clock = _Clock()
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="batch-worker")
         reader = ThreadPoolExecutor(READ_AHEAD_THREADS, thread_name_prefix="batch-read")
         pending: deque[_Item] = deque()
         decoding = 0
         pre = self.classifier.preprocessing
+        tokens = _Tokens(self.cancel, self.pause)
         try:
             exhausted = False
 
@@ -408,8 +458,12 @@ class BatchRun:
                     item = self._item_for(entry)
                     if item.record is None:
                         read = reader.submit(_read_ahead, item.file)
-                        item.future = pool.submit(_prepare, item.file, pre, opts.max_pixels,
-                                                  read)
+                        if self.classify_in_workers:
+                            item.future = pool.submit(_prepare_and_classify, self.classifier,
+                                                      item.file, opts.max_pixels, tokens, read)
+                        else:
+                            item.future = pool.submit(_prepare, item.file, pre,
+                                                      opts.max_pixels, tokens, read)
                         decoding += 1
                     pending.append(item)
 
@@ -429,8 +483,9 @@ class BatchRun:
                         needing += 1
                         decoding -= 1
                     refill()
-                started = time.perf_counter()
+                started, paused_before = time.perf_counter(), clock.paused
                 self._classify(chunk)
+                started += clock.paused - paused_before
                 for item in chunk:
                     record = item.record
                     assert record is not None
@@ -477,15 +532,32 @@ class BatchRun:
                                           cached=True)
         return item
 
+    def _result(self, future: Future) -> np.ndarray:
+        """The worker's result; while paused, stop waiting for it and hold here instead.
+
+        The worker itself may be held by the pause, so only this wait lets the consumer report
+        that the pipeline has stopped (:attr:`PauseToken.holding`).
+        """
+        while True:
+            try:
+                return future.result(timeout=0.05)
+            except FutureTimeout:
+                self._clock.paused += self.pause.wait_while_paused(self.cancel)
+                self.cancel.raise_if_cancelled()
+
     def _classify(self, chunk: list[_Item]) -> None:
-        """Wait for the chunk's decodes, run the good ones as one batch, fill in records."""
+        """Wait for the chunk's workers, classify what they decoded, fill in records."""
         model_id = self.classifier.model_id
         ready: list[tuple[_Item, np.ndarray]] = []
         for item in chunk:
             if item.future is None:
                 continue
             try:
-                ready.append((item, item.future.result()))
+                ready.append((item, self._result(item.future)))
+            except _InferenceFailed as exc:
+                raise ModelError(f"{model_id}: inference failed ({exc})") from exc
+            except Cancelled:
+                raise
             except ResNetDesktopError as exc:
                 item.record = BatchRecord(item.path, item.file, model_id, error=str(exc))
             except Exception as exc:  # a decoder bug must not end the batch
@@ -496,11 +568,14 @@ class BatchRun:
                 item.future = None
         if not ready:
             return
-        tensors = np.stack([tensor for _, tensor in ready])
-        try:
-            probabilities = self.classifier.run(tensors)
-        except Exception as exc:  # ORT raises many types; the model cannot run at all
-            raise ModelError(f"{model_id}: inference failed ({exc})") from exc
+        if self.classify_in_workers:
+            probabilities = [probs for _, probs in ready]
+        else:
+            tensors = np.stack([tensor for _, tensor in ready])
+            try:
+                probabilities = self.classifier.run(tensors)
+            except Exception as exc:  # ORT raises many types; the model cannot run at all
+                raise ModelError(f"{model_id}: inference failed ({exc})") from exc
         rows = []
         for (item, _), probs in zip(ready, probabilities, strict=True):
             top = tuple(self.classifier.top_k(probs, self.options.top_k))

@@ -89,15 +89,15 @@ class Engine:
 
     def load(self, model: str | Path | ModelRef | None = None, provider: str = "auto",
              progress: ProgressCallback | None = None,
-             cancel: CancelToken | None = None, *, spinning: bool = True) -> Classifier:
+             cancel: CancelToken | None = None, *, throughput: bool = False) -> Classifier:
         """Download if needed, then open (or reuse) the session for ``model`` on ``provider``.
 
-        ``spinning=False`` is for throughput work beside other threads (folder batches): see
-        :func:`~resnet_desktop.core.inference.create_session`.
+        ``throughput=True`` is for folder batches: see
+        :func:`~resnet_desktop.core.inference.throughput_layout`.
         """
         ref = model if isinstance(model, ModelRef) else self.resolve(model)
         path = self.model_file(ref, progress, cancel)
-        return self.classifiers.get(path, ref.manifest, provider, ref.id, spinning=spinning)
+        return self.classifiers.get(path, ref.manifest, provider, ref.id, throughput=throughput)
 
     def classify_image(self, classifier: Classifier, image: Image.Image, top_k: int = 5,
                        path: Path | None = None) -> Classification:

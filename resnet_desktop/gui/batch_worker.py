@@ -121,10 +121,9 @@ class BatchWorker(QObject):
             if request.cancel.cancelled:
                 raise Cancelled()
             ref = self._engine.resolve(request.model)
-            # A session of its own that does not spin, so it leaves the CPU to the decoders
-            # (see core.inference.create_session).
+            # A session of its own, built for throughput (see core.inference.throughput_layout).
             classifier = self._engine.load(
-                ref, request.provider, cancel=request.cancel, spinning=False,
+                ref, request.provider, cancel=request.cancel, throughput=True,
                 progress=lambda done, total, rate: self.download_progressed.emit(
                     request.id, done, total, rate))
             sha = ref.entry.sha256 if ref.entry is not None else file_sha256(
