@@ -424,8 +424,8 @@ def measure(args: argparse.Namespace, ram: Path | None) -> int:
     phases: list[Phase] = []
     bound, lanes = [], []
     with Phase("c before") as phase:
-        bound += [inference_bound(default.session, input_name, 30) for _ in range(3)]
-        lanes += [lanes_bound(batch_session, 15) for _ in range(3)]
+        bound += [inference_bound(default.session, input_name, 30) for _ in range(5)]
+        lanes += [lanes_bound(batch_session, 15) for _ in range(5)]
     phases.append(phase)
     with Phase("a") as phase:
         naive = naive_reference(default.session, input_name, files[:args.naive])
@@ -437,8 +437,8 @@ def measure(args: argparse.Namespace, ram: Path | None) -> int:
             tagged[size] = tag_subprocess(folder, model, work)
         phases.append(phase)
     with Phase("c after") as phase:
-        bound += [inference_bound(default.session, input_name, 30) for _ in range(3)]
-        lanes += [lanes_bound(batch_session, 15) for _ in range(3)]
+        bound += [inference_bound(default.session, input_name, 30) for _ in range(5)]
+        lanes += [lanes_bound(batch_session, 15) for _ in range(5)]
     phases.append(phase)
     with Phase("ceiling") as phase:
         decode_ms, infer_ms, ceiling = cpu_ceiling(batch_session.session, input_name,
