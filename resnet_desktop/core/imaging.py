@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from resnet_desktop.core.errors import ImageError
+from resnet_desktop.core.icc import convert_to_srgb, profile_of
 from resnet_desktop.core.manifest import Preprocessing
 
 log = logging.getLogger(__name__)
@@ -283,11 +284,19 @@ def _decode(fp: BinaryIO, name: str, max_pixels: int, draft: tuple[int, int] | N
         _apply_orientation(im, name)
         # Leaving the ``with`` detaches the image from ``fp`` (the caller closes the file).
         try:
-            return to_rgb(im)
+            return _colour_managed_rgb(im, name)
         except ImageError as exc:
             raise ImageError(f"{name}: {exc}") from None
         except _DECODE_ERRORS as exc:
             raise _corrupt(name, exc) from None
+
+
+def _colour_managed_rgb(im: Image.Image, name: str) -> Image.Image:
+    """8-bit sRGB pixels: :func:`to_rgb`, honouring an embedded colour profile (see core.icc)."""
+    icc = profile_of(im)
+    if im.mode == "CMYK":
+        return to_rgb(convert_to_srgb(im, icc, name))
+    return convert_to_srgb(to_rgb(im), icc, name)
 
 
 def _apply_orientation(im: Image.Image, name: str) -> None:
