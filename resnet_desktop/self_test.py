@@ -26,6 +26,7 @@ from resnet_desktop import __version__
 
 SELFTEST_MODEL = "selftest/colours.onnx"
 SELFTEST_IMAGE = "selftest/red.jpg"
+SELFTEST_HEIC = "selftest/red.heic"
 EXPECTED_LABEL = "red"
 REPORT_OPTION = "--self-test-report"
 
@@ -61,7 +62,8 @@ def _check_resources() -> str:
 
     folder = resources_dir()
     missing = [name for name in ("models.json", "imagenet_classes.txt", SELFTEST_MODEL,
-                                 SELFTEST_IMAGE) if not resource_path(name).is_file()]
+                                 SELFTEST_IMAGE, SELFTEST_HEIC)
+               if not resource_path(name).is_file()]
     if missing:
         raise CheckFailed(f"missing from {folder}: {', '.join(missing)}")
     return str(folder)
@@ -212,6 +214,23 @@ def _check_classify() -> str:
     return detail
 
 
+def _check_heif() -> str:
+    """pi-heif's libheif and libde265 are native libraries a bundle can lose."""
+    from resnet_desktop.core.imaging import FORMATS, load_image
+    from resnet_desktop.resources import resource_path
+
+    if "HEIF" not in FORMATS:
+        raise CheckFailed("HEIC/HEIF is not supported: pi-heif did not import")
+    image = load_image(resource_path(SELFTEST_HEIC))
+    r, g, b = image.getpixel((image.width // 2, image.height // 2))
+    if not (r > 180 and g < 80 and b < 80):
+        raise CheckFailed(f"{SELFTEST_HEIC} decoded to ({r}, {g}, {b}), not red")
+    import pi_heif
+
+    return (f"{Path(SELFTEST_HEIC).name}: {image.width}x{image.height}, "
+            f"pi-heif {pi_heif.__version__}")
+
+
 CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("app", _check_app),
     ("resources", _check_resources),
@@ -219,6 +238,7 @@ CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("qt", _check_qt),
     ("qt-multimedia", _check_multimedia),
     ("classify", _check_classify),
+    ("heif", _check_heif),
 )
 
 

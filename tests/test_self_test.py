@@ -14,7 +14,7 @@ from PIL import Image
 from resnet_desktop.self_test import CheckResult, format_report, report_path_from
 
 REPO = Path(__file__).resolve().parent.parent
-CHECKS = ("app", "resources", "onnxruntime", "qt", "qt-multimedia", "classify")
+CHECKS = ("app", "resources", "onnxruntime", "qt", "qt-multimedia", "classify", "heif")
 
 
 def run_self_test(*args: str, cwd: Path = REPO, pythonpath: Path | None = None,
@@ -65,7 +65,18 @@ def test_a_wrong_answer_fails_the_classify_check(tmp_path: Path) -> None:
     assert check_lines(result.stdout)["classify"] == "FAIL"
     assert "classified as 'green'" in result.stdout
     assert "expected 'red'" in result.stdout
-    assert "self-test FAILED: classify (1 of 6 checks)" in result.stdout
+    assert "self-test FAILED: classify (1 of 7 checks)" in result.stdout
+
+
+def test_a_heic_that_does_not_decode_fails_the_heif_check(tmp_path: Path) -> None:
+    app = copy_of_app(tmp_path / "app")
+    heic = app / "resources" / "selftest" / "red.heic"
+    heic.write_bytes(heic.read_bytes()[:60])
+    result = run_self_test(cwd=app, pythonpath=app)
+    assert result.returncode == 1
+    assert check_lines(result.stdout)["heif"] == "FAIL"
+    assert "red.heic: the image is corrupt" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_a_missing_test_model_is_named(tmp_path: Path) -> None:

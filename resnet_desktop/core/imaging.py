@@ -39,20 +39,38 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PIXELS = 100_000_000
 """100 megapixels: a 50 MP camera photo or a large scan passes, a decompression bomb does not."""
 
+def _register_heif() -> bool:
+    """HEIC/HEIF (iPhone photos) through pi-heif: libheif with only its decoder.
+
+    pi-heif rather than pillow-heif because the latter bundles the GPL x265 encoder, which an
+    installer could not carry under this app's licence; decoding is all the app needs. libheif
+    applies the file's rotation itself, and pi-heif resets the EXIF orientation to match.
+    """
+    try:
+        import pi_heif
+    except ImportError:
+        return False
+    pi_heif.register_heif_opener()
+    return "HEIF" in Image.OPEN
+
+
 _BASE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "PPM")
-FORMATS: tuple[str, ...] = _BASE_FORMATS + (("AVIF",) if features.check("avif") else ())
-"""Pillow format ids that are opened. HEIF needs a third-party plugin, so it is not here; AVIF
-is here only when this Pillow was built with libavif."""
+FORMATS: tuple[str, ...] = (_BASE_FORMATS + (("HEIF",) if _register_heif() else ())
+                            + (("AVIF",) if features.check("avif") else ()))
+"""Pillow format ids that are opened. HEIF is here when pi-heif is installed (a dependency);
+AVIF only when this Pillow was built with libavif."""
 
 _FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP", "GIF": "GIF",
-                 "TIFF": "TIFF", "PPM": "PPM/PGM", "AVIF": "AVIF"}
+                 "TIFF": "TIFF", "PPM": "PPM/PGM", "HEIF": "HEIC/HEIF", "AVIF": "AVIF"}
 SUPPORTED_DESCRIPTION = ", ".join(_FORMAT_NAMES[f] for f in FORMATS)
 
 # File name extensions of the supported formats, for file dialogs and folder scans.
 EXTENSIONS: tuple[str, ...] = (
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff",
-    ".ppm", ".pgm", ".pbm", ".pnm",
-) + ((".avif",) if "AVIF" in FORMATS else ())
+    (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff",
+     ".ppm", ".pgm", ".pbm", ".pnm")
+    + ((".heic", ".heif", ".hif") if "HEIF" in FORMATS else ())
+    + ((".avif",) if "AVIF" in FORMATS else ())
+)
 
 # Signatures of formats on the allowlist: a file that starts like one but cannot be opened is
 # damaged, not unsupported.
@@ -220,7 +238,8 @@ def _describe_unsupported(head: bytes) -> str:
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         if brand in _HEIF_BRANDS:
-            return "it looks like a HEIC/HEIF photo; export it as JPEG first"
+            return ("it looks like a HEIC/HEIF photo, and pi-heif, which reads them, is not "
+                    "installed")
         if brand in (b"avif", b"avis"):
             return "AVIF is not supported by this build"
     stripped = head.lstrip()
@@ -235,6 +254,8 @@ def _looks_supported(head: bytes) -> bool:
     if any(head.startswith(magic) for magic, _ in _SUPPORTED_MAGIC):
         return True
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS and "HEIF" in FORMATS:
         return True
     return len(head) >= 2 and head[0:1] == b"P" and head[1:2] in b"123456fF"
 
