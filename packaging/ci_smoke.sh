@@ -79,6 +79,15 @@ if [ "$size_mb" -gt "$LIMIT_MB" ]; then
   failures+=("bundle is ${size_mb} MB, over the ${LIMIT_MB} MB limit")
 fi
 
+licence_dir="$BUNDLE/_internal/licences"
+if [ -f "$licence_dir/LICENSE" ] && [ -f "$licence_dir/THIRD-PARTY.txt" ] \
+    && ls "$licence_dir"/PySide6_Essentials-*/LGPL-3.0.txt "$licence_dir"/onnxruntime-*/onnxruntime/ThirdPartyNotices.txt \
+      "$licence_dir"/pi_heif-*/licenses/LICENSES_bundled.txt >/dev/null 2>&1; then
+  say "licences: $(( $(ls "$licence_dir" | wc -l) - 2 )) bundled distributions, and the app's own"
+else
+  failures+=("the bundle lacks its licence texts in _internal/licences")
+fi
+
 # The frozen app must not touch the CI user's cache, models or settings.
 export RESNET_DESKTOP_CACHE="$WORK/appdirs/cache" RESNET_DESKTOP_DATA="$WORK/appdirs/data"
 export RESNET_DESKTOP_SETTINGS="$WORK/appdirs/settings" QT_QPA_PLATFORM=offscreen
