@@ -16,13 +16,12 @@ from test_batch_helpers import bad_folder, colour_model, noisy_jpeg, numbered_fo
 from resnet_desktop.core.batch import (
     BatchOptions,
     BatchRun,
-    PauseToken,
     count_images,
     discover_images,
     model_fingerprint,
     normalise_extensions,
 )
-from resnet_desktop.core.cancel import CancelToken
+from resnet_desktop.core.cancel import CancelToken, PauseToken
 from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
 from resnet_desktop.core.imaging import load_image
 from resnet_desktop.core.inference import Classifier
@@ -263,7 +262,7 @@ def test_paused_workers_start_no_new_image(tmp_path, colours):
     assert pause.holding
     at_hold = runs
     time.sleep(0.6)
-    assert runs - at_hold <= (run.workers if run.classify_in_workers else 0)
+    assert runs - at_hold <= (run.pipeline.workers if run.pipeline.classify_in_workers else 0)
     assert runs < 40 and len(records) == 4
     pause.resume()
     worker.join(30)
@@ -347,7 +346,7 @@ def test_a_throughput_session_gives_each_lane_its_own_thread(tmp_path):
     assert usual.session.get_session_options().intra_op_num_threads == 0
     folder = numbered_folder(tmp_path, 3)
     run = BatchRun(batch, folder)
-    assert run.classify_in_workers and run.workers == lanes
+    assert run.pipeline.classify_in_workers and run.pipeline.workers == lanes
     assert [r.label for r in run] == ["red", "green", "blue"]
 
 

@@ -66,9 +66,15 @@ def two_of_three(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture
-def classifier(two_of_three) -> Classifier:
-    return Classifier(two_of_three, load_manifest_for(two_of_three), "cpu")
+@pytest.fixture(params=[False, True], ids=["batched", "lanes"])
+def classifier(two_of_three, request) -> Classifier:
+    """Both ways the pipeline runs the model: batches on the calling thread, and workers that
+    classify on a CPU throughput session (two lanes even on one core)."""
+    loaded = Classifier(two_of_three, load_manifest_for(two_of_three), "cpu",
+                        throughput=request.param)
+    if request.param:
+        loaded.lanes = 2
+    return loaded
 
 
 def _image_folder(root: Path, name_of=lambda colour: colour) -> Path:

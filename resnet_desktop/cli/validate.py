@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     engine = Engine()
-    ref, classifier = load_classifier(engine, args)
+    ref, classifier = load_classifier(engine, args, throughput=True)
     dataset = find_labelled_set(args.folder, classifier.labels, args.ground_truth, args.meta)
     dataset = dataset.sample(args.limit)
     if dataset.skipped:

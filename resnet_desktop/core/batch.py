@@ -1,29 +1,16 @@
-"""Folder batches: find the images, decode them in parallel, classify them in batches.
+"""Folder batches: find the images, skip those done before, classify the rest.
 
-The pipeline, all of it streamed so memory does not grow with the folder:
+All of it is streamed, so memory does not grow with the folder:
 
 1. **discovery**: :func:`discover_images` walks the folder with ``os.scandir`` (files sorted by
    name in each folder, then its subfolders, so runs are deterministic; hidden entries and
    symlinked folders are skipped);
 2. **results store**: an image whose path, size, modification time and model match an earlier
    run is not decoded again; its stored top-k is reused (a cancelled batch resumes);
-3. **reading ahead**: a few threads pull the next files into the OS cache, so a slow disk
-   or a network share serves several requests at once;
-4. **decoding and inference**: a small pool of worker threads runs
-   :func:`~resnet_desktop.core.imaging.load_image` in JPEG draft mode (libjpeg decodes a
-   12-megapixel photo at 1/8 scale) and :func:`~resnet_desktop.core.preprocess.preprocess`;
-   Pillow, NumPy and ONNX Runtime release the GIL there. How the model runs depends on the
-   session:
-
-   - a CPU throughput session (``Classifier.lanes > 1``, see
-     :func:`~resnet_desktop.core.inference.throughput_layout`): each worker runs the model on
-     the image it has just decoded, several workers at once on the one session, so every core
-     alternates between decoding and inference with no hand-over;
-   - any other session (a GPU, or a session built for one image at a time): the calling thread
-     stacks ready tensors into batches and runs them, so decoding overlaps inference and the
-     provider gets the batches it gains from.
-
-   At most ``inflight`` images are read and decoded ahead of the consumer, which bounds memory.
+3. **reading, decoding and inference**: :class:`~resnet_desktop.core.pipeline.ClassifyPipeline`
+   (read-ahead threads, decoding workers, and the model run either in the workers on a CPU
+   throughput session or in batches on this thread), which bounds how many images are in
+   flight.
 
 Records come out in discovery order. A file that cannot be read or decoded becomes a record
 with an ``error`` and the batch goes on. Cancellation and pause are checked between images, by
@@ -37,42 +24,19 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from resnet_desktop.core.cancel import NEVER, CancelToken
-from resnet_desktop.core.errors import Cancelled, ModelError, ResNetDesktopError
-from resnet_desktop.core.imaging import DEFAULT_MAX_PIXELS, EXTENSIONS, draft_size_for, load_image
+from resnet_desktop.core.cancel import NEVER, CancelToken, PauseToken
+from resnet_desktop.core.errors import ResNetDesktopError
+from resnet_desktop.core.imaging import DEFAULT_MAX_PIXELS, EXTENSIONS
 from resnet_desktop.core.inference import Classifier, Prediction
-from resnet_desktop.core.manifest import ModelManifest, Preprocessing
-from resnet_desktop.core.preprocess import preprocess
+from resnet_desktop.core.manifest import ModelManifest
+from resnet_desktop.core.pipeline import ClassifyPipeline, Outcome
 from resnet_desktop.core.results_store import ResultsStore
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BATCH_SIZE = 8
-"""Images per ``Classifier.run`` when the model's batch dimension is dynamic. On a CPU a
-ResNet gains little beyond 8; a GPU provider gains more, and 8 keeps latency to the first
-results low."""
-
-
-def default_workers(classifier: Classifier) -> int:
-    """Worker threads for a batch on ``classifier``.
-
-    A CPU throughput session: one worker per lane, each decoding and classifying. Otherwise
-    decoding threads only, as many as there are cores and at most 4: inference on the calling
-    thread is the bound, and more decoders gain nothing.
-    """
-    if classifier.lanes > 1:
-        return classifier.lanes
-    return max(1, min(4, os.cpu_count() or 1))
-
 
 def normalise_extensions(extensions: Iterable[str]) -> tuple[str, ...]:
     """``["JPG", ".png", "tif"]`` -> ``(".jpg", ".png", ".tif")``; empty entries dropped."""
@@ -97,10 +61,11 @@ class BatchOptions:
     skip_done: bool = True
     """Reuse results from the store for unchanged images (``--no-skip`` turns it off)."""
     batch_size: int | None = None
-    """None: the model's fixed batch size, or :data:`DEFAULT_BATCH_SIZE` when it is dynamic."""
+    """None: the model's fixed batch size, or
+    :data:`~resnet_desktop.core.pipeline.DEFAULT_BATCH_SIZE` when it is dynamic."""
     workers: int | None = None
     """Threads that decode (and on a CPU throughput session also classify); None:
-    :func:`default_workers`."""
+    :func:`~resnet_desktop.core.pipeline.default_workers`."""
     max_pixels: int = DEFAULT_MAX_PIXELS
 
 
@@ -160,50 +125,6 @@ class BatchProgress:
         if self.total is None or self.rate <= 0:
             return None
         return max(0, self.total - self.done) / self.rate
-
-
-class PauseToken:
-    """A thread-safe pause switch that the pipeline checks between images."""
-
-    def __init__(self) -> None:
-        self._running = threading.Event()
-        self._running.set()
-        self._waiting = 0
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def holding(self) -> bool:
-        """True while a pipeline is actually blocked on this token (it has stopped)."""
-        return self._waiting > 0
-
-    def wait_while_paused(self, cancel: CancelToken, *, holds: bool = True) -> float:
-        """Block while paused (waking on cancel); returns the seconds spent waiting.
-
-        ``holds=False`` is for helper threads (the pipeline's workers): their waiting does not
-        make :attr:`holding` true, which means the pipeline's consumer has stopped.
-        """
-        if self._running.is_set():
-            return 0.0
-        start = time.perf_counter()
-        if holds:
-            self._waiting += 1
-        try:
-            while not self._running.wait(0.05):
-                if cancel.cancelled:
-                    break
-        finally:
-            if holds:
-                self._waiting -= 1
-        return time.perf_counter() - start
 
 
 @dataclass(frozen=True)
@@ -301,70 +222,6 @@ def model_fingerprint(model_sha256: str, manifest: ModelManifest) -> str:
     return f"{model_sha256}:{hashlib.sha256(recipe).hexdigest()[:16]}"
 
 
-READ_AHEAD_THREADS = 4
-"""Files read ahead at once. A slow disk or a network share serves several requests in
-parallel faster than one after the other (measured here: 43 MB/s for one reader, 82 MB/s for
-eight), and a 12-megapixel JPEG is 3-5 MB, so reading can otherwise bound a batch."""
-
-_READ_CHUNK = 1 << 20
-_READ_LIMIT = 64 << 20
-"""Read ahead no further than this: a multi-gigabyte file named .jpg is refused by the
-decoder from its header, and reading all of it first would only waste time."""
-
-
-def _read_ahead(path: Path) -> None:
-    """Pull a file into the OS cache so the decoder does not wait for the disk.
-
-    The bytes are discarded (the decoder reads the cached file again, cheaply), so
-    :func:`~resnet_desktop.core.imaging.load_image` stays the one place that reports a file
-    that cannot be read.
-    """
-    try:
-        with open(path, "rb", buffering=0) as handle:
-            buffer = bytearray(_READ_CHUNK)
-            done = 0
-            while done < _READ_LIMIT and (count := handle.readinto(buffer)):
-                done += count
-    except OSError:
-        pass
-
-
-@dataclass(frozen=True)
-class _Tokens:
-    """What a worker checks before it starts on an image."""
-
-    cancel: CancelToken
-    pause: PauseToken
-
-    def wait(self) -> None:
-        self.pause.wait_while_paused(self.cancel, holds=False)
-        self.cancel.raise_if_cancelled()
-
-
-def _prepare(path: Path, pre: Preprocessing, max_pixels: int, tokens: _Tokens,
-             read: Future | None = None) -> np.ndarray:
-    tokens.wait()
-    if read is not None:
-        read.result()
-    image = load_image(path, max_pixels=max_pixels, draft=draft_size_for(pre))
-    return preprocess(image, pre)
-
-
-class _InferenceFailed(Exception):
-    """The model failed on a worker thread: the batch cannot go on (unlike a bad file)."""
-
-
-def _prepare_and_classify(classifier: Classifier, path: Path, max_pixels: int,
-                          tokens: _Tokens, read: Future | None = None) -> np.ndarray:
-    """One image's probabilities, decoded and classified on the calling worker thread."""
-    tensor = _prepare(path, classifier.preprocessing, max_pixels, tokens, read)
-    tokens.wait()
-    try:
-        return classifier.run(tensor[np.newaxis])[0]
-    except Exception as exc:  # ORT raises many types; the model cannot run at all
-        raise _InferenceFailed(str(exc)) from exc
-
-
 @dataclass
 class _Item:
     """One discovered entry on its way through the pipeline."""
@@ -373,19 +230,8 @@ class _Item:
     file: Path
     size: int = 0
     mtime_ns: int = 0
-    future: Future | None = None
     record: BatchRecord | None = None
-
-
-@dataclass
-class _Clock:
-    """Working time, pauses excluded."""
-
-    started: float = field(default_factory=time.perf_counter)
-    paused: float = 0.0
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started - self.paused
+    """Set before the pipeline for folder problems, unreadable entries and store hits."""
 
 
 class BatchRun:
@@ -415,14 +261,9 @@ class BatchRun:
         self.pause = pause or PauseToken()
         self.on_progress = on_progress
         self.progress = BatchProgress()
-        fixed = classifier.io.batch
-        self.batch_size = max(1, self.options.batch_size or fixed or DEFAULT_BATCH_SIZE)
-        """Images classified (or, in workers, collected) together: one store commit each."""
-        self.classify_in_workers = classifier.lanes > 1
-        self.workers = max(1, self.options.workers or default_workers(classifier))
-        # Enough read and decoded ahead to keep every thread busy while a batch runs.
-        self.inflight = self.batch_size + 2 * self.workers + READ_AHEAD_THREADS
-        self._clock = _Clock()
+        self.pipeline = ClassifyPipeline(
+            classifier, batch_size=self.options.batch_size, workers=self.options.workers,
+            max_pixels=self.options.max_pixels, cancel=self.cancel, pause=self.pause)
 
     def __iter__(self) -> Iterator[BatchRecord]:
         folder = self.folder
@@ -437,76 +278,36 @@ class BatchRun:
                                      f"({exc.strerror or exc})") from None
         entries = discover_images(folder, recursive=opts.recursive, extensions=opts.extensions,
                                   cancel=self.cancel)
-        clock = self._clock = _Clock()
-        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="batch-worker")
-        reader = ThreadPoolExecutor(READ_AHEAD_THREADS, thread_name_prefix="batch-read")
-        pending: deque[_Item] = deque()
-        decoding = 0
-        pre = self.classifier.preprocessing
-        tokens = _Tokens(self.cancel, self.pause)
+        items = (self._item_for(entry) for entry in entries)
+        pipeline = self.pipeline
+        pipeline.paused_seconds = 0.0  # every pause, in the pipeline or here, is added there
+
+        def working_since(moment: float, paused_then: float) -> float:
+            return time.perf_counter() - moment - (pipeline.paused_seconds - paused_then)
+
+        begun = time.perf_counter()
+        chunks = pipeline.chunks(items, lambda item: None if item.record else item.file)
         try:
-            exhausted = False
-
-            def refill() -> None:
-                nonlocal exhausted, decoding
-                while (not exhausted and decoding < self.inflight
-                       and len(pending) < 4 * self.inflight):
-                    entry = next(entries, None)
-                    if entry is None:
-                        exhausted = True
-                        return
-                    item = self._item_for(entry)
-                    if item.record is None:
-                        read = reader.submit(_read_ahead, item.file)
-                        if self.classify_in_workers:
-                            item.future = pool.submit(_prepare_and_classify, self.classifier,
-                                                      item.file, opts.max_pixels, tokens, read)
-                        else:
-                            item.future = pool.submit(_prepare, item.file, pre,
-                                                      opts.max_pixels, tokens, read)
-                        decoding += 1
-                    pending.append(item)
-
             while True:
-                clock.paused += self.pause.wait_while_paused(self.cancel)
-                self.cancel.raise_if_cancelled()
-                refill()
-                if not pending:
+                started, paused_then = time.perf_counter(), pipeline.paused_seconds
+                chunk = next(chunks, None)
+                if chunk is None:
                     break
-                # The front of the queue up to the next batch's worth of images to classify.
-                chunk: list[_Item] = []
-                needing = 0
-                while pending and needing < self.batch_size:
-                    item = pending.popleft()
-                    chunk.append(item)
-                    if item.future is not None:
-                        needing += 1
-                        decoding -= 1
-                    refill()
-                started, paused_before = time.perf_counter(), clock.paused
-                self._classify(chunk)
-                started += clock.paused - paused_before
-                for item in chunk:
+                classified = self._records(chunk)
+                for item, _ in chunk:
                     record = item.record
                     assert record is not None
                     self._count(record)
-                    self.progress.seconds = clock.elapsed()
+                    self.progress.seconds = working_since(begun, 0.0)
                     if self.on_progress is not None:
                         self.on_progress(self.progress)
                     yield record
-                    waited = self.pause.wait_while_paused(self.cancel)
-                    clock.paused += waited
-                    started += waited
+                    pipeline.paused_seconds += self.pause.wait_while_paused(self.cancel)
                     self.cancel.raise_if_cancelled()
-                if needing:
-                    self.progress.classify_seconds += time.perf_counter() - started
+                if classified:
+                    self.progress.classify_seconds += working_since(started, paused_then)
         finally:
-            for item in pending:
-                if item.future is not None:
-                    item.future.cancel()
-            reader.shutdown(wait=False, cancel_futures=True)
-            pool.shutdown(wait=True, cancel_futures=True)
-            reader.shutdown(wait=True)
+            chunks.close()
 
     def _item_for(self, entry: Path | FolderProblem) -> _Item:
         if isinstance(entry, FolderProblem):
@@ -532,57 +333,22 @@ class BatchRun:
                                           cached=True)
         return item
 
-    def _result(self, future: Future) -> np.ndarray:
-        """The worker's result; while paused, stop waiting for it and hold here instead.
-
-        The worker itself may be held by the pause, so only this wait lets the consumer report
-        that the pipeline has stopped (:attr:`PauseToken.holding`).
-        """
-        while True:
-            try:
-                return future.result(timeout=0.05)
-            except FutureTimeout:
-                self._clock.paused += self.pause.wait_while_paused(self.cancel)
-                self.cancel.raise_if_cancelled()
-
-    def _classify(self, chunk: list[_Item]) -> None:
-        """Wait for the chunk's workers, classify what they decoded, fill in records."""
+    def _records(self, chunk: list[tuple[_Item, Outcome]]) -> bool:
+        """Fill in the records of the chunk's items; True if any went through the model."""
         model_id = self.classifier.model_id
-        ready: list[tuple[_Item, np.ndarray]] = []
-        for item in chunk:
-            if item.future is None:
-                continue
-            try:
-                ready.append((item, self._result(item.future)))
-            except _InferenceFailed as exc:
-                raise ModelError(f"{model_id}: inference failed ({exc})") from exc
-            except Cancelled:
-                raise
-            except ResNetDesktopError as exc:
-                item.record = BatchRecord(item.path, item.file, model_id, error=str(exc))
-            except Exception as exc:  # a decoder bug must not end the batch
-                log.exception("unexpected error decoding %s", item.file)
-                item.record = BatchRecord(item.path, item.file, model_id,
-                                          error=f"{item.file.name}: cannot be decoded ({exc})")
-            finally:
-                item.future = None
-        if not ready:
-            return
-        if self.classify_in_workers:
-            probabilities = [probs for _, probs in ready]
-        else:
-            tensors = np.stack([tensor for _, tensor in ready])
-            try:
-                probabilities = self.classifier.run(tensors)
-            except Exception as exc:  # ORT raises many types; the model cannot run at all
-                raise ModelError(f"{model_id}: inference failed ({exc})") from exc
         rows = []
-        for (item, _), probs in zip(ready, probabilities, strict=True):
-            top = tuple(self.classifier.top_k(probs, self.options.top_k))
+        for item, outcome in chunk:
+            if outcome is None:
+                continue
+            if isinstance(outcome, str):
+                item.record = BatchRecord(item.path, item.file, model_id, error=outcome)
+                continue
+            top = tuple(self.classifier.top_k(outcome, self.options.top_k))
             item.record = BatchRecord(item.path, item.file, model_id, top)
             rows.append((item.file, item.size, item.mtime_ns, top))
-        if self.store is not None and self.model_key:
+        if rows and self.store is not None and self.model_key:
             self.store.put_many(rows, self.model_key, self.options.top_k)
+        return any(outcome is not None for _, outcome in chunk)
 
     def _count(self, record: BatchRecord) -> None:
         p = self.progress

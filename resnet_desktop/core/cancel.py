@@ -1,8 +1,10 @@
-"""Cooperative cancellation shared between a caller (GUI, CLI) and long-running core work."""
+"""Cooperative cancellation and pausing shared between a caller (GUI, CLI) and long-running
+core work."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 from resnet_desktop.core.errors import Cancelled
 
@@ -31,3 +33,47 @@ class CancelToken:
 
 NEVER = CancelToken()
 """A token nobody cancels, for callers that do not need cancellation."""
+
+
+class PauseToken:
+    """A thread-safe pause switch that the pipeline checks between images."""
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+        self._waiting = 0
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def holding(self) -> bool:
+        """True while a pipeline is actually blocked on this token (it has stopped)."""
+        return self._waiting > 0
+
+    def wait_while_paused(self, cancel: CancelToken, *, holds: bool = True) -> float:
+        """Block while paused (waking on cancel); returns the seconds spent waiting.
+
+        ``holds=False`` is for helper threads (the pipeline's workers): their waiting does not
+        make :attr:`holding` true, which means the pipeline's consumer has stopped.
+        """
+        if self._running.is_set():
+            return 0.0
+        start = time.perf_counter()
+        if holds:
+            self._waiting += 1
+        try:
+            while not self._running.wait(0.05):
+                if cancel.cancelled:
+                    break
+        finally:
+            if holds:
+                self._waiting -= 1
+        return time.perf_counter() - start

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +22,9 @@ import numpy as np
 from resnet_desktop.core.atomic import atomic_open
 from resnet_desktop.core.cancel import NEVER, CancelToken
 from resnet_desktop.core.errors import ResNetDesktopError
-from resnet_desktop.core.imaging import draft_size_for, load_image
 from resnet_desktop.core.inference import Classifier
-from resnet_desktop.core.labelled_folder import LabelledImage, LabelledSet
-from resnet_desktop.core.manifest import Preprocessing
-from resnet_desktop.core.preprocess import preprocess
+from resnet_desktop.core.labelled_folder import LabelledSet
+from resnet_desktop.core.pipeline import ClassifyPipeline
 
 log = logging.getLogger(__name__)
 
@@ -101,41 +97,6 @@ class ValidationResult:
         }
 
 
-def _load(item: LabelledImage, pre: Preprocessing, draft: tuple[int, int]) -> np.ndarray | str:
-    """The preprocessed tensor of one image, or the message saying why it cannot be read."""
-    try:
-        return preprocess(load_image(item.path, draft=draft), pre)
-    except ResNetDesktopError as exc:
-        return str(exc)
-    except (OSError, ValueError, MemoryError) as exc:
-        return f"{item.path.name}: cannot be read ({exc})"
-
-
-def _decoded(items: tuple[LabelledImage, ...], pre: Preprocessing, workers: int,
-             cancel: CancelToken) -> Iterator[tuple[LabelledImage, np.ndarray | str]]:
-    """Items with their tensors in order, decoded ahead on ``workers`` threads."""
-    draft = draft_size_for(pre)
-    window = max(4, workers * 4)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate-decode")
-    pending: deque[tuple[LabelledImage, Future]] = deque()
-    try:
-        upcoming = iter(items)
-        for item in upcoming:
-            pending.append((item, pool.submit(_load, item, pre, draft)))
-            if len(pending) >= window:
-                break
-        while pending:
-            cancel.raise_if_cancelled()
-            item, future = pending.popleft()
-            result = future.result()
-            following = next(upcoming, None)
-            if following is not None:
-                pending.append((following, pool.submit(_load, following, pre, draft)))
-            yield item, result
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def validate(classifier: Classifier, dataset: LabelledSet, *,
              progress: ValidationProgress | None = None, cancel: CancelToken = NEVER,
              batch_size: int = 16, workers: int | None = None) -> ValidationResult:
@@ -145,7 +106,6 @@ def validate(classifier: Classifier, dataset: LabelledSet, *,
         worst = max(item.target for item in dataset.images)
         raise ResNetDesktopError(f"the labelled set uses class index {worst} but the model has "
                                  f"only {count} classes")
-    workers = workers or min(4, os.cpu_count() or 1)
     k = min(TOP_K, count)
     total = len(dataset.images)
     start = time.perf_counter()
@@ -154,39 +114,30 @@ def validate(classifier: Classifier, dataset: LabelledSet, *,
     per_class_top5 = np.zeros(count, np.int64)
     wrong: dict[int, Counter[int]] = {}
     failures: list[tuple[Path, str]] = []
-    batch: list[np.ndarray] = []
-    targets: list[int] = []
     done = 0
-
-    def flush() -> None:
-        nonlocal done
-        if batch:
-            probabilities = classifier.run(np.stack(batch))
-            _score(probabilities, np.asarray(targets), k, per_class_images, per_class_top1,
-                   per_class_top5, wrong)
-            done += len(batch)
-            batch.clear()
-            targets.clear()
-        if progress is not None:
-            elapsed = time.perf_counter() - start
-            progress(done + len(failures), total, (done + len(failures)) / elapsed
-                     if elapsed > 0 else 0.0)
-
-    decoded = _decoded(dataset.images, classifier.preprocessing, workers, cancel)
+    pipeline = ClassifyPipeline(classifier, batch_size=batch_size, workers=workers,
+                                cancel=cancel)
+    chunks = pipeline.chunks(iter(dataset.images), lambda item: item.path)
     try:
-        for item, tensor in decoded:
-            if isinstance(tensor, str):
-                failures.append((item.path, tensor))
-                log.info("validation: %s", tensor)
-                continue
-            batch.append(tensor)
-            targets.append(item.target)
-            if len(batch) >= batch_size:
-                flush()
-                cancel.raise_if_cancelled()
-        flush()
+        for chunk in chunks:
+            scored = [(item, outcome) for item, outcome in chunk
+                      if isinstance(outcome, np.ndarray)]
+            for item, outcome in chunk:
+                if isinstance(outcome, str):
+                    failures.append((item.path, outcome))
+                    log.info("validation: %s", outcome)
+            if scored:
+                _score(np.stack([probabilities for _, probabilities in scored]),
+                       np.asarray([item.target for item, _ in scored]), k, per_class_images,
+                       per_class_top1, per_class_top5, wrong)
+                done += len(scored)
+            if progress is not None:
+                elapsed = time.perf_counter() - start
+                progress(done + len(failures), total,
+                         (done + len(failures)) / elapsed if elapsed > 0 else 0.0)
+            cancel.raise_if_cancelled()
     finally:
-        decoded.close()  # stops the decoding threads now, also on cancel or error
+        chunks.close()  # stops the worker threads now, also on cancel or error
     labels = classifier.labels
     classes = []
     for index in np.flatnonzero(per_class_images):

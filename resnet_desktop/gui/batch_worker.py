@@ -25,11 +25,10 @@ from resnet_desktop.core.batch import (
     BatchProgress,
     BatchRecord,
     BatchRun,
-    PauseToken,
     file_sha256,
     model_fingerprint,
 )
-from resnet_desktop.core.cancel import CancelToken
+from resnet_desktop.core.cancel import CancelToken, PauseToken
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
 from resnet_desktop.core.results_store import open_results_store

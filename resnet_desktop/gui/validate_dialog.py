@@ -215,7 +215,7 @@ class ValidateDialog(QDialog):
 
             ref = engine.resolve(model)
             classifier = engine.load(
-                ref, provider, cancel=cancel,
+                ref, provider, cancel=cancel, throughput=True,
                 progress=lambda done, total, rate: throttled(("download", done, total, rate)))
             dataset = find_labelled_set(folder, classifier.labels, ground_truth_path)
             dataset = dataset.sample(limit)
