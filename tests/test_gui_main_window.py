@@ -342,3 +342,11 @@ def test_drag_enter_refuses_plain_text(qtbot, window):
     mime = QMimeData()
     mime.setText("hello")
     assert not drag_enter(window.pane, QPoint(5, 5), mime).isAccepted()
+
+
+def test_the_other_tabs_start_on_the_pickers_model_before_it_loads(qtbot, window):
+    """A batch started before the picker's model has loaded uses that model, not the
+    catalog's first entry."""
+    chosen = window.current_model()
+    assert chosen
+    assert window.batch_panel.current_model() == chosen

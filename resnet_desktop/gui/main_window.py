@@ -165,6 +165,10 @@ class MainWindow(QMainWindow):
         self.add_tab(_scrollable(self.info_panel), "Model Info")
         self.model_changed.connect(self.batch_panel.set_model)
         self.model_changed.connect(self.camera_panel.set_model)
+        # The picker's choice from the start, not only once its model has loaded: a batch
+        # started before then must not fall back to another model.
+        for panel in (self.batch_panel, self.camera_panel):
+            panel.set_model(self.picker.current_model(), self.picker.current_provider())
         self.batch_panel.image_activated.connect(lambda path: self.show_image_path(Path(path)))
         self.model_changed.connect(lambda model, _provider: self.info_panel.show_model(model))
         self.camera_panel.snapshot_sent.connect(lambda path: self.show_image_path(Path(path)))
