@@ -3,6 +3,7 @@
 Run by hand (not a test)::
 
     .venv/bin/python benchmarks/bench_tag.py                 # 200 and 1000 images
+    .venv/bin/python benchmarks/bench_tag.py --repeat 3      # the same, three times: medians
     .venv/bin/python benchmarks/bench_tag.py --sizes 50 --naive 20   # a quick look
 
 What it does, in one run:
@@ -34,9 +35,12 @@ What it does, in one run:
        On 2 cores this is a little faster than (c), so b/c2 is the harder ratio;
 
    (c) and (c2) are measured before and after the rest and the median taken, because a shared
-   machine's speed drifts; the share of the CPU other processes took during each phase is
-   printed so that a contaminated figure is visible. Finally the CPU cost of one image's
-   decoding and of one ``session.run`` give the ceiling no pipeline can pass on this machine.
+   machine's speed drifts (by 10-20% within minutes on the 2-core development VM);
+   ``--repeat N`` runs the whole measurement N times and reports the medians, each
+   repetition's ratios taken from its own figures. The share of the CPU other processes took
+   during each phase is printed so that a contaminated figure is visible. Finally the CPU cost
+   of one image's decoding and of one ``session.run`` give the ceiling no pipeline can pass on
+   this machine.
 
 Prints a Markdown table for the README and the ratios b/a and b/c.
 """
@@ -377,6 +381,9 @@ def main() -> int:
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "resnet-desktop-bench",
                         help="where the generated photos and model are kept between runs")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="repeat the whole measurement N times and report the medians "
+                             "(this shared machine's speed drifts by 10-20%% within minutes)")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                         help="first wait up to this long for the machine to be idle")
     parser.add_argument("--from-disk", action="store_true",
@@ -391,6 +398,45 @@ def main() -> int:
         return measure(args, ram_dir)
     finally:
         shutil.rmtree(ram_dir, ignore_errors=True)
+
+
+def repetition(number: int | None, default, batch_session, files: list[Path], naive_count: int,
+               sizes: list[int], root: Path, photos: Path, model: Path, work: Path,
+               phases: list[Phase]) -> dict:
+    """One whole measurement: (c) and (c2) rounds, (a), (b) for each size, (c) and (c2) again.
+
+    The bounds are measured right before and right after, so that each repetition's ratios
+    compare figures taken under the same conditions of a shared machine.
+    """
+    tag = f" #{number}" if number is not None else ""
+    input_name = default.io.input_name
+    bound, lanes = [], []
+    with Phase(f"c before{tag}") as phase:
+        bound += [inference_bound(default.session, input_name, 30) for _ in range(5)]
+        lanes += [lanes_bound(batch_session, 15) for _ in range(5)]
+    phases.append(phase)
+    with Phase(f"a{tag}") as phase:
+        naive = naive_reference(default.session, input_name, files[:naive_count])
+    phases.append(phase)
+    tagged = {}
+    for size in sizes:
+        folder = subset(root, photos, size)
+        with Phase(f"b {size}{tag}") as phase:
+            tagged[size] = tag_subprocess(folder, model, work)
+        phases.append(phase)
+    with Phase(f"c after{tag}") as phase:
+        bound += [inference_bound(default.session, input_name, 30) for _ in range(5)]
+        lanes += [lanes_bound(batch_session, 15) for _ in range(5)]
+    phases.append(phase)
+    if number is not None:
+        print(f"repetition {number} done", file=sys.stderr, flush=True)
+    return {"bound": bound, "lanes": lanes, "c": statistics.median(bound),
+            "c2": statistics.median(lanes), "naive": naive, "tagged": tagged}
+
+
+def median_tagged(runs: list[dict]) -> dict:
+    """The (b) run with the median rate (its own RSS and wall time stay with it)."""
+    return sorted(runs, key=lambda r: r["rate"])[(len(runs) - 1) // 2]
 
 
 def measure(args: argparse.Namespace, ram: Path | None) -> int:
@@ -422,32 +468,25 @@ def measure(args: argparse.Namespace, ram: Path | None) -> int:
         wait_until_quiet(args.wait_quiet)
 
     phases: list[Phase] = []
-    bound, lanes = [], []
-    with Phase("c before") as phase:
-        bound += [inference_bound(default.session, input_name, 30) for _ in range(5)]
-        lanes += [lanes_bound(batch_session, 15) for _ in range(5)]
-    phases.append(phase)
-    with Phase("a") as phase:
-        naive = naive_reference(default.session, input_name, files[:args.naive])
-    phases.append(phase)
-    tagged = {}
-    for size in sizes_sorted:
-        folder = subset(root, photos, size)
-        with Phase(f"b {size}") as phase:
-            tagged[size] = tag_subprocess(folder, model, work)
-        phases.append(phase)
-    with Phase("c after") as phase:
-        bound += [inference_bound(default.session, input_name, 30) for _ in range(5)]
-        lanes += [lanes_bound(batch_session, 15) for _ in range(5)]
-    phases.append(phase)
+    reps = []
+    for rep in range(1, args.repeat + 1):
+        reps.append(repetition(rep if args.repeat > 1 else None, default, batch_session, files,
+                               args.naive, sizes_sorted, root, photos, model, work, phases))
     with Phase("ceiling") as phase:
         decode_ms, infer_ms, ceiling = cpu_ceiling(batch_session.session, input_name,
                                                    files[:40])
     phases.append(phase)
-    c = statistics.median(bound)
-    c2 = statistics.median(lanes)
+    bound = [v for r in reps for v in r["bound"]]
+    lanes = [v for r in reps for v in r["lanes"]]
+    c = statistics.median(r["c"] for r in reps)
+    c2 = statistics.median(r["c2"] for r in reps)
+    naive = statistics.median(r["naive"] for r in reps)
+    tagged = {size: median_tagged([r["tagged"][size] for r in reps]) for size in sizes_sorted}
 
     b_rate = tagged[largest]["rate"]
+    ratio_ba = statistics.median(r["tagged"][largest]["rate"] / r["naive"] for r in reps)
+    ratio_bc = statistics.median(r["tagged"][largest]["rate"] / r["c"] for r in reps)
+    ratio_bc2 = statistics.median(r["tagged"][largest]["rate"] / r["c2"] for r in reps)
     print()
     print(f"Machine: {os.cpu_count()} CPU cores, onnxruntime {ort.__version__}, "
           f"Pillow {Image.__version__}, numpy {np.__version__}, Python "
@@ -458,6 +497,10 @@ def measure(args: argparse.Namespace, ram: Path | None) -> int:
     print()
     print("| measurement | images | images/s | notes |")
     print("|---|---:|---:|---|")
+    if len(reps) > 1:
+        print(f"Each figure is the median of {len(reps)} repetitions of the whole measurement; "
+              "the ratios are the medians of each repetition's own ratios.")
+        print()
     print(f"| (a) naive: full decode + zoo preprocessing + `session.run`, sequential | "
           f"{args.naive} | {naive:.2f} | in-process, ONNX Runtime defaults |")
     for size in sizes_sorted:
@@ -466,14 +509,24 @@ def measure(args: argparse.Namespace, ram: Path | None) -> int:
               f"{t['wall_rate']:.2f}/s counting start-up and model load ({t['wall']:.1f} s); "
               f"peak RSS {t['rss_mb']:.0f} MB |")
     print(f"| (c) `session.run` alone on ready tensors | {30 * len(bound)} runs | {c:.2f} | "
-          f"ONNX Runtime defaults; median of {len(bound)} rounds "
-          f"({', '.join(f'{v:.1f}' for v in bound)}) |")
+          f"ONNX Runtime defaults; rounds of 30: {', '.join(f'{v:.1f}' for v in bound)} |")
     print(f"| (c2) `session.run` alone, {batch_session.lanes} threads at once | "
           f"{15 * batch_session.lanes * len(lanes)} runs | {c2:.2f} | the app's throughput "
-          f"session; median of {len(lanes)} rounds ({', '.join(f'{v:.1f}' for v in lanes)}) |")
+          f"session; rounds: {', '.join(f'{v:.1f}' for v in lanes)} |")
     print()
-    print(f"- b/a = {b_rate / naive:.2f} (target >= 2.5)")
-    print(f"- b/c = {b_rate / c:.2f} (target >= 0.7); b/c2 = {b_rate / c2:.2f}")
+    if len(reps) > 1:
+        print("| repetition | (a) | (b) " + " | (b) ".join(map(str, sizes_sorted))
+              + " | (c) | (c2) | b/a | b/c | b/c2 |")
+        print("|---:" * (7 + len(sizes_sorted)) + "|")
+        for n, r in enumerate(reps, 1):
+            b = r["tagged"][largest]["rate"]
+            print(f"| {n} | {r['naive']:.2f} | "
+                  + " | ".join(f"{r['tagged'][size]['rate']:.2f}" for size in sizes_sorted)
+                  + f" | {r['c']:.2f} | {r['c2']:.2f} | {b / r['naive']:.2f} | "
+                  f"{b / r['c']:.2f} | {b / r['c2']:.2f} |")
+        print()
+    print(f"- b/a = {ratio_ba:.2f} (target >= 2.5)")
+    print(f"- b/c = {ratio_bc:.2f} (target >= 0.7); b/c2 = {ratio_bc2:.2f}")
     if len(sizes_sorted) > 1:
         low, high = tagged[sizes_sorted[0]], tagged[sizes_sorted[-1]]
         print(f"- peak RSS {high['rss_mb']:.0f} MB at {sizes_sorted[-1]} images vs "
