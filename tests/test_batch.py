@@ -128,23 +128,32 @@ def test_a_missing_folder_stops_the_batch_with_a_clear_error(tmp_path, colours):
         run_all(colours, tmp_path / "nope")
 
 
-def test_batched_results_match_one_image_at_a_time(tmp_path):
-    """A random ResNet (non-trivial outputs): batches of 3 give each image its own answer."""
+@pytest.mark.parametrize(("throughput", "images", "options"), [
+    (False, 8, {"batch_size": 3, "workers": 2}),  # batches of 3 on the consuming thread
+    (True, 24, {}),  # four lanes running at once on one session
+], ids=["batched", "lanes"])
+def test_every_image_gets_its_own_answer(tmp_path, throughput, images, options):
+    """A random ResNet (non-trivial outputs): batching or concurrent runs must not mix the
+    images' outputs up; each matches the image classified alone."""
     model = tmp_path / "net.onnx"
     modelgen.resnet(model, depth=18, width=4, num_classes=7, input_size=64,
                     blocks=(1, 1, 1, 1))
     modelgen.write_labels(tmp_path / "net.txt", [f"class{i}" for i in range(7)])
     (tmp_path / "net.json").write_text('{"labels": "net.txt", "input_size": 64, "resize": 73}')
-    classifier = load(model)
+    classifier = load(model, throughput=throughput)
+    if throughput:
+        classifier.lanes = 4
     folder = tmp_path / "imgs"
-    for i in range(8):
-        noisy_jpeg(folder / f"{i}.jpg", ("red", "green", "blue")[i % 3], size=(90 + i, 70),
-                   seed=i)
-    records, _ = run_all(classifier, folder, top_k=7, batch_size=3, workers=2)
+    for i in range(images):
+        noisy_jpeg(folder / f"{i:02d}.jpg", ("red", "green", "blue")[i % 3],
+                   size=(90 + i, 70), seed=i)
+    records, progress = run_all(classifier, folder, top_k=7, **options)
+    assert progress.classified == images
+    reference = load(model)
     for record in records:
         tensor = preprocess(load_image(record.file, draft=(73, 73)),
-                            classifier.preprocessing)[np.newaxis]
-        single = classifier.run(tensor)[0]
+                            reference.preprocessing)[np.newaxis]
+        single = reference.run(tensor)[0]
         got = {p.index: p.probability for p in record.top}
         assert got == pytest.approx({i: float(v) for i, v in enumerate(single)}, abs=1e-5)
 
@@ -356,30 +365,6 @@ def test_throughput_layout_spreads_the_cores(cores, layout):
     from resnet_desktop.core.inference import throughput_layout
 
     assert throughput_layout(cores) == layout
-
-
-def test_runs_from_several_threads_at_once_give_each_image_its_answer(tmp_path):
-    """The lanes share one session: concurrent runs must not mix their outputs up."""
-    model = tmp_path / "net.onnx"
-    modelgen.resnet(model, depth=18, width=4, num_classes=7, input_size=64,
-                    blocks=(1, 1, 1, 1))
-    modelgen.write_labels(tmp_path / "net.txt", [f"class{i}" for i in range(7)])
-    (tmp_path / "net.json").write_text('{"labels": "net.txt", "input_size": 64, "resize": 73}')
-    classifier = load(model, throughput=True)
-    classifier.lanes = 4
-    folder = tmp_path / "imgs"
-    for i in range(24):
-        noisy_jpeg(folder / f"{i:02d}.jpg", ("red", "green", "blue")[i % 3],
-                   size=(90 + i, 70), seed=i)
-    records, progress = run_all(classifier, folder, top_k=7)
-    assert progress.classified == 24
-    reference = load(model)
-    for record in records:
-        tensor = preprocess(load_image(record.file, draft=(73, 73)),
-                            reference.preprocessing)[np.newaxis]
-        single = reference.run(tensor)[0]
-        got = {p.index: p.probability for p in record.top}
-        assert got == pytest.approx({i: float(v) for i, v in enumerate(single)}, abs=1e-5)
 
 
 def test_a_model_that_fails_on_a_worker_ends_the_batch_with_a_model_error(tmp_path, colours):

@@ -36,18 +36,12 @@ SUMMARY_COLUMNS = ("class", "images", "top1_percent", "top5_percent",
                    "most_frequent_wrong_prediction", "most_frequent_wrong_count", "wnid")
 
 
-@dataclass(frozen=True)
-class ClassSummary:
-    """One class of the labelled set: how often the model got it right, and what it said."""
+class _Accuracy:
+    """Top-1 and top-5 accuracy from the ``images``, ``top1`` and ``top5`` counts."""
 
-    index: int
-    label: str
-    wnid: str | None
     images: int
     top1: int
     top5: int
-    most_frequent_wrong: str | None
-    most_frequent_wrong_count: int
 
     @property
     def top1_accuracy(self) -> float:
@@ -59,7 +53,21 @@ class ClassSummary:
 
 
 @dataclass(frozen=True)
-class ValidationResult:
+class ClassSummary(_Accuracy):
+    """One class of the labelled set: how often the model got it right, and what it said."""
+
+    index: int
+    label: str
+    wnid: str | None
+    images: int
+    top1: int
+    top5: int
+    most_frequent_wrong: str | None
+    most_frequent_wrong_count: int
+
+
+@dataclass(frozen=True)
+class ValidationResult(_Accuracy):
     """Counts over the images that decoded; ``k`` is 5, or the class count if smaller."""
 
     model: str
@@ -72,14 +80,6 @@ class ValidationResult:
     classes: tuple[ClassSummary, ...]
     failures: tuple[tuple[Path, str], ...]
     seconds: float
-
-    @property
-    def top1_accuracy(self) -> float:
-        return self.top1 / self.images if self.images else 0.0
-
-    @property
-    def top5_accuracy(self) -> float:
-        return self.top5 / self.images if self.images else 0.0
 
     def to_json(self) -> dict:
         return {
