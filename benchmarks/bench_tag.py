@@ -235,9 +235,9 @@ def wait_until_quiet(limit: float) -> None:
 
 def cpu_ceiling(session, input_name: str, files: list[Path]) -> tuple[float, float, float]:
     """(decode+preprocess CPU ms, session.run CPU ms, images/s if both kept every core busy)."""
-    from resnet_desktop.core.imaging import draft_size_for, load_image
-    from resnet_desktop.core.manifest import Preprocessing
-    from resnet_desktop.core.preprocess import preprocess
+    from resnet_desktop.core.imaging.decode import draft_size_for, load_image
+    from resnet_desktop.core.imaging.preprocess import preprocess
+    from resnet_desktop.core.models.manifest import Preprocessing
 
     pre = Preprocessing()
     start = time.process_time()
@@ -443,8 +443,8 @@ def measure(args: argparse.Namespace, ram: Path | None) -> int:
 
     import onnxruntime as ort
 
-    from resnet_desktop.core.inference import Classifier
-    from resnet_desktop.core.manifest import load_manifest_for
+    from resnet_desktop.core.inference.classifier import Classifier
+    from resnet_desktop.core.models.manifest import load_manifest_for
 
     sizes_sorted = sorted(set(args.sizes))
     largest = sizes_sorted[-1]

@@ -20,7 +20,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 import modelgen  # noqa: E402
 import onnx  # noqa: E402
 
-from resnet_desktop.core.facts import format_bytes, format_count, model_facts  # noqa: E402
+from resnet_desktop.core.models.facts import format_bytes, format_count, model_facts  # noqa: E402
 
 
 def main() -> None:

@@ -88,7 +88,7 @@ def check_environment() -> None:
     except ImportError:
         raise BuildError(f"PyInstaller is not installed in {sys.prefix}: pip install "
                          "\".[packaging]\"") from None
-    from resnet_desktop.core.runtime_check import flavour_warning, installed_flavours
+    from resnet_desktop.core.inference.runtime_check import flavour_warning, installed_flavours
 
     warning = flavour_warning()
     if warning:

@@ -43,7 +43,8 @@ ALWAYS_EXCLUDED_QT_MODULES = (
 )
 
 # Python packages the app never imports at run time: test tools and heavy science stacks that a
-# development environment has installed. (onnx stays: core/facts.py reads model graphs with it.)
+# development environment has installed. (onnx stays: core/models/facts.py reads model graphs with
+# it.)
 EXCLUDED_PYTHON_MODULES = (
     "tkinter", "_tkinter", "pytest", "_pytest", "pytestqt", "pluggy", "skimage", "scipy",
     "matplotlib", "pandas", "IPython", "jedi", "torch", "sympy", "ruff", "PyInstaller",

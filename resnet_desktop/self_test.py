@@ -72,7 +72,7 @@ def _check_resources() -> str:
 def _check_onnxruntime() -> str:
     import onnxruntime as ort
 
-    from resnet_desktop.core.runtime_check import flavour_warning
+    from resnet_desktop.core.inference.runtime_check import flavour_warning
 
     detail = (f"onnxruntime {ort.__version__} ({ort.get_device()}), providers: "
               f"{', '.join(ort.get_available_providers())}")
@@ -216,7 +216,7 @@ def _check_classify() -> str:
 
 def _check_heif() -> str:
     """pi-heif's libheif and libde265 are native libraries a bundle can lose."""
-    from resnet_desktop.core.imaging import FORMATS, load_image
+    from resnet_desktop.core.imaging.decode import FORMATS, load_image
     from resnet_desktop.resources import resource_path
 
     if "HEIF" not in FORMATS:
@@ -289,7 +289,7 @@ def run_self_test(argv: Sequence[str] | None = None) -> int:
     print(report, end="", flush=True)
     report_file = report_path_from(argv)
     if report_file is not None:
-        from resnet_desktop.core.atomic import atomic_write_text
+        from resnet_desktop.core.foundation.atomic import atomic_write_text
 
         try:
             atomic_write_text(report_file, report)

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from resnet_desktop.core.atomic import atomic_open, atomic_write_text
+from resnet_desktop.core.foundation.atomic import atomic_open, atomic_write_text
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from test_batch_helpers import bad_folder, colour_model, noisy_jpeg, numbered_folder, solid
 
-from resnet_desktop.core.batch import (
+from resnet_desktop.core.batch.results_store import ResultsStore, open_results_store
+from resnet_desktop.core.batch.run import (
     BatchOptions,
     BatchRun,
     count_images,
@@ -21,13 +22,12 @@ from resnet_desktop.core.batch import (
     model_fingerprint,
     normalise_extensions,
 )
-from resnet_desktop.core.cancel import CancelToken, PauseToken
-from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
-from resnet_desktop.core.imaging import load_image
-from resnet_desktop.core.inference import Classifier
-from resnet_desktop.core.manifest import load_manifest_for
-from resnet_desktop.core.preprocess import preprocess
-from resnet_desktop.core.results_store import ResultsStore, open_results_store
+from resnet_desktop.core.foundation.cancel import CancelToken, PauseToken
+from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
+from resnet_desktop.core.imaging.decode import load_image
+from resnet_desktop.core.imaging.preprocess import preprocess
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.models.manifest import load_manifest_for
 
 
 def load(path: Path, throughput: bool = False) -> Classifier:
@@ -320,7 +320,7 @@ def test_a_damaged_results_store_is_skipped_not_fatal(tmp_path, colours):
 
 
 def test_the_store_keeps_results_across_connections(tmp_path):
-    from resnet_desktop.core.inference import Prediction
+    from resnet_desktop.core.inference.classifier import Prediction
 
     path = tmp_path / "s.sqlite3"
     top = (Prediction(3, "café ✓", 0.75, "n0001"), Prediction(1, "b", 0.25))
@@ -338,7 +338,7 @@ def test_the_store_keeps_results_across_connections(tmp_path):
 
 
 def test_a_throughput_session_gives_each_lane_its_own_thread(tmp_path):
-    from resnet_desktop.core.inference import ClassifierCache, throughput_layout
+    from resnet_desktop.core.inference.classifier import ClassifierCache, throughput_layout
 
     path = colour_model(tmp_path / "m")
     manifest = load_manifest_for(path)
@@ -362,13 +362,13 @@ def test_a_throughput_session_gives_each_lane_its_own_thread(tmp_path):
 @pytest.mark.parametrize(("cores", "layout"), [(1, (1, 1)), (2, (2, 1)), (8, (8, 1)),
                                                (12, (8, 1)), (16, (8, 2)), (64, (8, 8))])
 def test_throughput_layout_spreads_the_cores(cores, layout):
-    from resnet_desktop.core.inference import throughput_layout
+    from resnet_desktop.core.inference.classifier import throughput_layout
 
     assert throughput_layout(cores) == layout
 
 
 def test_a_model_that_fails_on_a_worker_ends_the_batch_with_a_model_error(tmp_path, colours):
-    from resnet_desktop.core.errors import ModelError
+    from resnet_desktop.core.foundation.errors import ModelError
 
     folder = numbered_folder(tmp_path, 12)
     calls = 0

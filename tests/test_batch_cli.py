@@ -12,7 +12,7 @@ from test_batch_helpers import bad_folder, colour_model
 from test_xmp import DIGIKAM, foreign
 
 from resnet_desktop.cli import main
-from resnet_desktop.core.xmp import read_keywords
+from resnet_desktop.core.sidecars.xmp import read_keywords
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:

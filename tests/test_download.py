@@ -17,9 +17,15 @@ import filelock
 import pytest
 from http_server import LocalHTTPServer
 
-from resnet_desktop.core import download
-from resnet_desktop.core.cancel import CancelToken
-from resnet_desktop.core.download import (
+from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.errors import (
+    Cancelled,
+    ChecksumError,
+    DownloadError,
+    OfflineError,
+)
+from resnet_desktop.core.models import download
+from resnet_desktop.core.models.download import (
     discard_partial,
     download_verified,
     lock_path,
@@ -28,7 +34,6 @@ from resnet_desktop.core.download import (
     read_partial_meta,
     resumable_bytes,
 )
-from resnet_desktop.core.errors import Cancelled, ChecksumError, DownloadError, OfflineError
 
 pytest_plugins = ["http_server"]
 
@@ -171,7 +176,7 @@ def test_wrong_bytes_fall_back_to_next_url(http_server: LocalHTTPServer, dest: P
     http_server.add("/bad.onnx", model.data, serve="wrong")
     http_server.add("/good.onnx", model.data)
     bad, good = http_server.url("/bad.onnx"), http_server.url("/good.onnx")
-    with caplog.at_level(logging.WARNING, logger="resnet_desktop.core.download"):
+    with caplog.at_level(logging.WARNING, logger="resnet_desktop.core.models.download"):
         fetch([bad, good], dest, model)
     assert dest.read_bytes() == model.data
     assert http_server.hits("/bad.onnx") == 1

@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 from test_batch_helpers import bad_folder, colour_model
 
-from resnet_desktop.core.batch import BatchOptions, BatchRecord, BatchRun
-from resnet_desktop.core.errors import Cancelled
-from resnet_desktop.core.export import (
+from resnet_desktop.core.batch.export import (
     CSV_COLUMNS,
     CsvExport,
     ExportError,
@@ -23,8 +21,10 @@ from resnet_desktop.core.export import (
     write_csv,
     write_json,
 )
-from resnet_desktop.core.inference import Classifier, Prediction
-from resnet_desktop.core.manifest import load_manifest_for
+from resnet_desktop.core.batch.run import BatchOptions, BatchRecord, BatchRun
+from resnet_desktop.core.foundation.errors import Cancelled
+from resnet_desktop.core.inference.classifier import Classifier, Prediction
+from resnet_desktop.core.models.manifest import load_manifest_for
 
 
 @pytest.fixture
@@ -123,9 +123,9 @@ def test_a_full_disk_gives_a_clear_message_and_no_partial_file(tmp_path):
     script = textwrap.dedent(f"""
         import resource, signal, sys
         from pathlib import Path
-        from resnet_desktop.core.batch import BatchRecord
-        from resnet_desktop.core.export import ExportError, write_csv
-        from resnet_desktop.core.inference import Prediction
+        from resnet_desktop.core.batch.run import BatchRecord
+        from resnet_desktop.core.batch.export import ExportError, write_csv
+        from resnet_desktop.core.inference.classifier import Prediction
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
         top = (Prediction(0, "label " * 20, 0.5),)

@@ -16,7 +16,7 @@ from test_batch_helpers import bad_folder, colour_model, noisy_jpeg, numbered_fo
 from test_xmp import DIGIKAM, foreign
 
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.xmp import read_keywords
+from resnet_desktop.core.sidecars.xmp import read_keywords
 from resnet_desktop.gui.batch_dialogs import SidecarPreviewDialog
 from resnet_desktop.gui.batch_panel import BatchPanel
 from resnet_desktop.gui.batch_results import ERROR, FILE, PROBABILITY, RECORD_ROLE, TOP1

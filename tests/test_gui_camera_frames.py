@@ -9,7 +9,7 @@ from PySide6.QtCore import QSize
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtMultimedia import QVideoFrame, QVideoFrameFormat
 
-from resnet_desktop.core.errors import ImageError
+from resnet_desktop.core.foundation.errors import ImageError
 from resnet_desktop.gui.camera_frames import (
     DARK_LUMINANCE,
     frame_to_qimage,

@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.errors import ModelError
-from resnet_desktop.core.model_import import PRESETS
+from resnet_desktop.core.foundation.errors import ModelError
+from resnet_desktop.core.operations.import_model import PRESETS
 from resnet_desktop.gui.model_import_dialog import ModelImportDialog
 from resnet_desktop.gui.model_info_panel import ModelInfoDialog, ModelInfoPanel
 from resnet_desktop.gui.task_runner import TaskRunner

@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QImage
 
-from resnet_desktop.core.errors import OfflineError
+from resnet_desktop.core.foundation.errors import OfflineError
 from resnet_desktop.gui import error_hook
 from resnet_desktop.gui.confidence import is_confident
 from resnet_desktop.gui.formatting import (

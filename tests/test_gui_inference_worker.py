@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from PySide6.QtGui import QColor, QImage
 
-from resnet_desktop.core.results import Classification
+from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.inference_worker import InferenceService, LoadedModel
 
 pytestmark = pytest.mark.gui

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor, QPalette
 
-from resnet_desktop.core.inference import Prediction
-from resnet_desktop.core.results import Classification
+from resnet_desktop.core.inference.classifier import Prediction
+from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.image_convert import qimage_to_rgb_array
 from resnet_desktop.gui.top5_chart import Top5Chart
 

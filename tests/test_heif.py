@@ -12,11 +12,11 @@ from PIL import Image
 from test_batch_helpers import colour_model
 from test_icc import swapped_profile
 
-from resnet_desktop.core.batch import BatchRun, discover_images
-from resnet_desktop.core.errors import ImageError
-from resnet_desktop.core.imaging import EXTENSIONS, FORMATS, image_from_bytes, load_image
-from resnet_desktop.core.inference import Classifier
-from resnet_desktop.core.manifest import load_manifest_for
+from resnet_desktop.core.batch.run import BatchRun, discover_images
+from resnet_desktop.core.foundation.errors import ImageError
+from resnet_desktop.core.imaging.decode import EXTENSIONS, FORMATS, image_from_bytes, load_image
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.models.manifest import load_manifest_for
 
 RED, BLUE = (220, 20, 20), (20, 30, 210)
 

@@ -11,11 +11,11 @@ import pytest
 from PIL import Image, ImageCms
 from test_batch_helpers import colour_model
 
-from resnet_desktop.core.batch import BatchRun
-from resnet_desktop.core.icc import convert_to_srgb, profile_of
-from resnet_desktop.core.imaging import image_from_bytes, load_image
-from resnet_desktop.core.inference import Classifier
-from resnet_desktop.core.manifest import load_manifest_for
+from resnet_desktop.core.batch.run import BatchRun
+from resnet_desktop.core.imaging.colour import convert_to_srgb, profile_of
+from resnet_desktop.core.imaging.decode import image_from_bytes, load_image
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.models.manifest import load_manifest_for
 
 RED = (220, 20, 20)
 
@@ -77,7 +77,7 @@ def test_an_srgb_profile_leaves_the_pixels_exactly_as_they_are(tmp_path):
 
 
 def test_a_damaged_or_mismatched_profile_is_ignored_with_a_message(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="resnet_desktop.core.icc")
+    caplog.set_level(logging.INFO, logger="resnet_desktop.core.imaging.colour")
     damaged = load_image(red_photo(tmp_path / "damaged.jpg", b"not an icc profile" * 20))
     assert mean_rgb(damaged)[0] > 180
     assert "damaged colour profile" in caplog.text

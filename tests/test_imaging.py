@@ -16,9 +16,9 @@ import pytest
 import skimage.data
 from PIL import Image, ImageFile
 
-from resnet_desktop.core import imaging
-from resnet_desktop.core.errors import ImageError
-from resnet_desktop.core.imaging import (
+from resnet_desktop.core.foundation.errors import ImageError
+from resnet_desktop.core.imaging import decode
+from resnet_desktop.core.imaging.decode import (
     DEFAULT_MAX_PIXELS,
     FORMATS,
     draft_size_for,
@@ -27,8 +27,8 @@ from resnet_desktop.core.imaging import (
     load_image,
     to_rgb,
 )
-from resnet_desktop.core.manifest import Preprocessing
-from resnet_desktop.core.preprocess import preprocess
+from resnet_desktop.core.imaging.preprocess import preprocess
+from resnet_desktop.core.models.manifest import Preprocessing
 
 SKIMAGE_DATA = Path(os.path.dirname(skimage.data.__file__))
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
@@ -257,7 +257,7 @@ def test_permission_denied_message(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(imaging, "open", refuse, raising=False)
+    monkeypatch.setattr(decode, "open", refuse, raising=False)
     with pytest.raises(ImageError, match=r"^locked\.png: permission denied$"):
         load_image(path)
 

@@ -11,10 +11,10 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from resnet_desktop.core.errors import ModelError
-from resnet_desktop.core.inference import Classifier, ClassifierCache, softmax
-from resnet_desktop.core.manifest import ModelManifest, load_manifest_for
-from resnet_desktop.core.providers import candidates
+from resnet_desktop.core.foundation.errors import ModelError
+from resnet_desktop.core.inference.classifier import Classifier, ClassifierCache, softmax
+from resnet_desktop.core.inference.providers import candidates
+from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
 
 
 def _custom(tmp_path, model, labels=None, manifest=None, name="m"):

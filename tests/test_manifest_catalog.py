@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from resnet_desktop.core.catalog import load_catalog
-from resnet_desktop.core.errors import ManifestError
-from resnet_desktop.core.labels import Label, imagenet_labels, parse_label_line, read_labels_file
-from resnet_desktop.core.manifest import (
+from resnet_desktop.core.foundation.errors import ManifestError
+from resnet_desktop.core.models.catalog import load_catalog
+from resnet_desktop.core.models.labels import (
+    Label,
+    imagenet_labels,
+    parse_label_line,
+    read_labels_file,
+)
+from resnet_desktop.core.models.manifest import (
     IMAGENET_MEAN,
     ModelManifest,
     load_manifest_for,

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from http_server import LocalHTTPServer
 
-from resnet_desktop.core.cancel import CancelToken
-from resnet_desktop.core.catalog import Catalog, load_catalog
-from resnet_desktop.core.download import partial_path
-from resnet_desktop.core.errors import (
+from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.errors import (
     Cancelled,
     ChecksumError,
     OfflineError,
     ResNetDesktopError,
 )
-from resnet_desktop.core.model_cache import CachedModel, ModelBusyError, ModelCache
+from resnet_desktop.core.models.cache import CachedModel, ModelBusyError, ModelCache
+from resnet_desktop.core.models.catalog import Catalog, load_catalog
+from resnet_desktop.core.models.download import partial_path
 
 pytest_plugins = ["http_server"]
 
@@ -256,7 +256,7 @@ def test_two_processes_and_a_thread_download_once(catalog: Catalog, env: Path,
                                                   http_server: LocalHTTPServer) -> None:
     route = http_server.route("/zoo/tiny-a.onnx")
     route.chunk_size, route.delay = 20_000, 0.06  # ~0.6 s: the downloads overlap
-    script = ("import sys\nfrom resnet_desktop.core.model_cache import ModelCache\n"
+    script = ("import sys\nfrom resnet_desktop.core.models.cache import ModelCache\n"
               "print(ModelCache(backoff=0.01).ensure('tiny-a'))\n")
     child_env = {**os.environ, "RESNET_DESKTOP_CATALOG": str(catalog.path),
                  "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),

@@ -15,17 +15,17 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from resnet_desktop.cli import main
-from resnet_desktop.core.errors import ManifestError
-from resnet_desktop.core.inference import Classifier
-from resnet_desktop.core.manifest import load_manifest_for
-from resnet_desktop.core.model_import import (
+from resnet_desktop.core.foundation.errors import ManifestError
+from resnet_desktop.core.imaging.preprocess import preprocess
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.models.manifest import load_manifest_for
+from resnet_desktop.core.operations.import_model import (
     PRESETS,
     ImportRequest,
     check_import,
     import_model,
     preset_for,
 )
-from resnet_desktop.core.preprocess import preprocess
 
 FLOWERS = ("rose", "fern", "iris")  # three custom classes; the colour model maps r, g, b
 

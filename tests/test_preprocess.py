@@ -9,8 +9,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from resnet_desktop.core.manifest import Preprocessing
-from resnet_desktop.core.preprocess import (
+from resnet_desktop.core.imaging.preprocess import (
     crop_origin,
     crop_pixels,
     output_shape,
@@ -18,6 +17,7 @@ from resnet_desktop.core.preprocess import (
     preprocess_batch,
     resized_size,
 )
+from resnet_desktop.core.models.manifest import Preprocessing
 
 SKIMAGE_DATA = os.path.dirname(skimage.data.__file__)
 ZOO_MEAN = [0.485, 0.456, 0.406]

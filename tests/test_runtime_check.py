@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from resnet_desktop.core.runtime_check import flavour_warning, installed_flavours
+from resnet_desktop.core.inference.runtime_check import flavour_warning, installed_flavours
 
 
 def _fake_distribution(folder, name, version):

@@ -17,10 +17,11 @@ import pytest
 from PIL import Image
 
 from resnet_desktop.cli import main
-from resnet_desktop.core.cancel import CancelToken
-from resnet_desktop.core.errors import Cancelled
-from resnet_desktop.core.inference import Classifier
-from resnet_desktop.core.labelled_folder import (
+from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.errors import Cancelled
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.models.manifest import load_manifest_for
+from resnet_desktop.core.validation.labelled_folder import (
     DEVKIT,
     IMAGEFOLDER,
     INDEX_LIST,
@@ -28,9 +29,13 @@ from resnet_desktop.core.labelled_folder import (
     DatasetError,
     find_labelled_set,
 )
-from resnet_desktop.core.manifest import load_manifest_for
-from resnet_desktop.core.matfile import MatFileError, read_mat
-from resnet_desktop.core.validate import SUMMARY_COLUMNS, summary_rows, validate, write_summary_csv
+from resnet_desktop.core.validation.matfile import MatFileError, read_mat
+from resnet_desktop.core.validation.validate import (
+    SUMMARY_COLUMNS,
+    summary_rows,
+    validate,
+    write_summary_csv,
+)
 
 COLOURS = {"red": (230, 20, 20), "green": (20, 230, 20), "blue": (20, 20, 230)}
 WNIDS = {"red": "n00000001", "green": "n00000002", "blue": "n00000003"}
@@ -226,7 +231,7 @@ def test_bad_folders_are_refused_with_a_reason(tmp_path, classifier, setup, mess
 
 
 def test_label_shared_by_two_classes_must_be_named_by_wordnet_id(tmp_path):
-    from resnet_desktop.core.labels import imagenet_labels
+    from resnet_desktop.core.models.labels import imagenet_labels
 
     root = tmp_path / "val"
     (root / "crane").mkdir(parents=True)
@@ -236,7 +241,7 @@ def test_label_shared_by_two_classes_must_be_named_by_wordnet_id(tmp_path):
 
 
 def test_devkit_ground_truth_needs_labels_with_wordnet_ids(tmp_path):
-    from resnet_desktop.core.labels import Label
+    from resnet_desktop.core.models.labels import Label
 
     root, _ = _val_folder(tmp_path / "val")
     (root / "ILSVRC2012_validation_ground_truth.txt").write_text("1\n2\n")

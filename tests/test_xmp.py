@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from resnet_desktop.core.batch import BatchRecord
-from resnet_desktop.core.inference import Prediction
-from resnet_desktop.core.undo_journal import (
+from resnet_desktop.core.batch.run import BatchRecord
+from resnet_desktop.core.inference.classifier import Prediction
+from resnet_desktop.core.sidecars.undo_journal import (
     UndoError,
     UndoJournal,
     journals_for,
     undo_journal,
     undo_last,
 )
-from resnet_desktop.core.xmp import (
+from resnet_desktop.core.sidecars.xmp import (
     APP_NS,
     NAMESPACES,
     SidecarChange,

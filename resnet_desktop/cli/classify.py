@@ -9,7 +9,7 @@ from pathlib import Path
 
 from resnet_desktop.cli.common import add_model_options, load_classifier
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.results import Classification
+from resnet_desktop.core.inference.results import Classification
 
 
 def register(sub: argparse._SubParsersAction) -> None:

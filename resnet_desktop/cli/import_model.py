@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from resnet_desktop.core.manifest import COLORS, LAYOUTS, OUTPUTS
-from resnet_desktop.core.model_import import (
+from resnet_desktop.core.models.manifest import COLORS, LAYOUTS, OUTPUTS
+from resnet_desktop.core.operations.import_model import (
     CUSTOM,
     PRESET_CHOICES,
     PRESETS,

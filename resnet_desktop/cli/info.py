@@ -7,7 +7,12 @@ import json
 import sys
 
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.facts import ModelDescription, describe_model, format_bytes, format_count
+from resnet_desktop.core.models.facts import (
+    ModelDescription,
+    describe_model,
+    format_bytes,
+    format_count,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,7 +17,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from resnet_desktop.cli.common import add_model_options, load_classifier
-from resnet_desktop.core.batch import (
+from resnet_desktop.core.batch.export import CsvExport, JsonExport, Provenance
+from resnet_desktop.core.batch.results_store import open_results_store
+from resnet_desktop.core.batch.run import (
     BatchOptions,
     BatchProgress,
     BatchRun,
@@ -26,11 +28,9 @@ from resnet_desktop.core.batch import (
     normalise_extensions,
 )
 from resnet_desktop.core.engine import Engine, ModelRef
-from resnet_desktop.core.export import CsvExport, JsonExport, Provenance
-from resnet_desktop.core.imaging import EXTENSIONS
-from resnet_desktop.core.results_store import open_results_store
-from resnet_desktop.core.undo_journal import UndoError, UndoJournal, undo_last
-from resnet_desktop.core.xmp import (
+from resnet_desktop.core.imaging.decode import EXTENSIONS
+from resnet_desktop.core.sidecars.undo_journal import UndoError, UndoJournal, undo_last
+from resnet_desktop.core.sidecars.xmp import (
     DEFAULT_NAMING,
     SidecarNaming,
     SidecarPlanner,

@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from resnet_desktop.cli.common import add_model_options, load_classifier
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.labelled_folder import GROUND_TRUTH_NAMES, find_labelled_set
-from resnet_desktop.core.validate import validate, write_summary_csv
+from resnet_desktop.core.validation.labelled_folder import GROUND_TRUTH_NAMES, find_labelled_set
+from resnet_desktop.core.validation.validate import validate, write_summary_csv
 
 _SHOWN_FAILURES = 5
 

@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from resnet_desktop.core.cancel import CancelToken
-from resnet_desktop.core.catalog import Catalog, CatalogEntry, load_catalog
-from resnet_desktop.core.download import ProgressCallback
-from resnet_desktop.core.errors import ModelError, ResNetDesktopError
-from resnet_desktop.core.imaging import draft_size_for, load_image
-from resnet_desktop.core.inference import Classifier, ClassifierCache
-from resnet_desktop.core.manifest import ModelManifest, load_manifest_for
-from resnet_desktop.core.model_cache import ModelCache
-from resnet_desktop.core.preprocess import preprocess
-from resnet_desktop.core.results import Classification
+from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.errors import ModelError, ResNetDesktopError
+from resnet_desktop.core.imaging.decode import draft_size_for, load_image
+from resnet_desktop.core.imaging.preprocess import preprocess
+from resnet_desktop.core.inference.classifier import Classifier, ClassifierCache
+from resnet_desktop.core.inference.results import Classification
+from resnet_desktop.core.models.cache import ModelCache
+from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
+from resnet_desktop.core.models.download import ProgressCallback
+from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class Engine:
         """Download if needed, then open (or reuse) the session for ``model`` on ``provider``.
 
         ``throughput=True`` is for folder batches: see
-        :func:`~resnet_desktop.core.inference.throughput_layout`.
+        :func:`~resnet_desktop.core.inference.classifier.throughput_layout`.
         """
         ref = model if isinstance(model, ModelRef) else self.resolve(model)
         path = self.model_file(ref, progress, cancel)

@@ -18,9 +18,9 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from resnet_desktop import __version__
-from resnet_desktop.core.errors import ResNetDesktopError
-from resnet_desktop.core.paths import data_dir
-from resnet_desktop.core.providers import POLICIES
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.paths import data_dir
+from resnet_desktop.core.inference.providers import POLICIES
 from resnet_desktop.gui import error_hook
 from resnet_desktop.gui.icon import app_icon
 from resnet_desktop.gui.settings import APPLICATION, ORGANIZATION

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.xmp import SidecarPreview
+from resnet_desktop.core.sidecars.xmp import SidecarPreview
 
 
 class SidecarPreviewDialog(QDialog):

@@ -38,12 +38,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.batch import BatchOptions, BatchProgress, normalise_extensions
+from resnet_desktop.core.batch.export import ExportError, Provenance, write_csv, write_json
+from resnet_desktop.core.batch.run import BatchOptions, BatchProgress, normalise_extensions
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.export import ExportError, Provenance, write_csv, write_json
-from resnet_desktop.core.imaging import EXTENSIONS
-from resnet_desktop.core.undo_journal import UndoReport, last_journal
-from resnet_desktop.core.xmp import DEFAULT_NAMING, SidecarNaming, SidecarPreview, SidecarReport
+from resnet_desktop.core.imaging.decode import EXTENSIONS
+from resnet_desktop.core.sidecars.undo_journal import UndoReport, last_journal
+from resnet_desktop.core.sidecars.xmp import (
+    DEFAULT_NAMING,
+    SidecarNaming,
+    SidecarPreview,
+    SidecarReport,
+)
 from resnet_desktop.gui.batch_dialogs import SidecarPreviewDialog
 from resnet_desktop.gui.batch_results import RECORD_ROLE, BatchResultsModel, make_proxy
 from resnet_desktop.gui.batch_worker import BatchController, LoadedBatchModel

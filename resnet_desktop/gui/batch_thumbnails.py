@@ -17,8 +17,8 @@ from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPainter, QPixmap
 
-from resnet_desktop.core.errors import ResNetDesktopError
-from resnet_desktop.core.imaging import load_image
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.imaging.decode import load_image
 from resnet_desktop.gui.image_convert import pil_to_qimage
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The Batch tab's background work: one worker QObject on its own QThread.
 
 The worker owns everything slow: loading the model (downloading it if needed), running
-:class:`~resnet_desktop.core.batch.BatchRun`, planning and writing XMP sidecars, undoing them.
+:class:`~resnet_desktop.core.batch.run.BatchRun`, planning and writing XMP sidecars, undoing them.
 It never touches a widget. Results come back in chunks (every 100 ms or 256 records), so a
 batch running at hundreds of images per second costs the GUI thread a few model updates a
 second, not one per image.
@@ -20,7 +20,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from resnet_desktop.core.batch import (
+from resnet_desktop.core.batch.results_store import open_results_store
+from resnet_desktop.core.batch.run import (
     BatchOptions,
     BatchProgress,
     BatchRecord,
@@ -28,12 +29,16 @@ from resnet_desktop.core.batch import (
     file_sha256,
     model_fingerprint,
 )
-from resnet_desktop.core.cancel import CancelToken, PauseToken
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
-from resnet_desktop.core.results_store import open_results_store
-from resnet_desktop.core.undo_journal import UndoJournal, undo_last
-from resnet_desktop.core.xmp import SidecarChange, SidecarNaming, plan_sidecars, write_sidecars
+from resnet_desktop.core.foundation.cancel import CancelToken, PauseToken
+from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
+from resnet_desktop.core.sidecars.undo_journal import UndoJournal, undo_last
+from resnet_desktop.core.sidecars.xmp import (
+    SidecarChange,
+    SidecarNaming,
+    plan_sidecars,
+    write_sidecars,
+)
 
 log = logging.getLogger(__name__)
 

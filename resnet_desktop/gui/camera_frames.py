@@ -20,9 +20,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtMultimedia import QVideoFrame
 
-from resnet_desktop.core.atomic import atomic_open
-from resnet_desktop.core.errors import ImageError
-from resnet_desktop.core.imaging import image_from_array
+from resnet_desktop.core.foundation.atomic import atomic_open
+from resnet_desktop.core.foundation.errors import ImageError
+from resnet_desktop.core.imaging.decode import image_from_array
 from resnet_desktop.gui.image_convert import qimage_to_rgb_array
 
 log = logging.getLogger(__name__)

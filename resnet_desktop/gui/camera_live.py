@@ -28,12 +28,12 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtMultimedia import QVideoFrame
 
-from resnet_desktop.core.cancel import CancelToken
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
-from resnet_desktop.core.imaging import image_from_array
-from resnet_desktop.core.inference import Classifier
-from resnet_desktop.core.results import Classification
+from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
+from resnet_desktop.core.imaging.decode import image_from_array
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.camera_frames import frame_to_qimage
 from resnet_desktop.gui.image_convert import qimage_to_rgb_array
 

@@ -53,9 +53,9 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.errors import ResNetDesktopError
-from resnet_desktop.core.paths import data_dir
-from resnet_desktop.core.results import Classification
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.paths import data_dir
+from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui import camera_messages as messages
 from resnet_desktop.gui.camera_frames import SAVE_FILTER, frame_to_qimage, is_dark, save_rgb
 from resnet_desktop.gui.camera_live import LIVE, CameraClassifier, FrameResult, RateMeter

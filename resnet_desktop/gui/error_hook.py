@@ -11,7 +11,7 @@ from types import TracebackType
 
 from PySide6.QtCore import QObject, Signal
 
-from resnet_desktop.core.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from resnet_desktop.core.errors import ResNetDesktopError
-from resnet_desktop.core.imaging import load_image
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.imaging.decode import load_image
 from resnet_desktop.gui.image_convert import pil_to_qimage
 
 log = logging.getLogger(__name__)

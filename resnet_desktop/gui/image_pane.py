@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.imaging import EXTENSIONS
+from resnet_desktop.core.imaging.decode import EXTENSIONS
 from resnet_desktop.gui import palette as colours
 from resnet_desktop.gui.image_loader import THUMBNAIL_SIDE, ImageLoader
 

@@ -21,13 +21,13 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from resnet_desktop.core.cancel import CancelToken
 from resnet_desktop.core.engine import Engine, ModelRef
-from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
-from resnet_desktop.core.imaging import image_from_array
-from resnet_desktop.core.inference import Classifier
-from resnet_desktop.core.providers import ProviderStatus
-from resnet_desktop.core.results import Classification
+from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
+from resnet_desktop.core.imaging.decode import image_from_array
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.inference.providers import ProviderStatus
+from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.image_convert import qimage_to_rgb_array
 
 log = logging.getLogger(__name__)

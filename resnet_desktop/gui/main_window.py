@@ -37,10 +37,10 @@ from PySide6.QtWidgets import (
 
 from resnet_desktop import __version__
 from resnet_desktop.core.engine import ModelRef
-from resnet_desktop.core.imaging import EXTENSIONS
-from resnet_desktop.core.providers import DISPLAY_NAMES
-from resnet_desktop.core.results import Classification
-from resnet_desktop.core.runtime_check import flavour_warning
+from resnet_desktop.core.imaging.decode import EXTENSIONS
+from resnet_desktop.core.inference.providers import DISPLAY_NAMES
+from resnet_desktop.core.inference.results import Classification
+from resnet_desktop.core.inference.runtime_check import flavour_warning
 from resnet_desktop.gui import palette as colours
 from resnet_desktop.gui.batch_panel import BatchPanel
 from resnet_desktop.gui.camera_panel import CameraPanel

@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.cancel import CancelToken
-from resnet_desktop.core.errors import ManifestError, ResNetDesktopError
-from resnet_desktop.core.labels import IMAGENET
-from resnet_desktop.core.manifest import (
+from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.errors import ManifestError, ResNetDesktopError
+from resnet_desktop.core.models.labels import IMAGENET
+from resnet_desktop.core.models.manifest import (
     COLORS,
     LAYOUTS,
     MAX_INPUT_SIZE,
@@ -40,7 +40,7 @@ from resnet_desktop.core.manifest import (
     load_manifest_for,
     sidecar_path,
 )
-from resnet_desktop.core.model_import import (
+from resnet_desktop.core.operations.import_model import (
     CUSTOM,
     PRESETS,
     ImportedModel,

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.cancel import CancelToken
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.facts import (
+from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.models.facts import (
     ModelDescription,
     describe_model,
     format_bytes,

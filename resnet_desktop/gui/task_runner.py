@@ -15,8 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
 
-from resnet_desktop.core.cancel import CancelToken
-from resnet_desktop.core.errors import Cancelled, ResNetDesktopError
+from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
 
 log = logging.getLogger(__name__)
 

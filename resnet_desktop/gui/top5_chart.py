@@ -11,8 +11,8 @@ from PySide6.QtCore import QEasingCurve, QRectF, QSize, Qt, QVariantAnimation, S
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPainterPath, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from resnet_desktop.core.providers import DISPLAY_NAMES
-from resnet_desktop.core.results import Classification
+from resnet_desktop.core.inference.providers import DISPLAY_NAMES
+from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui import palette as colours
 from resnet_desktop.gui.confidence import is_confident
 from resnet_desktop.gui.formatting import format_percent

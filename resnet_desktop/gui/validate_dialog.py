@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.cancel import CancelToken
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.labelled_folder import GROUND_TRUTH_NAMES, find_labelled_set
-from resnet_desktop.core.validate import (
+from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.validation.labelled_folder import GROUND_TRUTH_NAMES, find_labelled_set
+from resnet_desktop.core.validation.validate import (
     ValidationResult,
     summary_rows,
     validate,

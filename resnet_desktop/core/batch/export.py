@@ -25,9 +25,9 @@ from types import TracebackType
 from typing import IO, Any
 
 from resnet_desktop import __version__
-from resnet_desktop.core.atomic import atomic_open
-from resnet_desktop.core.batch import BatchProgress, BatchRecord
-from resnet_desktop.core.errors import ResNetDesktopError
+from resnet_desktop.core.batch.run import BatchProgress, BatchRecord
+from resnet_desktop.core.foundation.atomic import atomic_open
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
 
 CSV_COLUMNS = ("path", "label", "probability", "top_k", "model", "error", "tags")
 

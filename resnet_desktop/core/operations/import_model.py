@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import onnx
 
-from resnet_desktop.core.errors import ManifestError, ModelError
-from resnet_desktop.core.inference import Classifier, create_session, inspect_io
-from resnet_desktop.core.labels import IMAGENET, Label, load_labels
-from resnet_desktop.core.manifest import (
+from resnet_desktop.core.foundation.errors import ManifestError, ModelError
+from resnet_desktop.core.inference.classifier import Classifier, create_session, inspect_io
+from resnet_desktop.core.models.labels import IMAGENET, Label, load_labels
+from resnet_desktop.core.models.manifest import (
     COLORS,
     IMAGENET_MEAN,
     IMAGENET_STD,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resnet_desktop.core.inference import Prediction
+from resnet_desktop.core.inference.classifier import Prediction
 
 
 @dataclass(frozen=True)

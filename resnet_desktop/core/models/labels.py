@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from resnet_desktop.core.errors import ManifestError
+from resnet_desktop.core.foundation.errors import ManifestError
 from resnet_desktop.resources import resource_path
 
 IMAGENET = "imagenet"

@@ -1,10 +1,10 @@
 """Results of earlier batches, so a re-run skips unchanged images and a cancelled batch resumes.
 
-One SQLite file in :func:`~resnet_desktop.core.paths.data_dir`. A row is keyed by the image's
-absolute path and the model's fingerprint (weights SHA-256 plus preprocessing, see
-:func:`~resnet_desktop.core.batch.model_fingerprint`); it is valid only while the file's size and
-modification time (nanoseconds) are unchanged and it holds at least as many classes as asked.
-Only successes are stored: a file that failed is tried again next time.
+One SQLite file in :func:`~resnet_desktop.core.foundation.paths.data_dir`. A row is keyed by the
+image's absolute path and the model's fingerprint (weights SHA-256 plus preprocessing, see
+:func:`~resnet_desktop.core.batch.run.model_fingerprint`); it is valid only while the file's
+size and modification time (nanoseconds) are unchanged and it holds at least as many classes as
+asked. Only successes are stored: a file that failed is tried again next time.
 
 WAL mode with ``synchronous=NORMAL``: a commit costs no fsync, and a crash loses at most the
 last few results, never the database. The store is a cache: if it is damaged or unwritable
@@ -21,8 +21,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from resnet_desktop.core.inference import Prediction
-from resnet_desktop.core.paths import data_dir
+from resnet_desktop.core.foundation.paths import data_dir
+from resnet_desktop.core.inference.classifier import Prediction
 
 log = logging.getLogger(__name__)
 

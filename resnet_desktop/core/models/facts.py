@@ -43,9 +43,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 
-from resnet_desktop.core.cancel import NEVER, CancelToken
-from resnet_desktop.core.errors import ModelError, ResNetDesktopError
-from resnet_desktop.core.labels import load_labels
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
+from resnet_desktop.core.foundation.errors import ModelError, ResNetDesktopError
+from resnet_desktop.core.models.labels import load_labels
 
 if TYPE_CHECKING:
     from resnet_desktop.core.engine import Engine, ModelRef

@@ -26,8 +26,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from resnet_desktop.core.imaging import to_rgb
-from resnet_desktop.core.manifest import Preprocessing
+from resnet_desktop.core.imaging.decode import to_rgb
+from resnet_desktop.core.models.manifest import Preprocessing
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,15 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from resnet_desktop.core.errors import ModelError
-from resnet_desktop.core.labels import Label, load_labels
-from resnet_desktop.core.manifest import ModelManifest
-from resnet_desktop.core.providers import ORT_NAMES, SHORT_NAMES, ProviderStatus, candidates
+from resnet_desktop.core.foundation.errors import ModelError
+from resnet_desktop.core.inference.providers import (
+    ORT_NAMES,
+    SHORT_NAMES,
+    ProviderStatus,
+    candidates,
+)
+from resnet_desktop.core.models.labels import Label, load_labels
+from resnet_desktop.core.models.manifest import ModelManifest
 
 log = logging.getLogger(__name__)
 

@@ -43,10 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
-from resnet_desktop.core.errors import ResNetDesktopError
-from resnet_desktop.core.imaging import EXTENSIONS
-from resnet_desktop.core.labels import Label
-from resnet_desktop.core.matfile import MatFileError, read_mat
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.imaging.decode import EXTENSIONS
+from resnet_desktop.core.models.labels import Label
+from resnet_desktop.core.validation.matfile import MatFileError, read_mat
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from resnet_desktop.core.errors import ManifestError
-from resnet_desktop.core.labels import IMAGENET
+from resnet_desktop.core.foundation.errors import ManifestError
+from resnet_desktop.core.models.labels import IMAGENET
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
@@ -191,7 +191,7 @@ def load_manifest_for(model_path: Path) -> ModelManifest:
 
 def write_manifest(model_path: Path, manifest: ModelManifest) -> Path:
     """Write the sidecar beside ``model_path`` atomically and return its path."""
-    from resnet_desktop.core.atomic import atomic_write_text
+    from resnet_desktop.core.foundation.atomic import atomic_write_text
 
     sidecar = sidecar_path(model_path)
     atomic_write_text(sidecar, json.dumps(manifest.to_json(sidecar.parent), indent=2) + "\n")

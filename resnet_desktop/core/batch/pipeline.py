@@ -4,24 +4,24 @@ validation.
 1. **reading ahead**: a few threads pull the next files into the OS cache, so a slow disk or a
    network share serves several requests at once;
 2. **decoding and inference**: a small pool of worker threads runs
-   :func:`~resnet_desktop.core.imaging.load_image` in JPEG draft mode (libjpeg decodes a
-   12-megapixel photo at 1/8 scale) and :func:`~resnet_desktop.core.preprocess.preprocess`;
+   :func:`~resnet_desktop.core.imaging.decode.load_image` in JPEG draft mode (libjpeg decodes a
+   12-megapixel photo at 1/8 scale) and :func:`~resnet_desktop.core.imaging.preprocess.preprocess`;
    Pillow, NumPy and ONNX Runtime release the GIL there. How the model runs depends on the
    session:
 
    - a CPU throughput session (``Classifier.lanes > 1``, see
-     :func:`~resnet_desktop.core.inference.throughput_layout`): each worker runs the model on
-     the image it has just decoded, several workers at once on the one session, so every core
-     alternates between decoding and inference with no hand-over;
+     :func:`~resnet_desktop.core.inference.classifier.throughput_layout`): each worker runs the
+     model on the image it has just decoded, several workers at once on the one session, so every
+     core alternates between decoding and inference with no hand-over;
    - any other session (a GPU, or a session built for one image at a time): the consuming
      thread stacks ready tensors into batches and runs them, so decoding overlaps inference
      and the provider gets the batches it gains from.
 
 At most ``inflight`` images are read and decoded ahead of the consumer, which bounds memory
 whatever the number of files. Results come out in the order the entries went in. A file that
-cannot be read or decoded gives its error message and the rest goes on; a model that fails
-raises :class:`~resnet_desktop.core.errors.ModelError`. Cancellation and pause are checked by
-the consumer and by every worker before it decodes or classifies an image.
+cannot be read or decoded gives its error message and the rest goes on; a model that
+fails raises :class:`~resnet_desktop.core.foundation.errors.ModelError`. Cancellation and pause
+are checked by the consumer and by every worker before it decodes or classifies an image.
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from resnet_desktop.core.cancel import NEVER, CancelToken, PauseToken
-from resnet_desktop.core.errors import Cancelled, ModelError, ResNetDesktopError
-from resnet_desktop.core.imaging import DEFAULT_MAX_PIXELS, draft_size_for, load_image
-from resnet_desktop.core.inference import Classifier
-from resnet_desktop.core.manifest import Preprocessing
-from resnet_desktop.core.preprocess import preprocess
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
+from resnet_desktop.core.foundation.errors import Cancelled, ModelError, ResNetDesktopError
+from resnet_desktop.core.imaging.decode import DEFAULT_MAX_PIXELS, draft_size_for, load_image
+from resnet_desktop.core.imaging.preprocess import preprocess
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.models.manifest import Preprocessing
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _read_ahead(path: Path) -> None:
     """Pull a file into the OS cache so the decoder does not wait for the disk.
 
     The bytes are discarded (the decoder reads the cached file again, cheaply), so
-    :func:`~resnet_desktop.core.imaging.load_image` stays the one place that reports a file
+    :func:`~resnet_desktop.core.imaging.decode.load_image` stays the one place that reports a file
     that cannot be read.
     """
     try:

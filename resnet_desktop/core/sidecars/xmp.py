@@ -44,10 +44,10 @@ from enum import StrEnum
 from pathlib import Path
 
 from resnet_desktop import __version__
-from resnet_desktop.core.atomic import atomic_open
-from resnet_desktop.core.batch import BatchRecord
-from resnet_desktop.core.cancel import NEVER, CancelToken
-from resnet_desktop.core.errors import ResNetDesktopError
+from resnet_desktop.core.batch.run import BatchRecord
+from resnet_desktop.core.foundation.atomic import atomic_open
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
 
 log = logging.getLogger(__name__)
 
@@ -581,7 +581,7 @@ def write_bytes_keeping_mode(path: Path, data: bytes, mode: int | None) -> None:
 def apply_change(change: SidecarChange, journal, *, model: str | None = None) -> str:
     """Merge one sidecar: ``"created"``, ``"merged"`` or ``"unchanged"``.
 
-    ``journal`` (an :class:`~resnet_desktop.core.undo_journal.UndoJournal`) records the old
+    ``journal`` (an :class:`~resnet_desktop.core.sidecars.undo_journal.UndoJournal`) records the old
     content before the file is touched. Raises :class:`XmpError` with a one-line reason.
     """
     path = change.sidecar

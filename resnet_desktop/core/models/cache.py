@@ -1,7 +1,7 @@
 """The local cache of catalog models: what the CLI and the GUI ask for a model file.
 
 Verified models live in ``<cache_dir()>/models/<id>.onnx``; downloads go through
-:func:`resnet_desktop.core.download.download_verified`, so a file there is always complete.
+:func:`resnet_desktop.core.models.download.download_verified`, so a file there is always complete.
 ``RESNET_DESKTOP_MIRROR=<base URL>`` puts ``<base URL>/<id>.onnx`` before the catalog's URLs
 and ``RESNET_DESKTOP_OFFLINE=1`` forbids the network.
 """
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import filelock
 
-from resnet_desktop.core import download
-from resnet_desktop.core.cancel import NEVER, CancelToken
-from resnet_desktop.core.catalog import Catalog, CatalogEntry, load_catalog
-from resnet_desktop.core.errors import ResNetDesktopError
-from resnet_desktop.core.paths import cache_dir
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.paths import cache_dir
+from resnet_desktop.core.models import download
+from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
 
 logger = logging.getLogger(__name__)
 

@@ -37,9 +37,14 @@ from typing import Any, BinaryIO
 import filelock
 
 from resnet_desktop import __version__
-from resnet_desktop.core.atomic import atomic_write_text
-from resnet_desktop.core.cancel import NEVER, CancelToken
-from resnet_desktop.core.errors import Cancelled, ChecksumError, DownloadError, OfflineError
+from resnet_desktop.core.foundation.atomic import atomic_write_text
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
+from resnet_desktop.core.foundation.errors import (
+    Cancelled,
+    ChecksumError,
+    DownloadError,
+    OfflineError,
+)
 
 logger = logging.getLogger(__name__)
 

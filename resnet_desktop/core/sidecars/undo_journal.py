@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from resnet_desktop import __version__
-from resnet_desktop.core.atomic import atomic_open
-from resnet_desktop.core.errors import ResNetDesktopError
-from resnet_desktop.core.paths import data_dir
+from resnet_desktop.core.foundation.atomic import atomic_open
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.paths import data_dir
 
 log = logging.getLogger(__name__)
 

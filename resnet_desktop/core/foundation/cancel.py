@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from resnet_desktop.core.errors import Cancelled
+from resnet_desktop.core.foundation.errors import Cancelled
 
 
 class CancelToken:

@@ -7,7 +7,8 @@ All of it is streamed, so memory does not grow with the folder:
    symlinked folders are skipped);
 2. **results store**: an image whose path, size, modification time and model match an earlier
    run is not decoded again; its stored top-k is reused (a cancelled batch resumes);
-3. **reading, decoding and inference**: :class:`~resnet_desktop.core.pipeline.ClassifyPipeline`
+3. **reading, decoding and inference**:
+:class:`~resnet_desktop.core.batch.pipeline.ClassifyPipeline`
    (read-ahead threads, decoding workers, and the model run either in the workers on a CPU
    throughput session or in batches on this thread), which bounds how many images are in
    flight.
@@ -28,13 +29,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from resnet_desktop.core.cancel import NEVER, CancelToken, PauseToken
-from resnet_desktop.core.errors import ResNetDesktopError
-from resnet_desktop.core.imaging import DEFAULT_MAX_PIXELS, EXTENSIONS
-from resnet_desktop.core.inference import Classifier, Prediction
-from resnet_desktop.core.manifest import ModelManifest
-from resnet_desktop.core.pipeline import ClassifyPipeline, Outcome
-from resnet_desktop.core.results_store import ResultsStore
+from resnet_desktop.core.batch.pipeline import ClassifyPipeline, Outcome
+from resnet_desktop.core.batch.results_store import ResultsStore
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.imaging.decode import DEFAULT_MAX_PIXELS, EXTENSIONS
+from resnet_desktop.core.inference.classifier import Classifier, Prediction
+from resnet_desktop.core.models.manifest import ModelManifest
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,10 @@ class BatchOptions:
     """Reuse results from the store for unchanged images (``--no-skip`` turns it off)."""
     batch_size: int | None = None
     """None: the model's fixed batch size, or
-    :data:`~resnet_desktop.core.pipeline.DEFAULT_BATCH_SIZE` when it is dynamic."""
+    :data:`~resnet_desktop.core.batch.pipeline.DEFAULT_BATCH_SIZE` when it is dynamic."""
     workers: int | None = None
     """Threads that decode (and on a CPU throughput session also classify); None:
-    :func:`~resnet_desktop.core.pipeline.default_workers`."""
+    :func:`~resnet_desktop.core.batch.pipeline.default_workers`."""
     max_pixels: int = DEFAULT_MAX_PIXELS
 
 
@@ -237,12 +238,13 @@ class _Item:
 class BatchRun:
     """One pass over a folder; iterate it to get :class:`BatchRecord` in discovery order.
 
-    ``store`` (a :class:`~resnet_desktop.core.results_store.ResultsStore`) and
+    ``store`` (a :class:`~resnet_desktop.core.batch.results_store.ResultsStore`) and
     ``model_key`` (see :func:`model_fingerprint`) enable skipping images done before; results
     are written to the store as they come, so a cancelled run resumes. ``progress`` is a live
-    :class:`BatchProgress` the caller may read between records; ``on_progress`` is called after
-    every record. Cancelling raises :class:`~resnet_desktop.core.errors.Cancelled` from the
-    iteration, after the records already yielded.
+    :class:`BatchProgress` the caller may read between records; ``on_progress`` is called
+    after every record. Cancelling raises
+    :class:`~resnet_desktop.core.foundation.errors.Cancelled` from the iteration, after the
+    records already yielded.
     """
 
     def __init__(self, classifier: Classifier, folder: Path,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from resnet_desktop.core.errors import ManifestError
-from resnet_desktop.core.manifest import ModelManifest, parse_manifest
+from resnet_desktop.core.foundation.errors import ManifestError
+from resnet_desktop.core.models.manifest import ModelManifest, parse_manifest
 from resnet_desktop.resources import resource_path
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

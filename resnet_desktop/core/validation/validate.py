@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from resnet_desktop.core.atomic import atomic_open
-from resnet_desktop.core.cancel import NEVER, CancelToken
-from resnet_desktop.core.errors import ResNetDesktopError
-from resnet_desktop.core.inference import Classifier
-from resnet_desktop.core.labelled_folder import LabelledSet
-from resnet_desktop.core.pipeline import ClassifyPipeline
+from resnet_desktop.core.batch.pipeline import ClassifyPipeline
+from resnet_desktop.core.foundation.atomic import atomic_open
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
+from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.validation.labelled_folder import LabelledSet
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Decoding images from files, pasted bytes and webcam frames into 8-bit RGB.
 
 Every way in ends in :func:`to_rgb`, so the rest of the engine only ever sees ``RGB`` images.
-Failures raise :class:`~resnet_desktop.core.errors.ImageError` with one line that names the
-file.
+Failures raise :class:`~resnet_desktop.core.foundation.errors.ImageError` with one line that names
+the file.
 
 Safety:
 
@@ -30,9 +30,9 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
-from resnet_desktop.core.errors import ImageError
-from resnet_desktop.core.icc import convert_to_srgb, profile_of
-from resnet_desktop.core.manifest import Preprocessing
+from resnet_desktop.core.foundation.errors import ImageError
+from resnet_desktop.core.imaging.colour import convert_to_srgb, profile_of
+from resnet_desktop.core.models.manifest import Preprocessing
 
 log = logging.getLogger(__name__)
 
