@@ -9,7 +9,6 @@ import sys
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.models.facts import (
     ModelDescription,
-    describe_model,
     format_bytes,
     format_count,
 )
@@ -56,7 +55,7 @@ def _print_text(info: ModelDescription) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    info = describe_model(Engine(), args.model)
+    info = Engine().describe(args.model)
     if args.json:
         json.dump(info.to_json(), sys.stdout, indent=2, ensure_ascii=False)
         print()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
 from resnet_desktop.core.foundation.errors import ModelError, ResNetDesktopError
 from resnet_desktop.core.imaging.decode import draft_size_for, load_image
 from resnet_desktop.core.imaging.preprocess import preprocess
@@ -23,6 +23,8 @@ from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.core.models.cache import ModelCache
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
 from resnet_desktop.core.models.download import ProgressCallback
+from resnet_desktop.core.models.facts import ModelDescription, model_facts
+from resnet_desktop.core.models.labels import load_labels
 from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
 
 log = logging.getLogger(__name__)
@@ -117,3 +119,27 @@ class Engine:
             return Classification(Path(path), classifier.model_id, error=str(exc))
         log.debug("%s classified in %.1f ms", path, (time.perf_counter() - start) * 1000)
         return result
+
+    def describe(self, model: str | ModelRef, cancel: CancelToken = NEVER) -> ModelDescription:
+        """Facts of a catalog id (it must be downloaded: this never downloads) or an .onnx path."""
+        ref = self.resolve(model) if isinstance(model, str) else model
+        if ref.path is None and not self.cache.is_cached(ref.id):
+            raise ModelError(f"{ref.id} is not downloaded; download it first "
+                             f"(resnet-desktop models download {ref.id})")
+        path = ref.path if ref.path is not None else self.cache.path_for(ref.id)
+        pre = ref.manifest.preprocessing
+        facts = model_facts(path, pre.input_size, pre.layout, cancel)
+        labels_source = ref.manifest.labels
+        try:
+            labels: int | None = len(load_labels(labels_source))
+            labels_error = None
+        except ResNetDesktopError as exc:
+            labels, labels_error = None, str(exc)
+        outputs = facts.outputs
+        classes = outputs[0].shape[1] if outputs and len(outputs[0].shape) > 1 else None
+        if labels is not None and isinstance(classes, int) and classes != labels:
+            labels_error = (f"labels: {labels} labels but the model outputs {classes} classes; "
+                            "import the model with its own labels file")
+        entry = ref.entry
+        return ModelDescription(ref.id, ref.name, facts, labels, labels_source, labels_error,
+                                entry.top1 if entry else None, entry.top5 if entry else None)

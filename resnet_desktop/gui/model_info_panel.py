@@ -1,7 +1,7 @@
 """The model facts panel: parameters, MACs, opset, inputs, outputs, file size and SHA-256.
 
 Reading a 240 MB graph and hashing it takes a moment, so :class:`ModelInfoPanel` computes the
-facts with ``core.facts.describe_model`` on a :class:`TaskRunner` thread; showing another
+facts with ``Engine.describe`` on a :class:`TaskRunner` thread; showing another
 model cancels the previous computation and its late answer is dropped. A catalog model that is
 not downloaded is reported as such (facts are never a reason to download 100 MB).
 """
@@ -28,7 +28,6 @@ from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.models.facts import (
     ModelDescription,
-    describe_model,
     format_bytes,
     format_count,
 )
@@ -160,7 +159,7 @@ class ModelInfoPanel(QWidget):
         self.busy.show()
 
         def job(_report: Report, cancel: CancelToken) -> ModelDescription:
-            return describe_model(engine, model, cancel)
+            return engine.describe(model, cancel)
 
         self._runner.start(job)
 

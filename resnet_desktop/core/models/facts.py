@@ -37,18 +37,14 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
-from resnet_desktop.core.foundation.errors import ModelError, ResNetDesktopError
-from resnet_desktop.core.models.labels import load_labels
-
-if TYPE_CHECKING:
-    from resnet_desktop.core.engine import Engine, ModelRef
+from resnet_desktop.core.foundation.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -148,32 +144,6 @@ class ModelDescription:
         if self.top1 is not None or self.top5 is not None:
             data["published"] = {"top1": self.top1, "top5": self.top5}
         return data
-
-
-def describe_model(engine: Engine, model: str | ModelRef,
-                   cancel: CancelToken = NEVER) -> ModelDescription:
-    """Facts of a catalog id (it must be downloaded: this never downloads) or an .onnx path."""
-    ref = engine.resolve(model) if isinstance(model, str) else model
-    if ref.path is None and not engine.cache.is_cached(ref.id):
-        raise ModelError(f"{ref.id} is not downloaded; download it first "
-                         f"(resnet-desktop models download {ref.id})")
-    path = ref.path if ref.path is not None else engine.cache.path_for(ref.id)
-    pre = ref.manifest.preprocessing
-    facts = model_facts(path, pre.input_size, pre.layout, cancel)
-    labels_source = ref.manifest.labels
-    try:
-        labels: int | None = len(load_labels(labels_source))
-        labels_error = None
-    except ResNetDesktopError as exc:
-        labels, labels_error = None, str(exc)
-    classes = facts.outputs[0].shape[1] if facts.outputs and len(facts.outputs[0].shape) > 1 \
-        else None
-    if labels is not None and isinstance(classes, int) and classes != labels:
-        labels_error = (f"labels: {labels} labels but the model outputs {classes} classes; "
-                        "import the model with its own labels file")
-    entry = ref.entry
-    return ModelDescription(ref.id, ref.name, facts, labels, labels_source, labels_error,
-                            entry.top1 if entry else None, entry.top5 if entry else None)
 
 
 def format_count(value: int | None, unit: str = "") -> str:
