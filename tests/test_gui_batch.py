@@ -17,9 +17,9 @@ from test_xmp import DIGIKAM, foreign
 
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.sidecars.xmp import read_keywords
-from resnet_desktop.gui.batch_dialogs import SidecarPreviewDialog
-from resnet_desktop.gui.batch_panel import BatchPanel
-from resnet_desktop.gui.batch_results import ERROR, FILE, PROBABILITY, RECORD_ROLE, TOP1
+from resnet_desktop.gui.batch.dialogs import SidecarPreviewDialog
+from resnet_desktop.gui.batch.panel import BatchPanel
+from resnet_desktop.gui.batch.results import ERROR, FILE, PROBABILITY, RECORD_ROLE, TOP1
 
 pytestmark = pytest.mark.gui
 

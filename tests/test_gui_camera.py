@@ -26,9 +26,9 @@ from PySide6.QtMultimedia import (
 )
 
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.gui import camera_messages as messages
-from resnet_desktop.gui import camera_panel
-from resnet_desktop.gui.camera_panel import CameraPanel, sent_snapshots_dir
+from resnet_desktop.gui.camera import messages
+from resnet_desktop.gui.camera import panel as camera_panel
+from resnet_desktop.gui.camera.panel import CameraPanel, sent_snapshots_dir
 
 pytestmark = pytest.mark.gui
 

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QImage
 from PySide6.QtMultimedia import QVideoFrame, QVideoFrameFormat
 
 from resnet_desktop.core.foundation.errors import ImageError
-from resnet_desktop.gui.camera_frames import (
+from resnet_desktop.gui.camera.frames import (
     DARK_LUMINANCE,
     frame_to_qimage,
     is_dark,
@@ -18,7 +18,7 @@ from resnet_desktop.gui.camera_frames import (
     qimage_to_pil,
     save_rgb,
 )
-from resnet_desktop.gui.camera_live import RateMeter
+from resnet_desktop.gui.camera.live import RateMeter
 
 pytestmark = pytest.mark.gui
 

@@ -18,10 +18,10 @@ from PySide6.QtWidgets import QDialog
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.foundation.errors import ModelError
 from resnet_desktop.core.operations.import_model import PRESETS
-from resnet_desktop.gui.model_import_dialog import ModelImportDialog
-from resnet_desktop.gui.model_info_panel import ModelInfoDialog, ModelInfoPanel
-from resnet_desktop.gui.task_runner import TaskRunner
-from resnet_desktop.gui.validate_dialog import ValidateDialog
+from resnet_desktop.gui.models.import_dialog import ModelImportDialog
+from resnet_desktop.gui.models.info_panel import ModelInfoDialog, ModelInfoPanel
+from resnet_desktop.gui.models.validate_dialog import ValidateDialog
+from resnet_desktop.gui.workers.task_runner import TaskRunner
 
 pytestmark = pytest.mark.gui
 

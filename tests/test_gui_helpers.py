@@ -13,16 +13,16 @@ from PySide6.QtGui import QColor, QImage
 
 from resnet_desktop.core.foundation.errors import OfflineError
 from resnet_desktop.gui import error_hook
-from resnet_desktop.gui.confidence import is_confident
-from resnet_desktop.gui.formatting import (
+from resnet_desktop.gui.classify.confidence import is_confident
+from resnet_desktop.gui.settings import INI_NAME, app_settings, read_str_list
+from resnet_desktop.gui.widgets.formatting import (
     download_text,
     format_bytes,
     format_duration,
     format_percent,
     time_left,
 )
-from resnet_desktop.gui.image_convert import pil_to_qimage, qimage_to_rgb_array
-from resnet_desktop.gui.settings import INI_NAME, app_settings, read_str_list
+from resnet_desktop.gui.widgets.image_convert import pil_to_qimage, qimage_to_rgb_array
 
 
 @pytest.mark.parametrize(("count", "text"), [
@@ -117,12 +117,18 @@ def test_error_hook_logs_and_reports_one_line(qapp, qtbot, caplog):
 
 
 def test_the_icon_pngs_are_renders_of_the_svg(qapp):
-    from resnet_desktop.gui.icon import PNG_SIZES, app_icon, icons_dir, png_name, render_icon
+    from resnet_desktop.gui.widgets.icon import (
+        PNG_SIZES,
+        app_icon,
+        icons_dir,
+        png_name,
+        render_icon,
+    )
 
     for size in PNG_SIZES:
         stored = QImage(str(icons_dir() / png_name(size)))
         assert (stored.width(), stored.height()) == (size, size)
         fresh = qimage_to_rgb_array(render_icon(size)).astype(int)
         assert np.abs(qimage_to_rgb_array(stored).astype(int) - fresh).mean() < 1.0, \
-            "run `python -m resnet_desktop.gui.icon` after changing the SVG"
+            "run `python -m resnet_desktop.gui.widgets.icon` after changing the SVG"
     assert not app_icon().isNull()

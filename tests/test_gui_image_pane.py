@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
-from resnet_desktop.gui.image_pane import ImagePane
+from resnet_desktop.gui.classify.image_pane import ImagePane
 
 pytestmark = pytest.mark.gui
 

@@ -12,7 +12,7 @@ from PIL import Image
 from PySide6.QtGui import QColor, QImage
 
 from resnet_desktop.core.inference.results import Classification
-from resnet_desktop.gui.inference_worker import InferenceService, LoadedModel
+from resnet_desktop.gui.workers.inference import InferenceService, LoadedModel
 
 pytestmark = pytest.mark.gui
 

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QScrollArea
 from test_gui_main_window import colour_model, solid
 
 from resnet_desktop.gui.main_window import MainWindow
-from resnet_desktop.gui.model_import_dialog import ModelImportDialog
+from resnet_desktop.gui.models.import_dialog import ModelImportDialog
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QStyleOptionViewItem
 
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.gui.model_picker import DETAILS_ROLE, HEADER_ROLE, MODEL_ROLE, ModelPicker
+from resnet_desktop.gui.models.picker import DETAILS_ROLE, HEADER_ROLE, MODEL_ROLE, ModelPicker
 
 pytestmark = pytest.mark.gui
 

@@ -8,8 +8,8 @@ from PySide6.QtGui import QColor, QPalette
 
 from resnet_desktop.core.inference.classifier import Prediction
 from resnet_desktop.core.inference.results import Classification
-from resnet_desktop.gui.image_convert import qimage_to_rgb_array
-from resnet_desktop.gui.top5_chart import Top5Chart
+from resnet_desktop.gui.classify.top5_chart import Top5Chart
+from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
 
 pytestmark = pytest.mark.gui
 

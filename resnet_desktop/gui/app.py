@@ -22,8 +22,8 @@ from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.foundation.paths import data_dir
 from resnet_desktop.core.inference.providers import POLICIES
 from resnet_desktop.gui import error_hook
-from resnet_desktop.gui.icon import app_icon
 from resnet_desktop.gui.settings import APPLICATION, ORGANIZATION
+from resnet_desktop.gui.widgets.icon import app_icon
 
 log = logging.getLogger(__name__)
 

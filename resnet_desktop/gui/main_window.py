@@ -29,9 +29,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
-    QSplitter,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -41,20 +39,21 @@ from resnet_desktop.core.imaging.decode import EXTENSIONS
 from resnet_desktop.core.inference.providers import DISPLAY_NAMES
 from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.core.inference.runtime_check import flavour_warning
-from resnet_desktop.gui import palette as colours
-from resnet_desktop.gui.batch_panel import BatchPanel
-from resnet_desktop.gui.camera_panel import CameraPanel
-from resnet_desktop.gui.download_bar import DownloadBar
+from resnet_desktop.gui.batch.panel import BatchPanel
+from resnet_desktop.gui.camera.panel import CameraPanel
+from resnet_desktop.gui.classify.image_pane import ImagePane, ImageSource
+from resnet_desktop.gui.classify.top5_chart import Top5Chart
+from resnet_desktop.gui.classify.view import ClassifyView
 from resnet_desktop.gui.error_hook import ErrorReporter
-from resnet_desktop.gui.formatting import format_bytes
-from resnet_desktop.gui.image_pane import ImagePane, ImageSource
-from resnet_desktop.gui.inference_worker import InferenceService, LoadedModel
-from resnet_desktop.gui.model_import_dialog import ModelImportDialog
-from resnet_desktop.gui.model_info_panel import ModelInfoPanel
-from resnet_desktop.gui.model_picker import ModelPicker
+from resnet_desktop.gui.models.import_dialog import ModelImportDialog
+from resnet_desktop.gui.models.info_panel import ModelInfoPanel
+from resnet_desktop.gui.models.picker import ModelPicker
+from resnet_desktop.gui.models.validate_dialog import ValidateDialog
 from resnet_desktop.gui.settings import app_settings, read_str_list
-from resnet_desktop.gui.top5_chart import Top5Chart
-from resnet_desktop.gui.validate_dialog import ValidateDialog
+from resnet_desktop.gui.widgets import palette as colours
+from resnet_desktop.gui.widgets.download_bar import DownloadBar
+from resnet_desktop.gui.widgets.formatting import format_bytes
+from resnet_desktop.gui.workers.inference import InferenceService, LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -72,30 +71,6 @@ def _scrollable(panel: QWidget) -> QScrollArea:
     area.setFrameShape(QScrollArea.Shape.NoFrame)
     area.setWidget(panel)
     return area
-
-
-class ClassifyView(QWidget):
-    """The first tab: image pane on the left; model picker and chart on the right."""
-
-    def __init__(self, pane: ImagePane, picker: ModelPicker, chart: Top5Chart,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        side = QWidget(self)
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(6, 0, 0, 0)
-        side_layout.setSpacing(12)
-        side_layout.addWidget(picker)
-        side_layout.addWidget(chart, 1)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(pane)
-        self.splitter.addWidget(side)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([600, 440])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 12, 12, 8)
-        layout.addWidget(self.splitter)
 
 
 class MainWindow(QMainWindow):

@@ -14,9 +14,9 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Sign
 
 from resnet_desktop.core.foundation.atomic import atomic_write_bytes
 from resnet_desktop.core.inference.results import Classification
-from resnet_desktop.gui.image_pane import ImageSource
-from resnet_desktop.gui.inference_worker import LoadedModel
+from resnet_desktop.gui.classify.image_pane import ImageSource
 from resnet_desktop.gui.main_window import MainWindow
+from resnet_desktop.gui.workers.inference import LoadedModel
 
 log = logging.getLogger(__name__)
 

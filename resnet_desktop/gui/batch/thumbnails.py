@@ -19,7 +19,7 @@ from PySide6.QtGui import QImage, QPainter, QPixmap
 
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.imaging.decode import load_image
-from resnet_desktop.gui.image_convert import pil_to_qimage
+from resnet_desktop.gui.widgets.image_convert import pil_to_qimage
 
 log = logging.getLogger(__name__)
 

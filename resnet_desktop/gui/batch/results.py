@@ -19,9 +19,9 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from resnet_desktop.core.batch.run import BatchRecord
-from resnet_desktop.gui import palette as colours
-from resnet_desktop.gui.batch_thumbnails import ThumbnailCache
-from resnet_desktop.gui.formatting import format_percent
+from resnet_desktop.gui.batch.thumbnails import ThumbnailCache
+from resnet_desktop.gui.widgets import palette as colours
+from resnet_desktop.gui.widgets.formatting import format_percent
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 LABELS_ROLE = Qt.ItemDataRole.UserRole + 2

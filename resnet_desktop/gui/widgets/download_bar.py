@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
-from resnet_desktop.gui.formatting import download_text, format_bytes
+from resnet_desktop.gui.widgets.formatting import download_text, format_bytes
 
 
 class DownloadBar(QWidget):

@@ -2,7 +2,7 @@
 
 Cameras deliver frames in whatever pixel format they like (NV12, YUYV, MJPEG decoded to
 YUV420P, BGRA...). ``QVideoFrame.toImage()`` converts any of them (on the CPU when no GPU
-backend is around), and :func:`~resnet_desktop.gui.image_convert.qimage_to_rgb_array` turns
+backend is around), and :func:`~resnet_desktop.gui.widgets.image_convert.qimage_to_rgb_array` turns
 the QImage into the packed RGB array that the engine takes, minding ``bytesPerLine`` padding.
 
 Everything here is safe on worker threads: it touches QImage and QVideoFrame (reentrant,
@@ -23,7 +23,7 @@ from PySide6.QtMultimedia import QVideoFrame
 from resnet_desktop.core.foundation.atomic import atomic_open
 from resnet_desktop.core.foundation.errors import ImageError
 from resnet_desktop.core.imaging.decode import image_from_array
-from resnet_desktop.gui.image_convert import qimage_to_rgb_array
+from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QWidget
 
-from resnet_desktop.gui import palette as colours
+from resnet_desktop.gui.widgets import palette as colours
 
 
 def error_label(parent: QWidget, name: str = "error") -> QLabel:

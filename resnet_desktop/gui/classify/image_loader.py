@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.imaging.decode import load_image
-from resnet_desktop.gui.image_convert import pil_to_qimage
+from resnet_desktop.gui.widgets.image_convert import pil_to_qimage
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The Camera tab: pick a webcam, watch the preview, classify a snapshot or the live picture.
 
-Pieces: :class:`~resnet_desktop.gui.camera_preview.CameraPreview` paints the newest frame,
-:class:`~resnet_desktop.gui.camera_live.CameraClassifier` classifies frames on its own thread
+Pieces: :class:`~resnet_desktop.gui.camera.preview.CameraPreview` paints the newest frame,
+:class:`~resnet_desktop.gui.camera.live.CameraClassifier` classifies frames on its own thread
 (live mode drops frames instead of queueing them), :mod:`camera_frames` turns frames into RGB
 pixels and :mod:`camera_messages` holds the wording of every state.
 
@@ -56,14 +56,14 @@ from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.foundation.paths import data_dir
 from resnet_desktop.core.inference.results import Classification
-from resnet_desktop.gui import camera_messages as messages
-from resnet_desktop.gui.camera_frames import SAVE_FILTER, frame_to_qimage, is_dark, save_rgb
-from resnet_desktop.gui.camera_live import LIVE, CameraClassifier, FrameResult, RateMeter
-from resnet_desktop.gui.camera_preview import CameraPreview
-from resnet_desktop.gui.formatting import format_bytes
-from resnet_desktop.gui.image_convert import qimage_to_rgb_array
+from resnet_desktop.gui.camera import messages
+from resnet_desktop.gui.camera.frames import SAVE_FILTER, frame_to_qimage, is_dark, save_rgb
+from resnet_desktop.gui.camera.live import LIVE, CameraClassifier, FrameResult, RateMeter
+from resnet_desktop.gui.camera.preview import CameraPreview
+from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.settings import app_settings
-from resnet_desktop.gui.top5_chart import Top5Chart
+from resnet_desktop.gui.widgets.formatting import format_bytes
+from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
 
 log = logging.getLogger(__name__)
 

@@ -41,8 +41,8 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_desktop.core.imaging.decode import EXTENSIONS
-from resnet_desktop.gui import palette as colours
-from resnet_desktop.gui.image_loader import THUMBNAIL_SIDE, ImageLoader
+from resnet_desktop.gui.classify.image_loader import THUMBNAIL_SIDE, ImageLoader
+from resnet_desktop.gui.widgets import palette as colours
 
 log = logging.getLogger(__name__)
 

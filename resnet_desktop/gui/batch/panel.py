@@ -8,7 +8,7 @@ Wiring (in the main window)::
     panel.image_activated.connect(lambda p: window.show_image_path(Path(p)))
     # and in closeEvent: panel.shutdown()
 
-All work runs on :class:`~resnet_desktop.gui.batch_worker.BatchController`'s thread; this widget
+All work runs on :class:`~resnet_desktop.gui.batch.worker.BatchController`'s thread; this widget
 only reacts to its signals.
 """
 
@@ -49,13 +49,13 @@ from resnet_desktop.core.sidecars.xmp import (
     SidecarPreview,
     SidecarReport,
 )
-from resnet_desktop.gui.batch_dialogs import SidecarPreviewDialog
-from resnet_desktop.gui.batch_results import RECORD_ROLE, BatchResultsModel, make_proxy
-from resnet_desktop.gui.batch_worker import BatchController, LoadedBatchModel
-from resnet_desktop.gui.formatting import download_text, format_duration
-from resnet_desktop.gui.inline_errors import error_label, show_error
-from resnet_desktop.gui.model_picker import CUSTOM_MODELS_KEY, PROVIDER_CHOICES
+from resnet_desktop.gui.batch.dialogs import SidecarPreviewDialog
+from resnet_desktop.gui.batch.results import RECORD_ROLE, BatchResultsModel, make_proxy
+from resnet_desktop.gui.batch.worker import BatchController, LoadedBatchModel
+from resnet_desktop.gui.models.picker import CUSTOM_MODELS_KEY, PROVIDER_CHOICES
 from resnet_desktop.gui.settings import app_settings, read_str_list
+from resnet_desktop.gui.widgets.formatting import download_text, format_duration
+from resnet_desktop.gui.widgets.inline_errors import error_label, show_error
 
 log = logging.getLogger(__name__)
 

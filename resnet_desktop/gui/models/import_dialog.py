@@ -48,9 +48,9 @@ from resnet_desktop.core.operations.import_model import (
     import_model,
     preset_for,
 )
-from resnet_desktop.gui.inline_errors import error_label, show_error
 from resnet_desktop.gui.settings import app_settings
-from resnet_desktop.gui.task_runner import Report, TaskRunner
+from resnet_desktop.gui.widgets.inline_errors import error_label, show_error
+from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
 
 LAST_FOLDER_KEY = "import/last_folder"
 FIELDS = ("model", "labels", "name", "input_size", "resize", "preset", "mean", "std", "color",

@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from resnet_desktop.core.inference.providers import DISPLAY_NAMES
 from resnet_desktop.core.inference.results import Classification
-from resnet_desktop.gui import palette as colours
-from resnet_desktop.gui.confidence import is_confident
-from resnet_desktop.gui.formatting import format_percent
+from resnet_desktop.gui.classify.confidence import is_confident
+from resnet_desktop.gui.widgets import palette as colours
+from resnet_desktop.gui.widgets.formatting import format_percent
 
 ROWS = 5
 ANIMATION_MS = 450

@@ -31,7 +31,7 @@ from resnet_desktop.core.models.facts import (
     format_bytes,
     format_count,
 )
-from resnet_desktop.gui.task_runner import Report, TaskRunner
+from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
 
 _ROWS = (
     ("name", "Model"),

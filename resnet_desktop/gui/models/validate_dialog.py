@@ -40,10 +40,10 @@ from resnet_desktop.core.validation.validate import (
     validate,
     write_summary_csv,
 )
-from resnet_desktop.gui.formatting import download_text, format_duration, time_left
-from resnet_desktop.gui.inline_errors import error_label, show_error
 from resnet_desktop.gui.settings import app_settings
-from resnet_desktop.gui.task_runner import Report, TaskRunner
+from resnet_desktop.gui.widgets.formatting import download_text, format_duration, time_left
+from resnet_desktop.gui.widgets.inline_errors import error_label, show_error
+from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
 
 LAST_FOLDER_KEY = "validate/last_folder"
 _PROGRESS_INTERVAL_S = 0.05

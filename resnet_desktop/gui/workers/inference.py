@@ -28,7 +28,7 @@ from resnet_desktop.core.imaging.decode import image_from_array
 from resnet_desktop.core.inference.classifier import Classifier
 from resnet_desktop.core.inference.providers import ProviderStatus
 from resnet_desktop.core.inference.results import Classification
-from resnet_desktop.gui.image_convert import qimage_to_rgb_array
+from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
 
 log = logging.getLogger(__name__)
 

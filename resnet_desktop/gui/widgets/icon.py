@@ -1,7 +1,7 @@
 """The app icon: ``resources/icons/resnet-desktop.svg`` and the PNGs rendered from it.
 
 The PNGs (for installers, desktop files and platforms without SVG support) are regenerated
-with ``python -m resnet_desktop.gui.icon`` after the SVG changes; a test checks they match.
+with ``python -m resnet_desktop.gui.widgets.icon`` after the SVG changes; a test checks they match.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtMultimedia import QVideoFrame
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from resnet_desktop.gui.camera_frames import frame_to_qimage
+from resnet_desktop.gui.camera.frames import frame_to_qimage
 
 _MARGIN = 24
 

@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.models.catalog import CatalogEntry
-from resnet_desktop.gui import palette as colours
-from resnet_desktop.gui.formatting import format_bytes
 from resnet_desktop.gui.settings import app_settings, read_str_list
+from resnet_desktop.gui.widgets import palette as colours
+from resnet_desktop.gui.widgets.formatting import format_bytes
 
 log = logging.getLogger(__name__)
 

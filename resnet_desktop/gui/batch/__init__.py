@@ -1,0 +1,1 @@
+"""The Batch tab: tag a folder, results table, exports, XMP sidecars."""

@@ -1,0 +1,1 @@
+"""The Camera tab: webcam preview, snapshots, live classification."""

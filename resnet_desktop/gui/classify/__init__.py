@@ -1,0 +1,1 @@
+"""The Classify tab: the image pane, its loader, the top-5 chart."""

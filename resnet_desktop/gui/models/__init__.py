@@ -1,0 +1,1 @@
+"""Model choice and facts: the picker, the info panel, the import and validate dialogs."""

@@ -1,0 +1,1 @@
+"""Widgets and helpers every tab shares (status-bar download bar, colours, formatting)."""

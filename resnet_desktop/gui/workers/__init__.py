@@ -1,0 +1,1 @@
+"""Background work: the services and runners that keep slow work off the GUI thread."""
