@@ -11,33 +11,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from resnet_desktop.cli.common import add_model_options, load_classifier
-from resnet_desktop.core.batch.export import CsvExport, JsonExport, Provenance
-from resnet_desktop.core.batch.results_store import open_results_store
+from resnet_desktop.cli.common import add_model_options, download_bar, warn_flavours
 from resnet_desktop.core.batch.run import (
     BatchOptions,
     BatchProgress,
-    BatchRun,
-    file_sha256,
-    model_fingerprint,
+    BatchRecord,
     normalise_extensions,
 )
-from resnet_desktop.core.engine import Engine, ModelRef
+from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.imaging.decode import EXTENSIONS
-from resnet_desktop.core.sidecars.undo_journal import UndoError, UndoJournal, undo_last
-from resnet_desktop.core.sidecars.xmp import (
-    DEFAULT_NAMING,
-    SidecarNaming,
-    SidecarPlanner,
-    SidecarReport,
-    XmpError,
-    apply_change,
+from resnet_desktop.core.operations.tag_folder import (
+    SidecarMode,
+    TaggingModel,
+    TagRequest,
+    TagSink,
 )
+from resnet_desktop.core.sidecars.undo_journal import UndoError, undo_last
+from resnet_desktop.core.sidecars.xmp import DEFAULT_NAMING, SidecarNaming
 
 
 def _extensions(values: list[str] | None) -> tuple[str, ...]:
@@ -96,10 +90,6 @@ def _error(message: str) -> int:
     return 2
 
 
-def _model_sha(ref: ModelRef, path: Path) -> str:
-    return ref.entry.sha256 if ref.entry is not None else file_sha256(path)
-
-
 def _run_undo(folder: Path) -> int:
     try:
         report = undo_last(folder)
@@ -112,10 +102,36 @@ def _run_undo(folder: Path) -> int:
     return 1 if report.failed else 0
 
 
-def _summary(progress: BatchProgress, wall: float) -> str:
-    return (f"{progress.done} image(s) in {wall:.1f} s: {progress.classified} classified "
-            f"({progress.rate:.1f} images/s), {progress.cached} from earlier runs, "
-            f"{progress.failed} error(s)")
+class _TerminalSink(TagSink):
+    """tqdm bars on stderr (when it is a terminal): the model's download, then the images;
+    per-file problems are printed above the bar."""
+
+    def __init__(self, stack: contextlib.ExitStack, model_label: str) -> None:
+        self._stack = stack
+        self._download_stack = stack.enter_context(contextlib.ExitStack())
+        self._download = self._download_stack.enter_context(download_bar(model_label))
+        self._bar: tqdm | None = None
+
+    def download_progressed(self, done: int, total: int, rate: float) -> None:
+        self._download(done, total, rate)
+
+    def model_loaded(self, model: TaggingModel) -> None:
+        self._download_stack.close()
+        if model.fallback_reason:
+            print(f"resnet-desktop: running on CPU: {model.fallback_reason}", file=sys.stderr)
+        self._bar = self._stack.enter_context(tqdm(
+            total=None, unit="img", desc="Tagging", file=sys.stderr, disable=None,
+            dynamic_ncols=True))
+
+    def record_done(self, record: BatchRecord, progress: BatchProgress) -> None:
+        if self._bar.total is None and progress.total is not None:
+            self._bar.total = progress.total
+        self._bar.update(1)
+        if record.error:
+            self._bar.write(f"resnet-desktop: {record.error}", file=sys.stderr)
+
+    def sidecar_failed(self, message: str) -> None:
+        self._bar.write(f"resnet-desktop: {message}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,68 +146,30 @@ def run(args: argparse.Namespace) -> int:
     extensions = _extensions(args.extensions)
     if not extensions:
         return _error("--extensions: no extension given")
+    mode = (SidecarMode.PREVIEW if args.dry_run
+            else SidecarMode.WRITE if args.xmp else SidecarMode.NONE)
+    request = TagRequest(
+        folder, BatchOptions(recursive=args.recursive, extensions=extensions, top_k=args.top,
+                             skip_done=not args.no_skip),
+        min_confidence=args.min_confidence, csv=args.csv, json=args.json, sidecars=mode,
+        naming=SidecarNaming(args.xmp_naming))
+    warn_flavours()
     engine = Engine()
-    ref, classifier = load_classifier(engine, args, throughput=True)
-    sha = _model_sha(ref, classifier.model_path)
-    options = BatchOptions(recursive=args.recursive, extensions=extensions, top_k=args.top,
-                           skip_done=not args.no_skip)
-    store = open_results_store()
-    naming = SidecarNaming(args.xmp_naming)
-    planner = SidecarPlanner(args.min_confidence, naming) if (args.xmp or args.dry_run) else None
-    write_xmp = args.xmp and not args.dry_run
-    sidecars = SidecarReport()
-    provenance = Provenance(model=classifier.model_id, model_sha256=sha,
-                            provider=classifier.provider.active, folder=str(folder.resolve()),
-                            top_k=args.top, min_confidence=args.min_confidence)
-    started = time.perf_counter()
+    ref = engine.resolve(args.model)
     with contextlib.ExitStack() as stack:
-        if store is not None:
-            stack.callback(store.close)
-        # Opened before the batch, so an unwritable path stops it before any work is done.
-        csv_out = stack.enter_context(CsvExport(args.csv, args.min_confidence)) \
-            if args.csv else None
-        json_out = stack.enter_context(JsonExport(args.json, provenance, args.min_confidence)) \
-            if args.json else None
-        journal = stack.enter_context(UndoJournal.start(folder)) if write_xmp else None
-        batch = BatchRun(classifier, folder, options, store=store,
-                         model_key=model_fingerprint(sha, classifier.manifest))
-        bar = stack.enter_context(tqdm(total=None, unit="img", desc="Tagging", file=sys.stderr,
-                                       disable=None, dynamic_ncols=True))
-        for record in batch:
-            if bar.total is None and batch.progress.total is not None:
-                bar.total = batch.progress.total
-            bar.update(1)
-            if record.error:
-                bar.write(f"resnet-desktop: {record.error}", file=sys.stderr)
-            if csv_out is not None:
-                csv_out.write(record)
-            if json_out is not None:
-                json_out.write(record)
-            change = planner.change_for(record) if planner is not None else None
-            if change is not None and journal is not None:
-                try:
-                    outcome = apply_change(change, journal, model=classifier.model_id)
-                except XmpError as exc:
-                    sidecars.failed.append(str(exc))
-                    bar.write(f"resnet-desktop: {exc}", file=sys.stderr)
-                else:
-                    setattr(sidecars, outcome, getattr(sidecars, outcome) + 1)
-        if json_out is not None:
-            json_out.set_summary(batch.progress)
-    print(f"resnet-desktop: {_summary(batch.progress, time.perf_counter() - started)}",
-          file=sys.stderr)
+        result = engine.tag_folder(ref, args.provider, request, _TerminalSink(stack, ref.id))
+    print(f"resnet-desktop: {result.summary()}", file=sys.stderr)
     if args.csv:
         print(f"resnet-desktop: wrote {args.csv}", file=sys.stderr)
     if args.json:
         print(f"resnet-desktop: wrote {args.json}", file=sys.stderr)
-    if write_xmp:
-        for problem in planner.preview.skipped:
+    if result.sidecars is not None:
+        for problem in result.preview.skipped:
             print(f"resnet-desktop: sidecar skipped: {problem}", file=sys.stderr)
-    if args.dry_run:
-        print("Dry run: no sidecar was written. Writing sidecars would change:")
-        for line in planner.preview.lines():
-            print(f"  {line}")
-    elif write_xmp:
-        print(f"resnet-desktop: {sidecars.summary()}; `resnet-desktop tag --undo {folder}` "
+        print(f"resnet-desktop: {result.sidecars.summary()}; `resnet-desktop tag --undo {folder}` "
               "reverts them", file=sys.stderr)
+    elif result.preview is not None:
+        print("Dry run: no sidecar was written. Writing sidecars would change:")
+        for line in result.preview.lines():
+            print(f"  {line}")
     return 0

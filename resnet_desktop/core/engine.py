@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
 from resnet_desktop.core.foundation.errors import ModelError, ResNetDesktopError
 from resnet_desktop.core.imaging.decode import draft_size_for, load_image
 from resnet_desktop.core.imaging.preprocess import preprocess
@@ -26,6 +26,7 @@ from resnet_desktop.core.models.download import ProgressCallback
 from resnet_desktop.core.models.facts import ModelDescription, model_facts
 from resnet_desktop.core.models.labels import load_labels
 from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
+from resnet_desktop.core.operations.tag_folder import TagRequest, TagResult, TagSink, tag_folder
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,20 @@ class Engine:
         ref = model if isinstance(model, ModelRef) else self.resolve(model)
         path = self.model_file(ref, progress, cancel)
         return self.classifiers.get(path, ref.manifest, provider, ref.id, throughput=throughput)
+
+    def tag_folder(self, model: str | Path | ModelRef | None, provider: str,
+                   request: TagRequest, sink: TagSink | None = None, *,
+                   cancel: CancelToken | None = None,
+                   pause: PauseToken | None = None) -> TagResult:
+        """Load ``model`` on a throughput session (downloading it if needed, with progress to
+        ``sink``), then :func:`~resnet_desktop.core.operations.tag_folder.tag_folder`."""
+        sink = sink if sink is not None else TagSink()
+        ref = model if isinstance(model, ModelRef) else self.resolve(model)
+        classifier = self.load(ref, provider, progress=sink.download_progressed, cancel=cancel,
+                               throughput=True)
+        return tag_folder(classifier, request, sink,
+                          model_sha256=ref.entry.sha256 if ref.entry is not None else None,
+                          cancel=cancel, pause=pause)
 
     def classify_image(self, classifier: Classifier, image: Image.Image, top_k: int = 5,
                        path: Path | None = None) -> Classification:
