@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from resnet_desktop import __version__
 from resnet_desktop.cli import classify as classify_cmd
 from resnet_desktop.cli import models as models_cmd
-from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
+from resnet_desktop.core.engine import Cancelled, ResNetDesktopError
 
 SUBCOMMAND_MODULES = [classify_cmd, models_cmd]
 

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from resnet_desktop.cli.common import add_model_options, load_classifier
-from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.inference.results import Classification
+from resnet_desktop.core.engine import Classification, Engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,11 +9,14 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from resnet_desktop.core.engine import Engine, ModelRef
-from resnet_desktop.core.foundation.cancel import CancelToken
-from resnet_desktop.core.inference.classifier import Classifier
-from resnet_desktop.core.inference.providers import POLICIES
-from resnet_desktop.core.inference.runtime_check import flavour_warning
+from resnet_desktop.core.engine import (
+    POLICIES,
+    CancelToken,
+    Classifier,
+    Engine,
+    ModelRef,
+    flavour_warning,
+)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

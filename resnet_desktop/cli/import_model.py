@@ -7,9 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from resnet_desktop.core.models.manifest import COLORS, LAYOUTS, OUTPUTS
 from resnet_desktop.core.operations.import_model import (
+    COLORS,
     CUSTOM,
+    LAYOUTS,
+    OUTPUTS,
     PRESET_CHOICES,
     PRESETS,
     ImportRequest,

@@ -6,12 +6,7 @@ import argparse
 import json
 import sys
 
-from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.models.facts import (
-    ModelDescription,
-    format_bytes,
-    format_count,
-)
+from resnet_desktop.core.engine import Engine, ModelDescription, format_bytes, format_count
 
 
 def register(sub: argparse._SubParsersAction) -> None:

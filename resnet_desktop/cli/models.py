@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from resnet_desktop.cli.common import download_bar
-from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.foundation.errors import ModelError
+from resnet_desktop.core.engine import Engine, ModelError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -16,22 +16,22 @@ from pathlib import Path
 from tqdm import tqdm
 
 from resnet_desktop.cli.common import add_model_options, download_bar, warn_flavours
-from resnet_desktop.core.batch.run import (
+from resnet_desktop.core.engine import (
+    DEFAULT_NAMING,
+    EXTENSIONS,
     BatchOptions,
     BatchProgress,
     BatchRecord,
-    normalise_extensions,
-)
-from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.imaging.decode import EXTENSIONS
-from resnet_desktop.core.operations.tag_folder import (
+    Engine,
     SidecarMode,
+    SidecarNaming,
     TaggingModel,
     TagRequest,
     TagSink,
+    UndoError,
+    normalise_extensions,
+    undo_last,
 )
-from resnet_desktop.core.sidecars.undo_journal import UndoError, undo_last
-from resnet_desktop.core.sidecars.xmp import DEFAULT_NAMING, SidecarNaming
 
 
 def _extensions(values: list[str] | None) -> tuple[str, ...]:

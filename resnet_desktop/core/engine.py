@@ -1,7 +1,10 @@
-"""The engine's front door: resolve a model, make sure its file is here, load it, classify.
+"""The core's front door: resolve a model, make sure its file is here, load it, classify, tag.
 
-The CLI and the GUI's workers call only this module (plus the dataclasses it returns), so
-every path through the app shares one behaviour.
+The CLI and the GUI use the core through this module: :class:`Engine` for models,
+classification and tagging, and the names in ``__all__`` for the dataclasses, tokens and
+errors they pass and receive. They import a deeper module only where a facade would just
+forward (validation, importing a model, the Batch tab's sidecar planning); the CLI's
+import-linter contract in ``pyproject.toml`` says which.
 """
 
 from __future__ import annotations
@@ -14,19 +17,78 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from resnet_desktop.core.batch.run import (
+    BatchOptions,
+    BatchProgress,
+    BatchRecord,
+    normalise_extensions,
+)
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
-from resnet_desktop.core.foundation.errors import ModelError, ResNetDesktopError
-from resnet_desktop.core.imaging.decode import draft_size_for, load_image
+from resnet_desktop.core.foundation.errors import Cancelled, ModelError, ResNetDesktopError
+from resnet_desktop.core.imaging.decode import EXTENSIONS, draft_size_for, load_image
 from resnet_desktop.core.imaging.preprocess import preprocess
-from resnet_desktop.core.inference.classifier import Classifier, ClassifierCache
+from resnet_desktop.core.inference.classifier import Classifier, ClassifierCache, Prediction
+from resnet_desktop.core.inference.providers import POLICIES, ProviderStatus
 from resnet_desktop.core.inference.results import Classification
+from resnet_desktop.core.inference.runtime_check import flavour_warning
 from resnet_desktop.core.models.cache import ModelCache
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
 from resnet_desktop.core.models.download import ProgressCallback
-from resnet_desktop.core.models.facts import ModelDescription, model_facts
+from resnet_desktop.core.models.facts import (
+    ModelDescription,
+    format_bytes,
+    format_count,
+    model_facts,
+)
 from resnet_desktop.core.models.labels import load_labels
 from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
-from resnet_desktop.core.operations.tag_folder import TagRequest, TagResult, TagSink, tag_folder
+from resnet_desktop.core.operations.tag_folder import (
+    SidecarMode,
+    TaggingModel,
+    TagRequest,
+    TagResult,
+    TagSink,
+    tag_folder,
+)
+from resnet_desktop.core.sidecars.undo_journal import UndoError, UndoReport, undo_last
+from resnet_desktop.core.sidecars.xmp import DEFAULT_NAMING, SidecarNaming
+
+__all__ = [
+    "DEFAULT_NAMING",
+    "EXTENSIONS",
+    "POLICIES",
+    "BatchOptions",
+    "BatchProgress",
+    "BatchRecord",
+    "CancelToken",
+    "Cancelled",
+    "CatalogEntry",
+    "Classification",
+    "Classifier",
+    "Engine",
+    "ModelDescription",
+    "ModelError",
+    "ModelManifest",
+    "ModelRef",
+    "PauseToken",
+    "Prediction",
+    "ProgressCallback",
+    "ProviderStatus",
+    "ResNetDesktopError",
+    "SidecarMode",
+    "SidecarNaming",
+    "TagRequest",
+    "TagResult",
+    "TagSink",
+    "TaggingModel",
+    "UndoError",
+    "UndoReport",
+    "flavour_warning",
+    "format_bytes",
+    "format_count",
+    "normalise_extensions",
+    "undo_last",
+]
 
 log = logging.getLogger(__name__)
 
