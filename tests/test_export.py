@@ -152,3 +152,31 @@ def test_export_writes_each_record_once_streamed(tmp_path):
     lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 1001
     assert lines[1] == "0.jpg,a,0.6000,a:0.6000;b:0.4000,m,,a"
+
+
+FORMULA_NAMES = ["=1+1.jpg", "=HYPERLINK(\"http://x\",\"a\").jpg", "+1.jpg", "-2.jpg", "@SUM.jpg",
+                 "\tA1.jpg", "\rA1.jpg"]
+
+
+def test_csv_cells_that_would_start_a_formula_get_a_leading_apostrophe(tmp_path):
+    records = [BatchRecord(name, tmp_path / name, "colours",
+                           (Prediction(0, "red", 0.9),)) for name in FORMULA_NAMES]
+    records.append(BatchRecord("=bad.jpg", tmp_path / "=bad.jpg", "=model",
+                               error="=bad.jpg: the image is corrupt"))
+    records.append(BatchRecord("plain-name.jpg", tmp_path / "plain-name.jpg", "colours",
+                               (Prediction(0, "red", 0.9),)))
+    write_csv(tmp_path / "out.csv", records)
+    with open(tmp_path / "out.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["path"] for row in rows[:len(FORMULA_NAMES)]] == [f"'{n}" for n in FORMULA_NAMES]
+    bad = rows[len(FORMULA_NAMES)]
+    assert (bad["path"], bad["model"], bad["error"]) == (
+        "'=bad.jpg", "'=model", "'=bad.jpg: the image is corrupt")
+    assert rows[-1]["path"] == "plain-name.jpg" and rows[-1]["probability"] == "0.9000"
+    for row in rows:
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+                       for cell in row.values()), row
+
+    write_json(tmp_path / "out.json", records, provenance())
+    data = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert [r["path"] for r in data["records"]] == [*FORMULA_NAMES, "=bad.jpg", "plain-name.jpg"]

@@ -9,6 +9,16 @@ CSV columns: ``path,label,probability,top_k,model,error,tags``; ``top_k`` is the
 confidence joined by ``;``.
 
 JSON: ``{"provenance": {...}, "records": [...], "summary": {...}}`` (see :class:`Provenance`).
+
+File names are kept exactly, even those that are not valid UTF-8 (Linux allows any bytes; Python
+reads them with ``surrogateescape``, see :func:`os.fsdecode`): the CSV cell holds the name's own
+bytes, as ``ls`` prints them, and the JSON holds a ``\\udcXX`` escape per such byte, so
+``os.fsencode(value)`` gives the name back in both.
+
+Spreadsheet formulas: a CSV text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return gets a leading ``'`` (OWASP's advice against CSV injection), so a photo named
+``=HYPERLINK(...).jpg`` is shown as text, never evaluated, by LibreOffice, Excel or Google
+Sheets. The JSON export keeps such names unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +26,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import io
 import json
+import re
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +49,9 @@ CSV_COLUMNS = ("path", "label", "probability", "top_k", "model", "error", "tags"
 # LibreOffice Calc, Numbers, Google Sheets, pandas (encoding="utf-8-sig") and Python's csv module
 # all read the BOM correctly. Rows end in CRLF as RFC 4180 says; both programs accept it.
 CSV_ENCODING = "utf-8-sig"
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ExportError(ResNetDesktopError):
@@ -72,17 +88,34 @@ def top_k_text(record: BatchRecord) -> str:
     return ";".join(f"{p.label}:{format_probability(p.probability)}" for p in record.top)
 
 
+def csv_text(text: str) -> str:
+    """``text`` safe for a spreadsheet cell: a leading ``'`` when it would start a formula."""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
 def csv_row(record: BatchRecord, min_confidence: float = 0.0) -> list[str]:
+    """One CSV row; text cells pass through :func:`csv_text` (see the module doc)."""
     probability = record.probability
     return [
-        record.path,
-        record.label,
+        csv_text(record.path),
+        csv_text(record.label),
         format_probability(probability) if probability is not None else "",
-        top_k_text(record),
-        record.model,
-        record.error or "",
-        ";".join(record.tags(min_confidence)) if record.ok else "",
+        csv_text(top_k_text(record)),
+        csv_text(record.model),
+        csv_text(record.error or ""),
+        csv_text(";".join(record.tags(min_confidence)) if record.ok else ""),
     ]
+
+
+def json_text(data: Any, indent: int | None = None) -> str:
+    """``json.dumps`` with non-ASCII text left readable and lone surrogates escaped.
+
+    A lone surrogate is a file name byte that is not UTF-8 (see the module doc); written raw it
+    could not be encoded, and as its ``\\uXXXX`` escape ``json.loads`` gives back the very same
+    character.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def json_record(record: BatchRecord, min_confidence: float = 0.0) -> dict[str, Any]:
@@ -118,8 +151,8 @@ class Provenance:
 class _AtomicExport:
     """Shared plumbing: an atomic temporary file, OSErrors turned into :class:`ExportError`."""
 
-    mode = "w"
-    encoding: str | None = "utf-8"
+    encoding = "utf-8"
+    errors = "strict"
     newline: str | None = None
 
     def __init__(self, path: Path, min_confidence: float = 0.0) -> None:
@@ -133,8 +166,12 @@ class _AtomicExport:
         if self.path.is_dir():
             raise ExportError(f"cannot write {self.path}: it is a folder; nothing was written")
         try:
-            self._handle = self._stack.enter_context(
-                atomic_open(self.path, self.mode, encoding=self.encoding, newline=self.newline))
+            raw = self._stack.enter_context(atomic_open(self.path, "wb"))
+            self._handle = io.TextIOWrapper(raw, encoding=self.encoding, errors=self.errors,
+                                            newline=self.newline)
+            # Runs before atomic_open syncs and renames: the text reaches the file first, and
+            # the binary file stays open for atomic_open to close.
+            self._stack.callback(self._handle.detach)
             self._start()
         except OSError as exc:
             self._abort(exc)
@@ -190,6 +227,8 @@ class CsvExport(_AtomicExport):
     """``with CsvExport(path) as out: out.write(record)``: the file appears only on success."""
 
     encoding = CSV_ENCODING
+    errors = sys.getfilesystemencodeerrors()
+    """A name that is not UTF-8 is written as its own bytes (``surrogateescape`` on POSIX)."""
     newline = ""
 
     def _start(self) -> None:
@@ -212,15 +251,13 @@ class JsonExport(_AtomicExport):
     def _start(self) -> None:
         assert self._handle is not None
         self._handle.write('{\n  "provenance": ')
-        self._handle.write(_indent(json.dumps(asdict(self.provenance), indent=2,
-                                              ensure_ascii=False)))
+        self._handle.write(_indent(json_text(asdict(self.provenance), indent=2)))
         self._handle.write(',\n  "records": [')
 
     def _write(self, record: BatchRecord) -> None:
         assert self._handle is not None
         self._handle.write("," if self.count else "")
-        self._handle.write("\n    " + json.dumps(json_record(record, self.min_confidence),
-                                                 ensure_ascii=False))
+        self._handle.write("\n    " + json_text(json_record(record, self.min_confidence)))
 
     def set_summary(self, progress: BatchProgress) -> None:
         self.summary = {
@@ -235,7 +272,7 @@ class JsonExport(_AtomicExport):
         assert self._handle is not None
         self._handle.write("\n  ]" if self.count else "]")
         if self.summary is not None:
-            self._handle.write(',\n  "summary": ' + _indent(json.dumps(self.summary, indent=2)))
+            self._handle.write(',\n  "summary": ' + _indent(json_text(self.summary, indent=2)))
         self._handle.write("\n}\n")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -48,8 +49,19 @@ def default_store_path() -> Path:
     return data_dir() / STORE_NAME
 
 
-def _key(path: Path) -> str:
-    return str(Path(path).absolute())
+def _key(path: Path) -> str | bytes:
+    """The absolute path as text, or as its bytes (a BLOB) when it is not valid UTF-8.
+
+    Linux file names may hold any bytes; Python gives those as lone surrogates, which SQLite
+    cannot store as text. A BLOB never equals a TEXT key, so the two kinds cannot collide,
+    and stores written before keep their rows.
+    """
+    text = str(Path(path).absolute())
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text)
+    return text
 
 
 def _encode(top: Iterable[Prediction]) -> str:

@@ -82,7 +82,9 @@ class UndoJournal:
 
     def _append(self, data: dict) -> None:
         assert self._handle is not None
-        self._handle.write(json.dumps(data, ensure_ascii=False) + "\n")
+        # ASCII escapes: a file name that is not UTF-8 (lone surrogates) is written as its
+        # \udcXX escapes, which json.loads turns back into the same name.
+        self._handle.write(json.dumps(data) + "\n")
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
