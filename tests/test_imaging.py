@@ -257,7 +257,7 @@ def test_permission_denied_message(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(decode, "open", refuse, raising=False)
+    monkeypatch.setattr(decode, "open_regular", refuse)
     with pytest.raises(ImageError, match=r"^locked\.png: permission denied$"):
         load_image(path)
 

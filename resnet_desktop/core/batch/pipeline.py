@@ -40,6 +40,7 @@ import numpy as np
 
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
 from resnet_desktop.core.foundation.errors import Cancelled, ModelError, ResNetDesktopError
+from resnet_desktop.core.foundation.regular_file import NotRegularFileError, open_regular
 from resnet_desktop.core.imaging.decode import DEFAULT_MAX_PIXELS, draft_size_for, load_image
 from resnet_desktop.core.imaging.preprocess import preprocess
 from resnet_desktop.core.inference.classifier import Classifier
@@ -89,12 +90,12 @@ def _read_ahead(path: Path) -> None:
     that cannot be read.
     """
     try:
-        with open(path, "rb", buffering=0) as handle:
+        with open_regular(path) as handle:
             buffer = bytearray(_READ_CHUNK)
             done = 0
             while done < _READ_LIMIT and (count := handle.readinto(buffer)):
                 done += count
-    except OSError:
+    except (OSError, NotRegularFileError):
         pass
 
 

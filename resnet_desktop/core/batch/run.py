@@ -147,6 +147,8 @@ def discover_images(folder: Path, *, recursive: bool = False,
     """Image files under ``folder`` in a deterministic order, streamed.
 
     Each folder's files come first, sorted by name, then its subfolders in name order.
+    Entries named like images that are not regular files (a FIFO, a device, a broken link) are
+    yielded too, so that each becomes an error record instead of vanishing.
     A subfolder that cannot be read yields a :class:`FolderProblem` and the walk goes on.
     """
     wanted = set(normalise_extensions(extensions))
@@ -172,10 +174,12 @@ def discover_images(folder: Path, *, recursive: bool = False,
                     if recursive:
                         subfolders.append(Path(entry.path))
                     continue
-                is_file = entry.is_file()
+                is_folder = entry.is_dir()
             except OSError:
-                is_file = False
-            if is_file and os.path.splitext(entry.name)[1].lower() in wanted:
+                is_folder = False
+            # Not only regular files: a FIFO, device or broken link named like an image gets
+            # its own error record (the decoder refuses it without blocking), not silence.
+            if not is_folder and os.path.splitext(entry.name)[1].lower() in wanted:
                 yield Path(entry.path)
         stack.extend(reversed(subfolders))
 
@@ -323,9 +327,11 @@ class BatchRun:
             stat = entry.stat()
             item.size, item.mtime_ns = stat.st_size, stat.st_mtime_ns
         except OSError as exc:
+            why = ("a symbolic link to a file that does not exist"
+                   if isinstance(exc, FileNotFoundError) and entry.is_symlink()
+                   else f"cannot be read ({exc.strerror or exc})")
             item.record = BatchRecord(rel, entry, self.classifier.model_id,
-                                      error=f"{entry.name}: cannot be read "
-                                            f"({exc.strerror or exc})")
+                                      error=f"{entry.name}: {why}")
             return item
         if self.store is not None and self.model_key and self.options.skip_done:
             top = self.store.get(entry, item.size, item.mtime_ns, self.model_key,

@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from resnet_desktop.core.foundation.errors import ImageError
+from resnet_desktop.core.foundation.regular_file import NotRegularFileError, open_regular
 from resnet_desktop.core.imaging.colour import convert_to_srgb, profile_of
 from resnet_desktop.core.models.manifest import Preprocessing
 
@@ -128,8 +129,11 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     if path.is_dir():
         raise ImageError(f"{name}: is a folder, not an image file")
     try:
-        with open(path, "rb") as fp:
+        # Only regular files: a FIFO named .jpg would block for ever, a device never ends.
+        with open_regular(path) as fp:
             return _decode(fp, name, max_pixels, draft, empty=f"{name}: the file is empty")
+    except NotRegularFileError as exc:
+        raise ImageError(f"{name}: is {exc.kind}, not an image file") from None
     except FileNotFoundError:
         raise ImageError(f"{name}: file not found") from None
     except PermissionError:
