@@ -13,7 +13,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from resnet_desktop.core.foundation.errors import ModelError
-from resnet_desktop.core.models.facts import format_count, graph_facts, model_facts
+from resnet_desktop.core.foundation.formatting import format_count
+from resnet_desktop.core.models.facts import graph_facts, model_facts
 
 PUBLISHED = {  # parameters, MACs at 224 (He et al. 2016; torchvision; mmpretrain)
     18: (11.7e6, 1.8e9),

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from resnet_desktop.cli.common import download_bar
-from resnet_desktop.core.engine import Engine, ModelError
+from resnet_desktop.core.engine import Engine, ModelError, format_bytes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,10 +22,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
-
-
 def run(args: argparse.Namespace) -> int:
     engine = Engine()
     cache = engine.cache
@@ -35,13 +31,13 @@ def run(args: argparse.Namespace) -> int:
             if cache.is_cached(entry.id):
                 status = "downloaded"
             elif cache.partial_bytes(entry.id):
-                status = f"partial ({_mb(cache.partial_bytes(entry.id))})"
+                status = f"partial ({format_bytes(cache.partial_bytes(entry.id))})"
             else:
                 status = "-"
             top1 = f"{entry.top1:.2f}" if entry.top1 is not None else "-"
             top5 = f"{entry.top5:.2f}" if entry.top5 is not None else "-"
-            print(f"{entry.id:<22} {entry.name:<38} {_mb(entry.bytes):>9} {top1:>6} {top5:>6}  "
-                  f"{status}")
+            size = format_bytes(entry.bytes)
+            print(f"{entry.id:<22} {entry.name:<38} {size:>9} {top1:>6} {top5:>6}  {status}")
         return 0
     if engine.catalog.get(args.id) is None:
         raise ModelError(f"unknown model {args.id!r}; `resnet-desktop models list` shows the "

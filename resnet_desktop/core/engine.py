@@ -25,6 +25,7 @@ from resnet_desktop.core.batch.run import (
 )
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
 from resnet_desktop.core.foundation.errors import Cancelled, ModelError, ResNetDesktopError
+from resnet_desktop.core.foundation.formatting import format_bytes, format_count
 from resnet_desktop.core.imaging.decode import EXTENSIONS, draft_size_for, load_image
 from resnet_desktop.core.imaging.preprocess import preprocess
 from resnet_desktop.core.inference.classifier import Classifier, ClassifierCache, Prediction
@@ -34,12 +35,7 @@ from resnet_desktop.core.inference.runtime_check import flavour_warning
 from resnet_desktop.core.models.cache import ModelCache
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
 from resnet_desktop.core.models.download import ProgressCallback
-from resnet_desktop.core.models.facts import (
-    ModelDescription,
-    format_bytes,
-    format_count,
-    model_facts,
-)
+from resnet_desktop.core.models.facts import ModelDescription, model_facts
 from resnet_desktop.core.models.labels import load_labels
 from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
 from resnet_desktop.core.operations.tag_folder import (

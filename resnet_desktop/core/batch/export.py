@@ -40,7 +40,7 @@ from typing import IO, Any
 from resnet_desktop import __version__
 from resnet_desktop.core.batch.run import BatchProgress, BatchRecord
 from resnet_desktop.core.foundation.atomic import atomic_open
-from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.errors import ResNetDesktopError, write_error_reason
 
 CSV_COLUMNS = ("path", "label", "probability", "top_k", "model", "error", "tags")
 
@@ -59,24 +59,9 @@ class ExportError(ResNetDesktopError):
 
 
 def _describe_os_error(path: Path, exc: OSError) -> ExportError:
-    if exc.errno == errno.ENOSPC:
-        why = "the disk is full"
-    elif exc.errno == errno.EDQUOT:
-        why = "the disk quota is exceeded"
-    elif exc.errno == errno.EFBIG:
-        why = "the file is too large for this disk or account"
-    elif exc.errno in (errno.EACCES, errno.EPERM):
-        why = "permission denied (choose another folder)"
-    elif exc.errno == errno.EROFS:
-        why = "the disk is read-only"
-    elif exc.errno == errno.ENOENT:
-        why = "the folder does not exist"
-    elif exc.errno == errno.ENOTDIR:
-        why = "part of the path is a file, not a folder"
-    elif exc.errno == errno.EISDIR:
-        why = "it is a folder"
-    else:
-        why = exc.strerror or str(exc)
+    why = write_error_reason(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        why += " (choose another folder)"
     return ExportError(f"cannot write {path}: {why}; nothing was written")
 
 
@@ -123,11 +108,7 @@ def json_record(record: BatchRecord, min_confidence: float = 0.0) -> dict[str, A
     if record.ok:
         data["label"] = record.label
         data["probability"] = round(record.probability or 0.0, 6)
-        data["top_k"] = [
-            {"label": p.label, "probability": round(p.probability, 6), "index": p.index}
-            | ({"wnid": p.wnid} if p.wnid else {})
-            for p in record.top
-        ]
+        data["top_k"] = [p.to_json() for p in record.top]
         data["tags"] = list(record.tags(min_confidence))
     data["error"] = record.error
     return data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class ResNetDesktopError(Exception):
     """Base class; ``str(error)`` is a complete, user-facing sentence."""
@@ -40,3 +42,29 @@ class Cancelled(ResNetDesktopError):
 
     def __init__(self, message: str = "Cancelled") -> None:
         super().__init__(message)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a library's exception text (ONNX Runtime's run to pages), or its type."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# By name: not every platform has every code (Windows has no EDQUOT).
+_WRITE_REASONS = {getattr(errno, name): text for name, text in (
+    ("ENOSPC", "the disk is full"),
+    ("EDQUOT", "the disk quota is exceeded"),
+    ("EFBIG", "the file is too large for this disk or account"),
+    ("EACCES", "permission denied"),
+    ("EPERM", "permission denied"),
+    ("EROFS", "the disk is read-only"),
+    ("ENOENT", "the folder does not exist"),
+    ("ENOTDIR", "part of the path is a file, not a folder"),
+    ("EISDIR", "it is a folder"),
+) if hasattr(errno, name)}
+
+
+def write_error_reason(exc: OSError) -> str:
+    """Why a file could not be written, in plain words (``the disk is full``), for messages
+    such as ``cannot write out.csv: the disk is full``."""
+    return _WRITE_REASONS.get(exc.errno, exc.strerror or str(exc))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from resnet_desktop.core.foundation.errors import ModelError
+from resnet_desktop.core.foundation.errors import ModelError, first_line
 from resnet_desktop.core.inference.providers import (
     ORT_NAMES,
     SHORT_NAMES,
@@ -36,6 +36,15 @@ class Prediction:
     probability: float
     wnid: str | None = None
 
+    def to_json(self) -> dict[str, object]:
+        """The form every JSON output uses (``classify --json``, the JSON export)."""
+        data: dict[str, object] = {"label": self.label,
+                                   "probability": round(self.probability, 6),
+                                   "index": self.index}
+        if self.wnid:
+            data["wnid"] = self.wnid
+        return data
+
 
 @dataclass(frozen=True)
 class ModelIO:
@@ -54,11 +63,6 @@ class ModelIO:
 
 def _dim(value: object) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _shape_text(shape: tuple) -> str:
@@ -136,8 +140,8 @@ def create_session(model_path: Path, policy: str, *,
         except Exception as exc:  # ORT raises many types; each is a reason
             if short == "cpu":
                 raise ModelError(f"{Path(model_path).name}: not a usable ONNX model "
-                                 f"({_first_line(exc)})") from None
-            reasons.append(f"{name} failed to start: {_first_line(exc)}")
+                                 f"({first_line(exc)})") from None
+            reasons.append(f"{name} failed to start: {first_line(exc)}")
             log.warning("provider %s failed: %s", name, exc)
             continue
         active = SHORT_NAMES.get(session.get_providers()[0], session.get_providers()[0])
@@ -208,7 +212,7 @@ def _probe_classes(session: ort.InferenceSession, io: ModelIO, manifest: ModelMa
     try:
         result = session.run([io.output_name], {io.input_name: np.zeros(shape, io.input_dtype)})[0]
     except Exception as exc:
-        raise ModelError(f"{name}: a test run failed ({_first_line(exc)})") from None
+        raise ModelError(f"{name}: a test run failed ({first_line(exc)})") from None
     result = result.reshape(result.shape[0], -1) if result.ndim >= 2 else result
     if result.ndim != 2:
         raise ModelError(f"{name}: output has shape {list(result.shape)}, not [batch, classes]")

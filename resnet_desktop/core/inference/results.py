@@ -31,9 +31,5 @@ class Classification:
             "model": self.model,
             "provider": self.provider,
             "ms": round(self.ms, 2),
-            "top": [
-                {"index": p.index, "label": p.label, "probability": round(p.probability, 6)}
-                | ({"wnid": p.wnid} if p.wnid else {})
-                for p in self.top
-            ],
+            "top": [p.to_json() for p in self.top],
         }

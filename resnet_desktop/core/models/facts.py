@@ -31,7 +31,6 @@ MACs (multiply-accumulates for one image)
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections.abc import Iterable, Iterator
@@ -44,7 +43,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
-from resnet_desktop.core.foundation.errors import ModelError
+from resnet_desktop.core.foundation.errors import ModelError, first_line
+from resnet_desktop.core.foundation.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,6 @@ _QUANT_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLi
 # Weight tensors larger than this are stripped of their data before shape inference, which
 # only needs their dimensions: a 240 MB model is then not copied twice through protobuf.
 _STRIP_ELEMENTS = 1024
-_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -146,35 +145,6 @@ class ModelDescription:
         return data
 
 
-def format_count(value: int | None, unit: str = "") -> str:
-    """``25557032`` -> ``"25.56 M"``: three significant figures at least, SI prefixes."""
-    if value is None:
-        return "unknown"
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.2f} {prefix}{unit}"
-    return f"{value} {unit}".rstrip()
-
-
-def format_bytes(size: int | None) -> str:
-    if size is None:
-        return "unknown"
-    if size >= 1e6:
-        return f"{size / 1e6:.1f} MB"
-    if size >= 1e3:
-        return f"{size / 1e3:.1f} kB"
-    return f"{size} bytes"
-
-
-def file_sha256(path: Path, cancel: CancelToken = NEVER) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            cancel.raise_if_cancelled()
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def model_facts(path: Path, input_size: int | None = None, layout: str = "NCHW",
                 cancel: CancelToken = NEVER) -> ModelFacts:
     """Facts of an ``.onnx`` file: the graph's, plus its size and SHA-256.
@@ -186,12 +156,12 @@ def model_facts(path: Path, input_size: int | None = None, layout: str = "NCHW",
     if not path.is_file():
         raise ModelError(f"{path.name}: model file not found ({path})")
     size = path.stat().st_size
-    sha = file_sha256(path, cancel)
+    sha = sha256_file(path, cancel)
     cancel.raise_if_cancelled()
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf raises DecodeError, onnx ValueError/OSError variants
-        raise ModelError(f"{path.name}: not an ONNX model ({_first_line(exc)})") from None
+        raise ModelError(f"{path.name}: not an ONNX model ({first_line(exc)})") from None
     cancel.raise_if_cancelled()
     facts = graph_facts(model, input_size, layout)
     notes = facts.notes
@@ -399,7 +369,7 @@ def _count_macs(model: onnx.ModelProto, image: TensorInfo | None, layout: str,
     try:
         inferred = _infer_shapes(skeleton)
     except Exception as exc:  # onnx raises InferenceError and others
-        notes.append(f"shape inference failed ({_first_line(exc)}); MACs unknown")
+        notes.append(f"shape inference failed ({first_line(exc)}); MACs unknown")
         return None, {}
     shapes = _known_shapes(inferred.graph)
     total = 0
@@ -606,8 +576,3 @@ def _subgraphs(attr: onnx.AttributeProto) -> list[onnx.GraphProto]:
 
 def _uses_external_data(model: onnx.ModelProto) -> bool:
     return any(t.data_location == TensorProto.EXTERNAL for t in model.graph.initializer)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

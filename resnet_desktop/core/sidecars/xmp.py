@@ -30,7 +30,6 @@ left alone and reported.
 
 from __future__ import annotations
 
-import errno
 import io
 import logging
 import os
@@ -47,7 +46,7 @@ from resnet_desktop import __version__
 from resnet_desktop.core.batch.run import BatchRecord
 from resnet_desktop.core.foundation.atomic import atomic_open
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
-from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.errors import ResNetDesktopError, write_error_reason
 
 log = logging.getLogger(__name__)
 
@@ -550,11 +549,7 @@ class SidecarReport:
 
 
 def _describe(path: Path, exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return f"{path.name}: the disk is full; left unchanged"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"{path.name}: cannot be written (permission denied); left unchanged"
-    return f"{path.name}: cannot be written ({exc.strerror or exc}); left unchanged"
+    return f"{path.name}: cannot be written ({write_error_reason(exc)}); left unchanged"
 
 
 def _read_umask() -> int:

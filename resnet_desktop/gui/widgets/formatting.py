@@ -1,18 +1,14 @@
-"""Short human-readable texts for sizes, rates, durations and probabilities (no Qt)."""
+"""Short human-readable texts for sizes, rates, durations and probabilities (no Qt).
+
+Sizes are the core's :func:`~resnet_desktop.core.foundation.formatting.format_bytes`, so the CLI
+and the window say the same.
+"""
 
 from __future__ import annotations
 
 import math
 
-
-def format_bytes(count: float) -> str:
-    """``46.8 MB``: decimal units, like file managers and download pages."""
-    count = max(0.0, float(count))
-    for unit in ("B", "kB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    raise AssertionError("unreachable")
+from resnet_desktop.core.foundation.formatting import format_bytes
 
 
 def format_rate(bytes_per_second: float) -> str:
