@@ -32,10 +32,10 @@ from resnet_desktop.core.batch.run import (
     BatchProgress,
     BatchRecord,
     BatchRun,
-    file_sha256,
     model_fingerprint,
 )
 from resnet_desktop.core.foundation.cancel import CancelToken, PauseToken
+from resnet_desktop.core.foundation.hashing import sha256_file_remembered
 from resnet_desktop.core.inference.classifier import Classifier
 from resnet_desktop.core.sidecars.undo_journal import UndoJournal
 from resnet_desktop.core.sidecars.xmp import (
@@ -132,8 +132,9 @@ def describe_model(classifier: Classifier, sha256: str | None = None) -> Tagging
     """``sha256`` is the catalog's checksum when known; otherwise the file is hashed (once per
     file version for the life of the process)."""
     status = classifier.provider
-    return TaggingModel(classifier.model_id, sha256 or file_sha256(classifier.model_path),
-                        status.active, status.display, status.fallback_reason)
+    sha256 = sha256 or sha256_file_remembered(classifier.model_path)
+    return TaggingModel(classifier.model_id, sha256, status.active, status.display,
+                        status.fallback_reason)
 
 
 def tag_folder(classifier: Classifier, request: TagRequest, sink: TagSink | None = None, *,

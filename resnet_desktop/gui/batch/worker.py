@@ -26,12 +26,12 @@ from resnet_desktop.core.batch.run import (
     BatchProgress,
     BatchRecord,
     BatchRun,
-    file_sha256,
     model_fingerprint,
 )
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.foundation.cancel import CancelToken, PauseToken
 from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
+from resnet_desktop.core.foundation.hashing import sha256_file_remembered
 from resnet_desktop.core.sidecars.undo_journal import UndoJournal, undo_last
 from resnet_desktop.core.sidecars.xmp import (
     SidecarChange,
@@ -130,7 +130,7 @@ class BatchWorker(QObject):
                 ref, request.provider, cancel=request.cancel, throughput=True,
                 progress=lambda done, total, rate: self.download_progressed.emit(
                     request.id, done, total, rate))
-            sha = ref.entry.sha256 if ref.entry is not None else file_sha256(
+            sha = ref.entry.sha256 if ref.entry is not None else sha256_file_remembered(
                 classifier.model_path)
             status = classifier.provider
             self.model_loaded.emit(request.id, LoadedBatchModel(
