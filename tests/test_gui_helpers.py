@@ -12,8 +12,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QImage
 
 from resnet_desktop.core.foundation.errors import OfflineError
+from resnet_desktop.core.keywords.confidence import is_confident
 from resnet_desktop.gui import error_hook
-from resnet_desktop.gui.classify.confidence import is_confident
 from resnet_desktop.gui.settings import INI_NAME, app_settings, read_str_list
 from resnet_desktop.gui.widgets.formatting import (
     download_text,

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from resnet_desktop.core.inference.providers import DISPLAY_NAMES
 from resnet_desktop.core.inference.results import Classification
-from resnet_desktop.gui.classify.confidence import is_confident
+from resnet_desktop.core.keywords.confidence import is_confident
 from resnet_desktop.gui.widgets import palette as colours
 from resnet_desktop.gui.widgets.formatting import format_percent
 

@@ -1,4 +1,4 @@
-"""When the chart may present the top-1 class as the answer (no Qt)."""
+"""When a probability is an answer rather than a guess (the rule the window and the CLI share)."""
 
 from __future__ import annotations
 
