@@ -16,6 +16,7 @@ changed at any time):
 - ``drop_after=N``: close the connection after N body bytes, ``drop_times`` times (None: always);
 - ``serve="wrong" | "lfs" | "html"``: same-size corrupted bytes, a Git LFS pointer, an HTML page;
 - ``status=404``: always answer that error; ``fail_first=[500, 500]``: those first, then serve;
+- ``redirect="ftp://host/x"``: answer 302 with that ``Location``;
 - ``delay=0.05``: sleep before every ``chunk_size`` bytes (a slow server);
 - ``later_bodies=(new,)``: request n serves ``[body, *later_bodies][n]`` (the last one after
   that), each version with its own ETag and Last-Modified: a file that changes on the server;
@@ -79,6 +80,7 @@ class Route:
     send_etag: bool = True
     send_last_modified: bool = True
     status: int | None = None
+    redirect: str | None = None
     fail_first: list[int] = field(default_factory=list)
     drop_after: int | None = None
     drop_times: int | None = 1
@@ -141,6 +143,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._error(record.status)
             return
         assert route is not None
+        if route.redirect is not None:
+            record.status = 302
+            self.send_response(302)
+            self.send_header("Location", route.redirect)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         data, etag, modified = route.version(n)
         data, content_type = route.payload(data)
         start, end, status = 0, len(data), 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import logging
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import filelock
 import pytest
-from http_server import LocalHTTPServer
+from http_server import LocalHTTPServer, corrupt
 
 from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.errors import (
@@ -34,6 +35,7 @@ from resnet_desktop.core.models.download import (
     read_partial_meta,
     resumable_bytes,
 )
+from resnet_desktop.core.models.verified_stamp import stamp_path
 
 pytest_plugins = ["http_server"]
 
@@ -65,7 +67,9 @@ def fetch(urls: list[str], dest: Path, b: Blob, **kwargs) -> Path:
 
 
 def leftovers(dest: Path) -> list[str]:
-    return sorted(p.name for p in dest.parent.iterdir() if p.name != lock_path(dest).name)
+    """Files beside ``dest`` other than its lock and its verified stamp."""
+    kept = {lock_path(dest).name, stamp_path(dest).name}
+    return sorted(p.name for p in dest.parent.iterdir() if p.name not in kept)
 
 
 def test_plain_download_verifies_and_reports_progress(http_server: LocalHTTPServer, dest: Path,
@@ -512,3 +516,92 @@ def test_ssl_context_verifies_certificates() -> None:
     context = download.ssl_context()
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
+
+
+def test_a_trickling_source_is_given_up_for_the_next(http_server: LocalHTTPServer, dest: Path,
+                                                     model: Blob,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    http_server.add("/slow.onnx", model.data, chunk_size=100, delay=0.02)  # about 5 kB/s
+    http_server.add("/m.onnx", model.data)
+    with caplog.at_level(logging.WARNING, logger="resnet_desktop"):
+        fetch([http_server.url("/slow.onnx"), http_server.url("/m.onnx")], dest, model,
+              min_rate=50_000, rate_window=0.3)
+    assert dest.read_bytes() == model.data
+    assert http_server.hits("/slow.onnx") == 1  # given up, not retried
+    assert "too slow" in caplog.text and "below the minimum of 50 kB/s" in caplog.text
+
+
+def test_a_source_trickling_its_first_bytes_is_given_up(http_server: LocalHTTPServer,
+                                                        dest: Path, model: Blob) -> None:
+    http_server.add("/slow.onnx", model.data, chunk_size=1, delay=0.05)
+    with pytest.raises(DownloadError, match=r"slow\.onnx: too slow: \d+ bytes in \d+ s"):
+        fetch([http_server.url("/slow.onnx")], dest, model, min_rate=1000, rate_window=0.3)
+
+
+def test_a_redirect_to_ftp_is_refused_naming_it(http_server: LocalHTTPServer, dest: Path,
+                                                model: Blob) -> None:
+    http_server.add("/r.onnx", b"", redirect="ftp://127.0.0.1/m.onnx")
+    with pytest.raises(DownloadError, match=r"redirected to ftp://127\.0\.0\.1/m\.onnx, which is "
+                                            r"not an http or https URL; refused"):
+        fetch([http_server.url("/r.onnx")], dest, model)
+    assert http_server.hits("/r.onnx") == 1
+
+
+def test_an_http_redirect_is_followed(http_server: LocalHTTPServer, dest: Path,
+                                      model: Blob) -> None:
+    http_server.add("/r.onnx", b"", redirect="/m.onnx")
+    http_server.add("/m.onnx", model.data)
+    fetch([http_server.url("/r.onnx")], dest, model)
+    assert dest.read_bytes() == model.data
+
+
+def test_a_resumed_download_with_the_wrong_sha256_restarts_once_from_zero(
+        http_server: LocalHTTPServer, dest: Path, model: Blob) -> None:
+    route = http_server.add("/m.onnx", model.data)
+    url = http_server.url("/m.onnx")
+    kept = 100_000
+    dest.parent.mkdir(parents=True)
+    partial_path(dest).write_bytes(corrupt(model.data[:kept]))  # bad bytes from an earlier run
+    partial_meta_path(dest).write_text(json.dumps(
+        {"url": url, "size": len(model.data), "sha256": model.sha, "etag": route.version(0)[1],
+         "last_modified": None}), encoding="utf-8")
+    fetch([url], dest, model)
+    assert dest.read_bytes() == model.data
+    resumed, restarted = http_server.requests_for("/m.onnx")
+    assert resumed.headers["range"] == f"bytes={kept}-"
+    assert "range" not in restarted.headers
+
+
+def test_a_fresh_download_with_the_wrong_sha256_is_not_repeated(http_server: LocalHTTPServer,
+                                                                dest: Path, model: Blob) -> None:
+    http_server.add("/m.onnx", model.data, serve="wrong")
+    with pytest.raises(ChecksumError):
+        fetch([http_server.url("/m.onnx")], dest, model)
+    assert http_server.hits("/m.onnx") == 1
+
+
+def test_no_resolvable_source_says_offline_once(dest: Path, model: Blob,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+                 "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    urls = ["https://zoo.invalid/m.onnx", "https://mirror.invalid/m.onnx",
+            "http://backup.invalid/m.onnx"]
+    with caplog.at_level(logging.WARNING, logger="resnet_desktop"), \
+            pytest.raises(OfflineError) as info:
+        fetch(urls, dest, model, backoff=5)
+    message = str(info.value)
+    assert "you appear to be offline" in message
+    assert "\n" not in message and ".invalid" not in message
+    assert caplog.records == []
+
+
+def test_an_unresolvable_source_among_others_is_listed(http_server: LocalHTTPServer,
+                                                       dest: Path, model: Blob) -> None:
+    http_server.add("/m.onnx", model.data, status=404)
+    with pytest.raises(DownloadError) as info:
+        fetch(["https://zoo.invalid/m.onnx", http_server.url("/m.onnx")], dest, model)
+    assert not isinstance(info.value, OfflineError)
+    assert "zoo.invalid/m.onnx: cannot resolve the host name" in str(info.value)
+    assert "HTTP 404" in str(info.value)

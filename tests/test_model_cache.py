@@ -24,6 +24,7 @@ from resnet_desktop.core.foundation.errors import (
 from resnet_desktop.core.models.cache import CachedModel, ModelBusyError, ModelCache
 from resnet_desktop.core.models.catalog import Catalog, load_catalog
 from resnet_desktop.core.models.download import partial_path
+from resnet_desktop.core.models.verified_stamp import stamp_matches, stamp_path, write_stamp
 
 pytest_plugins = ["http_server"]
 
@@ -271,4 +272,80 @@ def test_two_processes_and_a_thread_download_once(catalog: Catalog, env: Path,
         assert out.strip() == str(path)
     assert path.read_bytes() == DATA["tiny-a"]
     assert http_server.hits("/zoo/tiny-a.onnx") == 1
-    assert sorted(p.name for p in path.parent.iterdir()) == ["tiny-a.onnx", "tiny-a.onnx.lock"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "tiny-a.onnx", "tiny-a.onnx.lock", "tiny-a.onnx.verified.json"]
+
+
+def _zero_4000_bytes(path: Path) -> None:
+    """Same size, different bytes: what a stray write or a damaged copy leaves."""
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:
+        handle.seek(50_000)
+        handle.write(b"\0" * 4000)
+    assert path.stat().st_size == size
+
+
+def test_a_cached_model_changed_in_place_is_downloaded_again(catalog: Catalog,
+                                                             http_server: LocalHTTPServer) -> None:
+    cache = make_cache(catalog)
+    path = cache.ensure("tiny-a")
+    _zero_4000_bytes(path)
+    assert make_cache(catalog).ensure("tiny-a").read_bytes() == DATA["tiny-a"]
+    assert http_server.hits("/zoo/tiny-a.onnx") == 2
+
+
+def test_a_damaged_cached_model_is_refused_offline(catalog: Catalog,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = make_cache(catalog)
+    path = cache.ensure("tiny-a")
+    _zero_4000_bytes(path)
+    monkeypatch.setenv("RESNET_DESKTOP_OFFLINE", "1")
+    with pytest.raises(OfflineError, match=r"cached tiny-a\.onnx cannot be used \(its SHA-256 "
+                                           r"no longer matches.*offline mode is on"):
+        cache.ensure("tiny-a")
+    assert not path.exists()
+
+
+def test_a_touched_model_is_hashed_again_not_downloaded(catalog: Catalog,
+                                                        http_server: LocalHTTPServer) -> None:
+    cache = make_cache(catalog)
+    path = cache.ensure("tiny-a")
+    sha = catalog.get("tiny-a").sha256
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns - 10**9))
+    assert not stamp_matches(path, sha)
+    assert cache.ensure("tiny-a") == path
+    assert http_server.hits("/zoo/tiny-a.onnx") == 1
+    assert stamp_matches(path, sha)
+
+
+def test_a_model_cached_before_stamps_is_hashed_once(catalog: Catalog,
+                                                     http_server: LocalHTTPServer) -> None:
+    cache = make_cache(catalog)
+    path = cache.ensure("tiny-b")
+    stamp_path(path).unlink()
+    assert cache.ensure("tiny-b") == path
+    assert stamp_path(path).is_file() and http_server.hits("/zoo/tiny-b.onnx") == 1
+
+
+def test_a_stamp_as_new_as_its_file_is_not_trusted(tmp_path: Path) -> None:
+    """A write in the same clock tick as the stamp would keep the mtime: re-hash (as git does)."""
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"model")
+    sha = hashlib.sha256(b"model").hexdigest()
+    write_stamp(model, sha)
+    mtime = model.stat().st_mtime_ns
+    os.utime(stamp_path(model), ns=(mtime + 10**9, mtime + 10**9))
+    assert stamp_matches(model, sha)
+    os.utime(stamp_path(model), ns=(mtime, mtime))
+    assert not stamp_matches(model, sha)
+
+
+def test_verify_stamps_a_good_file_and_remove_deletes_the_stamp(catalog: Catalog) -> None:
+    cache = make_cache(catalog)
+    path = cache.ensure("tiny-a")
+    stamp_path(path).unlink()
+    assert cache.verify("tiny-a") is True
+    assert stamp_path(path).is_file()
+    assert cache.remove("tiny-a") is True
+    assert not stamp_path(path).exists()

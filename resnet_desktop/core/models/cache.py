@@ -1,7 +1,9 @@
 """The local cache of catalog models: what the CLI and the GUI ask for a model file.
 
-Verified models live in ``<cache_dir()>/models/<id>.onnx``; downloads go through
-:func:`resnet_desktop.core.models.download.download_verified`, so a file there is always complete.
+Verified models live in ``<cache_dir()>/models/<id>.onnx``, each with a verified stamp
+(:mod:`.verified_stamp`); downloads go through
+:func:`resnet_desktop.core.models.download.download_verified`, so a file there is always complete,
+and :meth:`ModelCache.ensure` hands out a file only while its stamp matches or a new hash does.
 ``RESNET_DESKTOP_MIRROR=<base URL>`` puts ``<base URL>/<id>.onnx`` before the catalog's URLs
 and ``RESNET_DESKTOP_OFFLINE=1`` forbids the network.
 """
@@ -22,6 +24,7 @@ from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.foundation.paths import cache_dir
 from resnet_desktop.core.models import download
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
+from resnet_desktop.core.models.verified_stamp import remove_stamp, stamp_matches, write_stamp
 
 logger = logging.getLogger(__name__)
 
@@ -56,12 +59,16 @@ class ModelCache:
     def __init__(self, root: Path | None = None, catalog: Catalog | None = None, *,
                  timeout: float = download.DEFAULT_TIMEOUT_S,
                  attempts: int = download.DEFAULT_ATTEMPTS,
-                 backoff: float = download.DEFAULT_BACKOFF_S) -> None:
+                 backoff: float = download.DEFAULT_BACKOFF_S,
+                 min_rate: float = download.DEFAULT_MIN_RATE,
+                 rate_window: float = download.DEFAULT_RATE_WINDOW_S) -> None:
         self.root = Path(root) if root is not None else cache_dir() / "models"
         self.catalog = catalog if catalog is not None else load_catalog()
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
+        self.min_rate = min_rate
+        self.rate_window = rate_window
 
     def entry(self, model_id: str) -> CatalogEntry:
         """The catalog entry, or UnknownModelError naming the known ids."""
@@ -84,7 +91,8 @@ class ModelCache:
         return list(dict.fromkeys(urls))
 
     def is_cached(self, model_id: str) -> bool:
-        """The file exists with the catalog's size (cheap: no hashing)."""
+        """The file exists with the catalog's size (cheap: no hashing; :meth:`ensure` checks
+        its stamp, and hashes it again if the file changed, before handing it out)."""
         entry = self.entry(model_id)
         try:
             return (self.root / entry.filename).stat().st_size == entry.bytes
@@ -109,6 +117,7 @@ class ModelCache:
         path = self.path_for(model_id)
         with self._locked(path):
             found = download.discard_partial(path)
+            remove_stamp(path)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 found = True
@@ -126,8 +135,11 @@ class ModelCache:
                         and download.sha256_file(path, cancel) == entry.sha256)
             except FileNotFoundError:
                 return False
-            if not good:
+            if good:
+                write_stamp(path, entry.sha256)
+            else:
                 logger.warning("cached %s is corrupt; deleting %s", model_id, path)
+                remove_stamp(path)
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
         return good
@@ -136,19 +148,23 @@ class ModelCache:
                cancel: CancelToken | None = None) -> Path:
         """The cached model's path, downloading it first if needed.
 
-        Raises OfflineError (offline and not cached), Cancelled (the partial is kept, and the
-        next call resumes it), DownloadError or ChecksumError naming every source tried.
+        A cached file whose verified stamp no longer matches is hashed again first; if its
+        bytes changed it is downloaded again (offline: refused), never used.
+
+        Raises OfflineError (offline and not cached or damaged), Cancelled (the partial is kept,
+        and the next call resumes it), DownloadError or ChecksumError naming every source tried.
         """
         entry = self.entry(model_id)
         path = self.root / entry.filename
-        if self.is_cached(model_id):
+        if self.is_cached(model_id) and stamp_matches(path, entry.sha256):
             return path
-        if download.offline_mode():
+        if download.offline_mode() and not os.path.lexists(path):
             raise download.offline_error(f"model {model_id}")
         return download.download_verified(
             self.urls_for(model_id), path, size=entry.bytes, sha256=entry.sha256,
             progress=progress, cancel=cancel or NEVER, timeout=self.timeout,
-            attempts=self.attempts, backoff=self.backoff,
+            attempts=self.attempts, backoff=self.backoff, min_rate=self.min_rate,
+            rate_window=self.rate_window,
         )
 
     @contextlib.contextmanager

@@ -5,7 +5,15 @@ the source URL, its validator (ETag or Last-Modified) and the expected size and 
 dropped connection, or in a later process, the download resumes with ``Range`` plus ``If-Range``:
 a server whose file changed answers 200 with the whole new file, and the partial restarts from
 zero instead of splicing two versions together. Only when the size and SHA-256 match is the
-partial moved onto ``dest`` with ``os.replace``, so ``dest`` is never half-written.
+partial moved onto ``dest`` with ``os.replace``, so ``dest`` is never half-written, and a
+verified stamp (:mod:`.verified_stamp`) is written beside it: a file found later whose stamp no
+longer matches is hashed again, and one whose bytes changed is downloaded again, never used.
+
+A source is given up (and the next one tried) when it is slower than ``min_rate`` bytes a second
+over a ``rate_window``, when it redirects anywhere but to an http or https URL, or when its
+bytes are wrong. A resumed download whose result has the wrong SHA-256 starts once more from
+zero before the source is blamed: the bytes kept from before may have been the bad ones. When no
+source's host name resolves, the one message is that the computer appears to be offline.
 
 ``<dest>.lock`` (a :class:`filelock.FileLock`) serialises downloaders of the same file across
 threads and processes; the second one waits and then finds the verified file.
@@ -24,9 +32,11 @@ import re
 import shutil
 import socket
 import ssl
+import stat
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -45,6 +55,8 @@ from resnet_desktop.core.foundation.errors import (
     DownloadError,
     OfflineError,
 )
+from resnet_desktop.core.foundation.regular_file import describe_mode, open_regular
+from resnet_desktop.core.models.verified_stamp import remove_stamp, stamp_matches, write_stamp
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +70,13 @@ PROGRESS_INTERVAL_S = 0.1
 DEFAULT_TIMEOUT_S = 15.0
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF_S = 0.5
+DEFAULT_MIN_RATE = 4096
+"""Bytes a second below which a source is given up (measured over ``DEFAULT_RATE_WINDOW_S``)."""
+DEFAULT_RATE_WINDOW_S = 60.0
 OFFLINE_ENV = "RESNET_DESKTOP_OFFLINE"
 
 _SCHEMES = ("http://", "https://", "file://")
+_REDIRECT_SCHEMES = ("http", "https")
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _SNIFF_BYTES = 512
 
@@ -155,7 +171,7 @@ def sha256_file(path: Path, cancel: CancelToken | None = None) -> str:
     """Hex SHA-256 of a file, checking ``cancel`` between chunks."""
     cancel = cancel or NEVER
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(1024 * 1024):
             cancel.raise_if_cancelled()
             digest.update(chunk)
@@ -177,10 +193,30 @@ def ssl_context() -> ssl.SSLContext:
         return ssl.create_default_context()
 
 
+class _RefusedRedirect(Exception):
+    """A server redirected to a URL that is not http or https (``ftp://``, ``file://``)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib follows redirects to ``ftp://`` too; a model comes only over http or https."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> urllib.request.Request | None:
+        scheme = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl)).scheme
+        if scheme.lower() not in _REDIRECT_SCHEMES:
+            raise _RefusedRedirect(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _opener() -> urllib.request.OpenerDirector:
     # build_opener keeps its default ProxyHandler, which reads *_proxy / no_proxy from the env
     # now: built per request so a changed proxy setting applies to the next download.
-    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl_context()))
+    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl_context()),
+                                       _HttpOnlyRedirects())
 
 
 def _mb(n: int) -> str:
@@ -207,11 +243,14 @@ def _check_free_space(directory: Path, need: int) -> None:
 class _SourceFailure(Exception):
     """One attempt at one URL failed; ``retry`` says whether the same URL may be tried again."""
 
-    def __init__(self, reason: str, *, retry: bool = False, bad_bytes: bool = False) -> None:
+    def __init__(self, reason: str, *, retry: bool = False, bad_bytes: bool = False,
+                 unresolved: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry = retry
         self.bad_bytes = bad_bytes
+        self.unresolved = unresolved
+        """The host name did not resolve: with every source like that, the user is offline."""
 
 
 def _sniff(first: bytes) -> None:
@@ -295,6 +334,35 @@ def _shutdown_on_cancel(response: Any, cancel: CancelToken) -> Iterator[None]:
         sock.close()
 
 
+class _RateGuard:
+    """Gives a source up when fewer than ``min_rate * window`` bytes arrive in any window.
+
+    The per-read timeout alone lets a server that sends a byte every few seconds hold a
+    download for ever.
+    """
+
+    def __init__(self, min_rate: float, window: float) -> None:
+        self._min_rate = min_rate
+        self._window = window
+        self._start = time.monotonic()
+        self._start_done = 0
+
+    def restart(self, done: int) -> None:
+        self._start = time.monotonic()
+        self._start_done = done
+
+    def check(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self._start < self._window:
+            return
+        got = done - self._start_done
+        if got < self._min_rate * self._window:
+            raise _SourceFailure(
+                f"too slow: {got} bytes in {now - self._start:.0f} s, below the minimum of "
+                f"{self._min_rate / 1000:g} kB/s; gave up after {done} of the bytes")
+        self.restart(done)
+
+
 @dataclass
 class _Job:
     url: str
@@ -304,6 +372,9 @@ class _Job:
     cancel: CancelToken
     progress: _Progress
     timeout: float
+    rate: _RateGuard
+    resumed: bool = False
+    """Bytes from an earlier request were kept: a wrong SHA-256 may be theirs."""
 
 
 def _open(job: _Job, offset: int, meta: PartialMeta | None) -> Any:
@@ -314,6 +385,9 @@ def _open(job: _Job, offset: int, meta: PartialMeta | None) -> Any:
         request.add_header("If-Range", meta.validator)
     try:
         return _opener().open(request, timeout=job.timeout)
+    except _RefusedRedirect as exc:
+        raise _SourceFailure(f"redirected to {exc.url}, which is not an http or https URL; "
+                             "refused") from None
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code == 416:
@@ -328,6 +402,9 @@ def _open(job: _Job, offset: int, meta: PartialMeta | None) -> Any:
             raise _SourceFailure(f"certificate not trusted ({reason.verify_message})") from None
         if isinstance(reason, FileNotFoundError):  # a file:// source
             raise _SourceFailure(f"file not found ({reason.filename or job.url})") from None
+        if isinstance(reason, socket.gaierror):
+            raise _SourceFailure(f"cannot resolve the host name ({reason})",
+                                 unresolved=True) from None
         raise _SourceFailure(f"cannot connect ({reason})", retry=True) from None
     except (TimeoutError, OSError, HTTPException) as exc:
         raise _SourceFailure(f"cannot connect ({exc or type(exc).__name__})", retry=True) \
@@ -365,6 +442,7 @@ def _stream(job: _Job, response: Any, part: Path, offset: int) -> None:
             discard_partial(job.dest)
             raise _SourceFailure("partial response did not match the resumed file", retry=True)
         mode = "ab"
+        job.resumed = True
     else:
         if offset:
             logger.info("%s: server sent the whole file (changed or no Range support); "
@@ -372,6 +450,7 @@ def _stream(job: _Job, response: Any, part: Path, offset: int) -> None:
         offset = 0
         mode = "wb"
     job.progress.restart(offset)
+    job.rate.restart(offset)
     declared = headers.get("Content-Length")
     done = offset
     try:
@@ -404,11 +483,13 @@ def _read_chunk(job: _Job, response: Any, done: int) -> bytes:
     """Whatever has arrived, up to CHUNK_SIZE (``read1`` does not wait for a full chunk)."""
     job.cancel.raise_if_cancelled()
     try:
-        return response.read1(CHUNK_SIZE)
+        chunk = response.read1(CHUNK_SIZE)
     except (TimeoutError, OSError, HTTPException) as exc:
         job.cancel.raise_if_cancelled()
         raise _SourceFailure(f"connection failed after {done} of {job.size} bytes "
                              f"({exc or type(exc).__name__})", retry=True) from None
+    job.rate.check(done + len(chunk))
+    return chunk
 
 
 def _read_head(job: _Job, response: Any) -> bytes:
@@ -458,13 +539,49 @@ def _finish(dest: Path, size: int, sha256: str, cancel: CancelToken) -> str | No
             from None
     with contextlib.suppress(FileNotFoundError):
         partial_meta_path(dest).unlink()
+    write_stamp(dest, sha256)
     return None
+
+
+def _cached_problem(dest: Path, size: int, sha256: str, cancel: CancelToken) -> str | None:
+    """None when ``dest`` is the verified file; else why not ("" when absent), once it is gone.
+
+    A file whose stamp no longer matches is hashed again; one whose bytes changed is deleted.
+    """
+    try:
+        info = os.stat(dest)
+    except FileNotFoundError:
+        remove_stamp(dest)
+        return ""
+    if not stat.S_ISREG(info.st_mode):
+        problem = f"it is {describe_mode(info.st_mode)}, not a regular file"
+    elif info.st_size != size:
+        problem = f"it has {info.st_size} bytes, expected {size}"
+    elif stamp_matches(dest, sha256):
+        return None
+    elif sha256_file(dest, cancel) == sha256:
+        logger.info("%s changed on disk but its SHA-256 still matches", dest)
+        write_stamp(dest, sha256)
+        return None
+    else:
+        problem = "its SHA-256 no longer matches (the file was changed or damaged)"
+    logger.warning("cached %s cannot be used: %s; removing it", dest, problem)
+    remove_stamp(dest)
+    try:
+        dest.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise DownloadError(f"{dest} cannot be used ({problem}) and cannot be removed: "
+                            f"{exc.strerror or exc}") from None
+    return problem
 
 
 def _try_url(job: _Job, attempts: int, backoff: float) -> str | None:
     """All attempts at one URL; returns None on success or raises _SourceFailure."""
     failures = 0
     best = resumable_bytes(job.dest, job.size, job.sha256)
+    restarted = False
     while True:
         try:
             _attempt(job)
@@ -487,7 +604,22 @@ def _try_url(job: _Job, attempts: int, backoff: float) -> str | None:
             if delay and job.cancel.wait(delay):
                 raise Cancelled() from None
             continue
-        return _finish(job.dest, job.size, job.sha256, job.cancel)
+        reason = _finish(job.dest, job.size, job.sha256, job.cancel)
+        if reason is not None and job.resumed and not restarted:
+            # _finish discarded the partial: the next attempt starts from zero.
+            logger.info("%s: %s after resuming; downloading it again from the start",
+                        job.url, reason)
+            restarted, job.resumed, best = True, False, 0
+            continue
+        return reason
+
+
+@dataclass(frozen=True)
+class _Failure:
+    url: str
+    reason: str
+    bad_bytes: bool = False
+    unresolved: bool = False
 
 
 def _acquire(lock: filelock.FileLock, cancel: CancelToken) -> None:
@@ -508,17 +640,23 @@ def download_verified(
     timeout: float = DEFAULT_TIMEOUT_S,
     attempts: int = DEFAULT_ATTEMPTS,
     backoff: float = DEFAULT_BACKOFF_S,
+    min_rate: float = DEFAULT_MIN_RATE,
+    rate_window: float = DEFAULT_RATE_WINDOW_S,
 ) -> Path:
     """Make ``dest`` a verified copy of the file (size, sha256), trying ``urls`` in order.
 
     Each URL gets up to ``attempts`` tries with back-off ``backoff * 2**n`` seconds (an attempt
     that added bytes does not use one up); every try resumes from the partial file on disk.
     Bad bytes (wrong size or SHA-256, a Git LFS pointer, an HTML page) discard the partial and
-    move on to the next URL, as does an HTTP 4xx other than 408/429.
+    move on to the next URL, as does an HTTP 4xx other than 408/429, a redirect to a scheme
+    other than http or https, and a source slower than ``min_rate`` bytes a second over
+    ``rate_window`` seconds. An existing ``dest`` is used only once verified (see
+    :func:`_cached_problem`).
 
     Raises :class:`Cancelled` (the partial is kept for resuming), :class:`OfflineError` when
-    offline mode is on, :class:`ChecksumError` when every source served bad bytes, and
-    :class:`DownloadError` otherwise, with every URL and its failure in the message.
+    offline mode is on or no source's host name resolves, :class:`ChecksumError` when every
+    source served bad bytes, and :class:`DownloadError` otherwise, with every URL and its
+    failure in the message.
     """
     dest = Path(dest)
     sha256 = sha256.lower()
@@ -527,48 +665,57 @@ def download_verified(
     lock = filelock.FileLock(lock_path(dest))
     _acquire(lock, cancel)
     try:
-        if _file_size(dest) == size:
-            logger.debug("%s is already present", dest)
+        problem = _cached_problem(dest, size, sha256, cancel)
+        if problem is None:
+            logger.debug("%s is already present and verified", dest)
             if progress is not None:
                 progress(size, size, 0.0)
             return dest
-        with contextlib.suppress(FileNotFoundError):
-            dest.unlink()  # a wrong-sized file was never ours to keep
         complete = _file_size(partial_path(dest)) == size and resumable_bytes(dest, size, sha256)
         if complete and _finish(dest, size, sha256, cancel) is None:
             return dest  # an earlier run was stopped between the last byte and the move
         if offline_mode():
+            if problem:
+                raise OfflineError(
+                    f"the cached {dest.name} cannot be used ({problem}) and offline mode is on "
+                    f"({OFFLINE_ENV}={os.environ.get(OFFLINE_ENV, '')}); unset {OFFLINE_ENV} "
+                    "or set it to 0 to download it again")
             raise offline_error(dest.name)
         if not urls:
             raise DownloadError(f"{dest.name} has no download sources")
         _check_free_space(dest.parent, size - resumable_bytes(dest, size, sha256))
-        failures: list[tuple[str, str, bool]] = []
+        failures: list[_Failure] = []
         for url in urls:
             if not url.lower().startswith(_SCHEMES):
-                failures.append((url, "unsupported URL scheme", False))
+                failures.append(_Failure(url, "unsupported URL scheme"))
                 continue
-            job = _Job(url, dest, size, sha256, cancel, _Progress(progress, size), timeout)
+            job = _Job(url, dest, size, sha256, cancel, _Progress(progress, size), timeout,
+                       _RateGuard(min_rate, rate_window))
             try:
                 reason = _try_url(job, attempts, backoff)
             except _SourceFailure as exc:
-                failures.append((url, exc.reason, exc.bad_bytes))
-                logger.warning("download of %s from %s failed: %s", dest.name, url, exc.reason)
+                failures.append(_Failure(url, exc.reason, exc.bad_bytes, exc.unresolved))
+                # Unresolved names are summed up once below if every source fails that way.
+                log = logger.info if exc.unresolved else logger.warning
+                log("download of %s from %s failed: %s", dest.name, url, exc.reason)
                 continue
             if reason is None:
                 logger.info("downloaded %s from %s", dest.name, url)
                 return dest
-            failures.append((url, reason, True))
+            failures.append(_Failure(url, reason, bad_bytes=True))
             logger.warning("download of %s from %s failed: %s", dest.name, url, reason)
         raise _all_failed(dest.name, failures)
     finally:
         lock.release()
 
 
-def _all_failed(name: str, failures: list[tuple[str, str, bool]]) -> DownloadError:
-    sources = "; ".join(f"({i}) {url}: {reason}"
-                        for i, (url, reason, _) in enumerate(failures, 1))
+def _all_failed(name: str, failures: list[_Failure]) -> DownloadError:
+    if all(f.unresolved for f in failures):
+        return OfflineError(f"could not download {name}: you appear to be offline (no source's "
+                            "host name could be resolved); connect to the internet and try again")
+    sources = "; ".join(f"({i}) {f.url}: {f.reason}" for i, f in enumerate(failures, 1))
     plural = "source" if len(failures) == 1 else f"{len(failures)} sources"
     message = f"could not download {name} from any of its {plural}: {sources}"
-    if all(bad for _, _, bad in failures):
+    if all(f.bad_bytes for f in failures):
         return ChecksumError(message)
     return DownloadError(message)
