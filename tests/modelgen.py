@@ -100,11 +100,15 @@ def resnet(
     softmax: bool = False,
     blocks: tuple[int, ...] | None = None,
     seed: int = 0,
+    head: str = "gap-gemm",
 ) -> onnx.ModelProto:
     """A ResNet-``depth`` v1/v2 graph whose first stage has ``width`` channels (64 in the paper).
 
     ``input_size=None`` makes height and width symbolic; ``batch`` is a fixed int or a symbol.
     ``blocks`` overrides the per-stage block counts (e.g. ``(1, 1, 1, 1)`` for a fast test).
+    ``head`` is how the classifier ends, as exporters write it: ``"gap-gemm"``
+    (GlobalAveragePool, Flatten, Gemm) or ``"avgpool-matmul"`` (a full-size AveragePool, which
+    needs ``input_size``, then Reshape, MatMul and Add).
     """
     g = _Graph(seed)
     bottleneck = depth >= 50
@@ -130,10 +134,19 @@ def resnet(
             cin = cout
     if version == 2:
         x = g.relu(g.bn(x, cin))
-    x = g.node("GlobalAveragePool", [x])
-    x = g.node("Flatten", [x], axis=1)
     w = g.rng.normal(0, 1.0 / np.sqrt(cin), (cin, num_classes))
-    x = g.node("Gemm", [x, g.init("fc_w", w), g.init("fc_b", g.rng.normal(0, 0.01, num_classes))])
+    bias = g.rng.normal(0, 0.01, num_classes)
+    if head == "avgpool-matmul":
+        side = -(-input_size // 32)
+        x = g.node("AveragePool", [x], kernel_shape=[side, side])
+        target = g.name("shape")
+        g.inits.append(numpy_helper.from_array(np.array([-1, cin], np.int64), target))
+        x = g.node("Reshape", [x, target])
+        x = g.node("Add", [g.node("MatMul", [x, g.init("fc_w", w)]), g.init("fc_b", bias)])
+    else:
+        x = g.node("GlobalAveragePool", [x])
+        x = g.node("Flatten", [x], axis=1)
+        x = g.node("Gemm", [x, g.init("fc_w", w), g.init("fc_b", bias)])
     if softmax:
         x = g.node("Softmax", [x], axis=1)
     out = "prob" if softmax else "logits"

@@ -26,11 +26,12 @@ from resnet_desktop.core.batch.run import (
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
 from resnet_desktop.core.foundation.errors import Cancelled, ModelError, ResNetDesktopError
 from resnet_desktop.core.foundation.formatting import format_bytes, format_count
+from resnet_desktop.core.imaging.crop_box import crop_box
 from resnet_desktop.core.imaging.decode import EXTENSIONS, draft_size_for, load_image
 from resnet_desktop.core.imaging.preprocess import preprocess
 from resnet_desktop.core.inference.classifier import Classifier, ClassifierCache, Prediction
 from resnet_desktop.core.inference.providers import POLICIES, ProviderStatus
-from resnet_desktop.core.inference.results import Classification
+from resnet_desktop.core.inference.results import CamResult, Classification
 from resnet_desktop.core.inference.runtime_check import flavour_warning
 from resnet_desktop.core.models.cache import ModelCache
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
@@ -175,19 +176,33 @@ class Engine:
                           cancel=cancel, pause=pause)
 
     def classify_image(self, classifier: Classifier, image: Image.Image, top_k: int = 5,
-                       path: Path | None = None) -> Classification:
-        """Classify an RGB image already in memory (pasted, webcam frame, decoded file)."""
-        tensor = preprocess(image, classifier.preprocessing)[np.newaxis]
-        probabilities, ms = classifier.timed_run(tensor)
-        return Classification(path, classifier.model_id, classifier.provider.active, ms,
-                              tuple(classifier.top_k(probabilities[0], top_k)))
+                       path: Path | None = None, *, with_cam: bool = False) -> Classification:
+        """Classify an RGB image already in memory (pasted, webcam frame, decoded file).
 
-    def classify_file(self, classifier: Classifier, path: Path, top_k: int = 5) -> Classification:
+        ``with_cam=True`` adds the class activation maps from the same run
+        (``Classification.cam``) when the model has them (``classifier.cam_available()``).
+        """
+        tensor = preprocess(image, classifier.preprocessing)[np.newaxis]
+        cam = None
+        if with_cam and classifier.cam_available():
+            start = time.perf_counter()
+            probabilities, maps = classifier.run_with_cam(tensor)
+            ms = (time.perf_counter() - start) * 1000.0
+            if maps:
+                cam = CamResult(maps[0], crop_box(image.width, image.height,
+                                                  classifier.preprocessing))
+        else:
+            probabilities, ms = classifier.timed_run(tensor)
+        return Classification(path, classifier.model_id, classifier.provider.active, ms,
+                              tuple(classifier.top_k(probabilities[0], top_k)), cam=cam)
+
+    def classify_file(self, classifier: Classifier, path: Path, top_k: int = 5, *,
+                      with_cam: bool = False) -> Classification:
         """Classify one file; a bad image becomes ``Classification.error``, never an exception."""
         start = time.perf_counter()
         try:
             image = load_image(path, draft=draft_size_for(classifier.preprocessing))
-            result = self.classify_image(classifier, image, top_k, Path(path))
+            result = self.classify_image(classifier, image, top_k, Path(path), with_cam=with_cam)
         except ResNetDesktopError as exc:
             return Classification(Path(path), classifier.model_id, error=str(exc))
         log.debug("%s classified in %.1f ms", path, (time.perf_counter() - start) * 1000)

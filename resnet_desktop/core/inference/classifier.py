@@ -12,9 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from resnet_desktop.core.foundation.errors import ModelError, first_line
+from resnet_desktop.core.inference.cam import (
+    ActivationMaps,
+    CamHead,
+    find_cam_head,
+    with_feature_output,
+)
 from resnet_desktop.core.inference.providers import (
     ORT_NAMES,
     SHORT_NAMES,
@@ -112,14 +119,14 @@ def _session_options(provider: str, throughput: bool = False) -> ort.SessionOpti
     return options
 
 
-def create_session(model_path: Path, policy: str, *,
-                   throughput: bool = False) -> tuple[ort.InferenceSession, ProviderStatus]:
+def create_session(model_path: Path, policy: str, *, throughput: bool = False,
+                   model_bytes: bytes | None = None) -> tuple[ort.InferenceSession, ProviderStatus]:
     """Open ``model_path`` on the first provider of ``policy`` that starts, falling back to CPU.
 
     The provider that runs is read back from the session: ONNX Runtime can silently drop a GPU
     provider whose libraries are missing, and the UI must show that. ``throughput=True`` builds
     a session for folder batches (see :func:`throughput_layout`); the default suits one image
-    at a time.
+    at a time. ``model_bytes``, when given, is the graph to run (a modified copy of the file's).
     """
     available = set(ort.get_available_providers())
     reasons: list[str] = []
@@ -134,7 +141,7 @@ def create_session(model_path: Path, policy: str, *,
             continue
         providers = [name] if short == "cpu" else [name, ORT_NAMES["cpu"]]
         try:
-            session = ort.InferenceSession(str(model_path),
+            session = ort.InferenceSession(model_bytes or str(model_path),
                                            sess_options=_session_options(short, throughput),
                                            providers=providers)
         except Exception as exc:  # ORT raises many types; each is a reason
@@ -250,10 +257,61 @@ class Classifier:
         """How many threads should call :meth:`run` at once for the best throughput."""
         self._lock: contextlib.AbstractContextManager = (
             contextlib.nullcontext() if on_cpu else threading.Lock())
+        self._throughput = throughput
+        self._cam_lock = threading.Lock()
+        self._cam_head: CamHead | None = None
+        self._cam_checked = False
 
     @property
     def preprocessing(self):
         return self.manifest.preprocessing
+
+    def cam_available(self) -> bool:
+        """True when the model yields class activation maps (see :mod:`.cam`).
+
+        The first call reads the graph and, when it has the head, replaces the session with one
+        that also outputs the feature maps (same probabilities; a plain :meth:`run` does not
+        fetch them); later calls are free.
+        """
+        with self._cam_lock:
+            if not self._cam_checked:
+                self._cam_head = self._open_cam_session()
+                self._cam_checked = True
+            return self._cam_head is not None
+
+    def _open_cam_session(self) -> CamHead | None:
+        try:
+            model = onnx.load(str(self.model_path))
+        except Exception as exc:  # the session opened it, so this is rare (e.g. > 2 GB)
+            log.warning("%s: the graph cannot be read for activation maps: %s",
+                        self.model_path.name, exc)
+            return None
+        head = find_cam_head(model)
+        if head is None or head.weights.shape[0] != self.io.num_classes:
+            log.info("%s: no pooling + fully connected head; no activation maps",
+                     self.model_path.name)
+            return None
+        self.session, self.provider = create_session(
+            self.model_path, self.provider.requested, throughput=self._throughput,
+            model_bytes=with_feature_output(model, head))
+        return head
+
+    def run_with_cam(self, batch: np.ndarray) -> tuple[np.ndarray, list[ActivationMaps] | None]:
+        """:meth:`run`, plus each image's activation maps from the same run.
+
+        The maps are None when the model has none (:meth:`cam_available` is False).
+        """
+        if not self.cam_available():
+            return self.run(batch), None
+        head = self._cam_head
+        assert head is not None
+        probabilities, features = self._run(batch, head.features)
+        if head.pool_kernel is not None and features.shape[2:] != head.pool_kernel:
+            log.info("%s: the average pooling is not global; no activation maps",
+                     self.model_path.name)
+            return probabilities, None
+        features = features.astype(np.float32, copy=False)
+        return probabilities, [ActivationMaps(f, head.weights) for f in features]
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities (N, classes) for a preprocessed batch (N, ...), whatever N is.
@@ -261,12 +319,18 @@ class Classifier:
         A model with a fixed batch size gets the batch in chunks of that size (the last one
         padded), so callers never need to know.
         """
+        return self._run(batch)[0]
+
+    def _run(self, batch: np.ndarray,
+             features: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities and, when ``features`` names an output, that output per image."""
         if batch.ndim != 4:
             raise ValueError(f"expected a 4-D batch, got shape {batch.shape}")
         batch = np.ascontiguousarray(batch, dtype=self.io.input_dtype)
         n = batch.shape[0]
         step = self.io.batch or n
-        parts = []
+        names = [self.io.output_name, *([features] if features else [])]
+        parts, extra = [], []
         for start in range(0, n, step):
             chunk = batch[start:start + step]
             real = chunk.shape[0]
@@ -274,12 +338,14 @@ class Classifier:
                 pad = np.zeros((step - real, *chunk.shape[1:]), chunk.dtype)
                 chunk = np.concatenate([chunk, pad])
             with self._lock:
-                out = self.session.run([self.io.output_name], {self.io.input_name: chunk})[0]
+                out, *more = self.session.run(names, {self.io.input_name: chunk})
             parts.append(out.reshape(out.shape[0], -1)[:real])
+            extra.extend(m[:real] for m in more)
         scores = np.concatenate(parts).astype(np.float32, copy=False)
+        maps = np.concatenate(extra) if extra else None
         if self.manifest.output == "logits":
-            return softmax(scores)
-        return scores
+            return softmax(scores), maps
+        return scores, maps
 
     def top_k(self, probabilities: np.ndarray, k: int = 5) -> list[Prediction]:
         """The ``k`` most probable classes of one image's probability vector."""

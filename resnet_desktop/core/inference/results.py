@@ -5,7 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from resnet_desktop.core.imaging.crop_box import CropBox
+from resnet_desktop.core.imaging.heatmap import peak
+from resnet_desktop.core.inference.cam import ActivationMaps
 from resnet_desktop.core.inference.classifier import Prediction
+
+
+@dataclass(frozen=True, eq=False)
+class CamResult:
+    """Where the model looked: one image's activation maps and the crop of the photo they cover."""
+
+    maps: ActivationMaps
+    crop: CropBox
+
+    def for_class(self, index: int) -> np.ndarray:
+        """The (h, w) class activation map of class ``index``."""
+        return self.maps.for_class(index)
+
+    def peak(self, index: int, width: int, height: int) -> tuple[int, int]:
+        """Pixel (x, y) of class ``index``'s strongest evidence on a ``width`` x ``height`` copy
+        of the photo (EXIF orientation applied)."""
+        return peak(self.for_class(index), self.crop, width, height)
 
 
 @dataclass(frozen=True)
@@ -18,6 +40,8 @@ class Classification:
     ms: float = 0.0
     top: tuple[Prediction, ...] = field(default_factory=tuple)
     error: str | None = None
+    cam: CamResult | None = None
+    """Filled when asked for (``with_cam``) and the model has activation maps."""
 
     @property
     def ok(self) -> bool:
