@@ -7,10 +7,17 @@ Windows loader searches the executable's folder and System32 before the bundle's
 A DLL already loaded under the same name is reused by every later load by name, so loading the
 bundle's copies by full path first makes them the ones used. The folder also goes on the DLL
 search path for anything ONNX Runtime loads later (its provider libraries).
+
+ONNX Runtime's telemetry is switched off here too, before anything can import it (see
+``resnet_desktop.core.foundation.telemetry``); ``ORT_DISABLE_TELEMETRY=0`` set by the user opts
+in.
 """
 
 import os
 import sys
+
+if not os.environ.get("ORT_DISABLE_TELEMETRY", "").strip():
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 
 def _prefer_bundled_onnxruntime_dlls() -> None:
