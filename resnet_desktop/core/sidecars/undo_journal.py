@@ -10,6 +10,9 @@ bytes, mode and mtime back (or is deleted when the run created it); one already 
 state is left as is (a crash between journaling and writing); one changed since by someone
 else is left alone and reported, never overwritten. A journal that has been undone is renamed
 ``*.undone.jsonl`` and kept; the next Undo takes the run before it.
+
+Images whose embedded keywords a run rewrote are journaled the same way, except that their
+previous bytes are copied to a backup file in ``<journal>.files/`` instead of into the line.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,6 +108,29 @@ class UndoJournal:
         })
         self.entries += 1
 
+    def record_copy(self, path: Path, written_sha256: str, stat: os.stat_result) -> None:
+        """Journal the rewrite of an image (keywords embedded in it): its bytes are copied to
+        a backup file in :func:`backup_dir` instead of into the journal line, since an image
+        is megabytes. Returns once the copy is on disk; the caller replaces the file after."""
+        if self._handle is None:
+            self._open()
+        backups = backup_dir(self.path)
+        backups.mkdir(exist_ok=True)
+        backup = backups / f"{self.entries}{Path(path).suffix}"
+        with open(path, "rb") as source, open(backup, "xb") as copy:
+            shutil.copyfileobj(source, copy)
+            copy.flush()
+            os.fsync(copy.fileno())
+        self._append({
+            "sidecar": str(Path(path).absolute()),
+            "existed": True,
+            "backup": backup.name,
+            "mode": stat.st_mode & 0o7777,
+            "mtime_ns": stat.st_mtime_ns,
+            "written_sha256": written_sha256,
+        })
+        self.entries += 1
+
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
@@ -156,6 +183,19 @@ def _read_journal(path: Path) -> tuple[dict, list[dict]]:
     return records[0], records[1:]
 
 
+def backup_dir(journal: Path) -> Path:
+    """Where a journal keeps the copies of the images it rewrote (``<journal>.files``)."""
+    return journal.with_name(journal.name[:-len(JOURNAL_SUFFIX)] + ".files")
+
+
+def _original(entry: dict, journal: Path) -> bytes | None:
+    if not entry.get("existed"):
+        return None
+    if "backup" in entry:
+        return (backup_dir(journal) / entry["backup"]).read_bytes()
+    return base64.b64decode(entry["original"])
+
+
 def journals_for(folder: Path, directory: Path | None = None) -> list[Path]:
     """Journals of ``folder`` not yet undone, oldest first."""
     directory = Path(directory) if directory is not None else journal_dir()
@@ -203,8 +243,8 @@ def undo_journal(path: Path) -> UndoReport:
     report = UndoReport(journal=path)
     for entry in reversed(entries):
         sidecar = Path(entry["sidecar"])
-        original = base64.b64decode(entry["original"]) if entry.get("existed") else None
         try:
+            original = _original(entry, path)
             current = _current(sidecar)
             if current == original:
                 report.already += 1
@@ -223,6 +263,10 @@ def undo_journal(path: Path) -> UndoReport:
     if not report.failed:
         with contextlib.suppress(OSError):
             path.rename(path.with_name(path.name[:-len(JOURNAL_SUFFIX)] + UNDONE_SUFFIX))
+        if not report.conflicts:
+            # An undone journal is never replayed: the copies of the images it restored can
+            # go (kept when an image changed since, as the only copy of its original).
+            shutil.rmtree(backup_dir(path), ignore_errors=True)
     return report
 
 

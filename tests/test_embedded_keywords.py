@@ -1,0 +1,137 @@
+"""Keywords written into image files: read back by exiftool, pixels untouched, undoable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from resnet_desktop.core.sidecars.embedded import (
+    EmbedError,
+    can_embed,
+    embed_keywords,
+    read_embedded,
+)
+from resnet_desktop.core.sidecars.undo_journal import UndoJournal, undo_last
+
+KEYWORDS = ("cat", "tabby")
+HIERARCHY = ("ImageNet|animal|mammal|cat", "ImageNet|animal|mammal|cat|tabby")
+
+
+def _exiftool(path: Path) -> dict:
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed (Debian: libimage-exiftool-perl)")
+    out = subprocess.run(["exiftool", "-json", "-charset", "iptc=UTF8", "-Subject",
+                          "-HierarchicalSubject", "-IPTC:Keywords", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)[0]
+
+
+def _as_list(value) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def _pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def chelsea(tmp_path: Path, photos) -> Image.Image:
+    with Image.open(photos["chelsea"]) as image:
+        return image.convert("RGB")
+
+
+def _save(image: Image.Image, folder: Path, name: str) -> Path:
+    path = folder / name
+    image.save(path, **({"quality": 90} if name.endswith(".jpg") else {}))
+    return path
+
+
+def test_jpeg_gets_xmp_and_iptc_keywords_pixels_unchanged_and_undo_restores(tmp_path, chelsea):
+    photo = _save(chelsea, tmp_path, "chelsea.jpg")
+    os.chmod(photo, 0o640)
+    before_sha, before_pixels = _sha(photo), _pixels(photo)
+    with UndoJournal.start(tmp_path) as journal:
+        assert embed_keywords(photo, KEYWORDS, HIERARCHY, journal) == "merged"
+    tags = _exiftool(photo)
+    assert _as_list(tags["Subject"]) == list(KEYWORDS)
+    assert _as_list(tags["HierarchicalSubject"]) == list(HIERARCHY)
+    assert _as_list(tags["Keywords"]) == list(KEYWORDS)
+    assert np.array_equal(_pixels(photo), before_pixels)
+    assert os.stat(photo).st_mode & 0o777 == 0o640
+    assert _sha(photo) != before_sha
+    report = undo_last(tmp_path)
+    assert report.restored == 1
+    assert _sha(photo) == before_sha
+
+
+@pytest.mark.parametrize("name", ["chelsea.png", "chelsea.tif", "chelsea.webp"])
+def test_png_tiff_webp_get_xmp_keywords_with_pixels_unchanged(tmp_path, chelsea, name):
+    photo = _save(chelsea, tmp_path, name)
+    before = _pixels(photo)
+    with UndoJournal.start(tmp_path) as journal:
+        assert embed_keywords(photo, KEYWORDS, HIERARCHY, journal) == "merged"
+    tags = _exiftool(photo)
+    assert _as_list(tags["Subject"]) == list(KEYWORDS)
+    assert _as_list(tags["HierarchicalSubject"]) == list(HIERARCHY)
+    assert np.array_equal(_pixels(photo), before)
+
+
+def test_keywords_a_person_wrote_stay_and_retagging_replaces_only_ours(tmp_path, chelsea):
+    photo = _save(chelsea, tmp_path, "chelsea.jpg")
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed (Debian: libimage-exiftool-perl)")
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-Subject=holiday",
+                    "-Keywords=holiday", "-Artist=Jane", str(photo)], check=True)
+    with UndoJournal.start(tmp_path) as journal:
+        embed_keywords(photo, ("cat", "holiday"), (), journal)
+        assert embed_keywords(photo, ("dog",), (), journal) == "merged"
+        assert embed_keywords(photo, ("dog",), (), journal) == "unchanged"
+    found = read_embedded(photo)
+    assert found.subject == ("holiday", "dog")
+    assert found.iptc == ("holiday", "dog")
+    assert found.added_subject == ("dog",)
+    assert subprocess.run(["exiftool", "-s3", "-Artist", str(photo)], capture_output=True,
+                          text=True, check=True).stdout.strip() == "Jane"
+
+
+def test_non_ascii_keywords_reach_iptc_marked_utf8(tmp_path, chelsea):
+    photo = _save(chelsea, tmp_path, "chelsea.jpg")
+    with UndoJournal.start(tmp_path) as journal:
+        embed_keywords(photo, ("Katze", "café crème"), (), journal)
+    assert _as_list(_exiftool(photo)["Keywords"]) == ["Katze", "café crème"]
+
+
+def test_a_failed_write_leaves_the_file_byte_for_byte(tmp_path, chelsea):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    readonly = _save(chelsea, tmp_path, "readonly.jpg")
+    os.chmod(readonly, 0o444)
+    before = {p: p.read_bytes() for p in (broken, readonly)}
+    with UndoJournal.start(tmp_path) as journal:
+        for path in before:
+            with pytest.raises(EmbedError, match="left unchanged") as caught:
+                embed_keywords(path, KEYWORDS, HIERARCHY, journal)
+            assert "\n" not in str(caught.value)
+        assert journal.entries == 0
+    assert {p: p.read_bytes() for p in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.jpg", "readonly.jpg"]
+
+
+def test_heic_and_raw_files_are_not_embedded_into():
+    assert can_embed(Path("a.JPG")) and can_embed(Path("b.webp")) and can_embed(Path("c.tiff"))
+    assert not can_embed(Path("IMG_1.HEIC")) and not can_embed(Path("IMG_1.CR2"))
+    with pytest.raises(EmbedError, match="use a sidecar"):
+        embed_keywords(Path("IMG_1.heic"), KEYWORDS, (), journal=None)
