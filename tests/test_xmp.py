@@ -124,8 +124,21 @@ def foreign(data: bytes | str) -> Counter:
     return found
 
 
-def test_a_new_sidecar_holds_the_three_keyword_lists():
+def written(folder: Path, data: bytes | str, name: str = "x.jpg.xmp") -> Path:
+    """``data`` as a sidecar file, for exiftool to read."""
+    path = folder / name
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def test_a_new_sidecar_holds_the_three_keyword_lists(tmp_path, exiftool):
     data = merge_keywords(None, ["tabby", "tiger cat"], model="resnet50-v2-7")
+    path = written(tmp_path, data)
+    assert exiftool.keywords(path) == {
+        "subject": ["tabby", "tiger cat"],
+        "hierarchical": ["ImageNet|tabby", "ImageNet|tiger cat"],
+        "tags_list": ["ImageNet/tabby", "ImageNet/tiger cat"]}
+    assert exiftool.warnings(path) == []
     assert data.startswith('<?xpacket begin="\ufeff"'.encode())
     assert data.rstrip().endswith(b'<?xpacket end="w"?>')
     keywords = read_keywords(data)
@@ -141,8 +154,15 @@ def test_a_new_sidecar_holds_the_three_keyword_lists():
     assert merge_keywords(None, []) is None, "no empty sidecar is created"
 
 
-def test_merging_into_a_digikam_sidecar_keeps_every_foreign_field():
+def test_merging_into_a_digikam_sidecar_keeps_every_foreign_field(tmp_path, exiftool):
     merged = merge_keywords(DIGIKAM.encode(), ["tabby", "tiger cat"], model="m")
+    path = written(tmp_path, merged)
+    assert exiftool.foreign(path) == exiftool.foreign(written(tmp_path, DIGIKAM, "old.xmp"))
+    assert exiftool.keywords(path) == {
+        "subject": ["holiday", "tabby", "tiger cat"],
+        "hierarchical": ["Places|Paris", "ImageNet|tabby", "ImageNet|tiger cat"],
+        "tags_list": ["Places/Paris", "ImageNet/tabby", "ImageNet/tiger cat"]}
+    assert exiftool.warnings(path) == []
     assert foreign(merged) == foreign(DIGIKAM)
     keywords = read_keywords(merged)
     assert keywords.subject == ("holiday", "tabby", "tiger cat")
@@ -156,9 +176,12 @@ def test_merging_into_a_digikam_sidecar_keeps_every_foreign_field():
     assert "xmlns:acme=" in text and "xmlns:exif=" in text
 
 
-def test_retagging_replaces_only_this_apps_keywords():
+def test_retagging_replaces_only_this_apps_keywords(tmp_path, exiftool):
     first = merge_keywords(DIGIKAM.encode(), ["tabby", "tiger cat"], model="m")
     second = merge_keywords(first, ["lynx"], model="m")
+    assert exiftool.keywords(written(tmp_path, second)) == {
+        "subject": ["holiday", "tabby", "lynx"], "hierarchical": ["Places|Paris", "ImageNet|lynx"],
+        "tags_list": ["Places/Paris", "ImageNet/lynx"]}
     keywords = read_keywords(second)
     assert keywords.subject == ("holiday", "tabby", "lynx")
     assert keywords.tags_list == ("Places/Paris", "ImageNet/lynx")
@@ -170,6 +193,8 @@ def test_retagging_replaces_only_this_apps_keywords():
     assert read_keywords(cleared) == original
     assert APP_NS.encode() not in cleared
     assert foreign(cleared) == foreign(DIGIKAM)
+    assert (exiftool.fields(written(tmp_path, cleared))
+            == exiftool.fields(written(tmp_path, DIGIKAM, "old.xmp")))
 
 
 def test_a_keyword_the_user_removed_or_added_by_hand_is_respected():
@@ -185,8 +210,14 @@ def test_the_same_keywords_again_change_nothing():
     assert merge_keywords(DIGIKAM.encode(), [], model="m") is None
 
 
-def test_darktable_attribute_form_is_kept():
+def test_darktable_attribute_form_is_kept(tmp_path, exiftool):
     merged = merge_keywords(DARKTABLE.encode(), ["espresso"], model="m")
+    path = written(tmp_path, merged)
+    assert exiftool.foreign(path) == exiftool.foreign(written(tmp_path, DARKTABLE, "old.xmp"))
+    assert exiftool.keywords(path) == {"subject": ["espresso"],
+                                       "hierarchical": ["ImageNet|espresso"],
+                                       "tags_list": ["ImageNet/espresso"]}
+    assert exiftool.warnings(path) == []
     assert foreign(merged) == foreign(DARKTABLE)
     text = merged.decode()
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<x:xmpmeta')
@@ -237,7 +268,7 @@ def test_sidecar_names_and_collisions():
     assert preview.lines()[0].startswith("3 sidecar file(s) (IMG_1.jpg.xmp naming): 3 new")
 
 
-def test_write_then_undo_restores_every_sidecar_exactly(tmp_path):
+def test_write_then_undo_restores_every_sidecar_exactly(tmp_path, exiftool):
     folder = tmp_path / "photos"
     folder.mkdir()
     existing = folder / "a.jpg.xmp"
@@ -259,6 +290,11 @@ def test_write_then_undo_restores_every_sidecar_exactly(tmp_path):
     assert read_keywords(existing.read_bytes()).subject == ("holiday", "tabby")
     assert read_keywords((folder / "b.jpg.xmp").read_bytes()).subject == ("tabby",)
     assert foreign(existing.read_bytes()) == foreign(DIGIKAM)
+    assert exiftool.keywords(existing)["tags_list"] == ["Places/Paris", "ImageNet/tabby"]
+    for name, subject in (("a.jpg.xmp", ["holiday", "tabby"]), ("b.jpg.xmp", ["tabby"]),
+                          ("c.jpg.xmp", ["tabby"])):
+        assert exiftool.keywords(folder / name)["subject"] == subject
+        assert exiftool.warnings(folder / name) == []
 
     undone = undo_last(folder)
     assert (undone.restored, undone.removed, undone.conflicts) == (2, 1, [])
