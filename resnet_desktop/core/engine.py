@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from resnet_desktop.core.batch.pipeline import INVALID_NUMBERS
 from resnet_desktop.core.batch.run import (
     BatchOptions,
     BatchProgress,
@@ -24,7 +25,12 @@ from resnet_desktop.core.batch.run import (
     normalise_extensions,
 )
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
-from resnet_desktop.core.foundation.errors import Cancelled, ModelError, ResNetDesktopError
+from resnet_desktop.core.foundation.errors import (
+    Cancelled,
+    ModelError,
+    ResNetDesktopError,
+    first_line,
+)
 from resnet_desktop.core.foundation.formatting import format_bytes, format_count
 from resnet_desktop.core.imaging.crop_box import crop_box
 from resnet_desktop.core.imaging.decode import EXTENSIONS, draft_size_for, load_image
@@ -184,25 +190,38 @@ class Engine:
         """
         tensor = preprocess(image, classifier.preprocessing)[np.newaxis]
         cam = None
-        if with_cam and classifier.cam_available():
-            start = time.perf_counter()
-            probabilities, maps = classifier.run_with_cam(tensor)
-            ms = (time.perf_counter() - start) * 1000.0
-            if maps:
-                cam = CamResult(maps[0], crop_box(image.width, image.height,
-                                                  classifier.preprocessing))
-        else:
-            probabilities, ms = classifier.timed_run(tensor)
+        try:
+            if with_cam and classifier.cam_available():
+                start = time.perf_counter()
+                probabilities, maps = classifier.run_with_cam(tensor)
+                ms = (time.perf_counter() - start) * 1000.0
+                if maps:
+                    cam = CamResult(maps[0], crop_box(image.width, image.height,
+                                                      classifier.preprocessing))
+            else:
+                probabilities, ms = classifier.timed_run(tensor)
+        except Exception as exc:  # ORT raises many types at run time; the model cannot run
+            raise ModelError(f"{classifier.model_id}: inference failed ({first_line(exc)})") \
+                from exc
+        if not np.isfinite(probabilities[0]).all():
+            name = path.name if path is not None else "image"
+            return Classification(path, classifier.model_id, classifier.provider.active, ms,
+                                  error=f"{name}: {INVALID_NUMBERS}")
         return Classification(path, classifier.model_id, classifier.provider.active, ms,
                               tuple(classifier.top_k(probabilities[0], top_k)), cam=cam)
 
     def classify_file(self, classifier: Classifier, path: Path, top_k: int = 5, *,
                       with_cam: bool = False) -> Classification:
-        """Classify one file; a bad image becomes ``Classification.error``, never an exception."""
+        """Classify one file; a bad image becomes ``Classification.error``, never an exception.
+
+        A model that fails at run time raises ``ModelError``: every other file would fail too.
+        """
         start = time.perf_counter()
         try:
             image = load_image(path, draft=draft_size_for(classifier.preprocessing))
             result = self.classify_image(classifier, image, top_k, Path(path), with_cam=with_cam)
+        except ModelError:
+            raise  # the model itself fails: no other file would fare better
         except ResNetDesktopError as exc:
             return Classification(Path(path), classifier.model_id, error=str(exc))
         log.debug("%s classified in %.1f ms", path, (time.perf_counter() - start) * 1000)

@@ -19,9 +19,10 @@ validation.
 
 At most ``inflight`` images are read and decoded ahead of the consumer, which bounds memory
 whatever the number of files. Results come out in the order the entries went in. A file that
-cannot be read or decoded gives its error message and the rest goes on; a model that
-fails raises :class:`~resnet_desktop.core.foundation.errors.ModelError`. Cancellation and pause
-are checked by the consumer and by every worker before it decodes or classifies an image.
+cannot be read or decoded, or whose output holds NaN or infinity, gives its error message and
+the rest goes on; a model that fails raises
+:class:`~resnet_desktop.core.foundation.errors.ModelError`. Cancellation and pause are checked
+by the consumer and by every worker before it decodes or classifies an image.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ T = TypeVar("T")
 Outcome = np.ndarray | str | None
 """What the pipeline gives back for one entry: the probability vector, the message saying
 why the file could not be read or decoded, or None for an entry with no file to classify."""
+
+INVALID_NUMBERS = "the model produced invalid numbers (NaN or infinity)"
+"""An image's error when its output is not all finite: never a result, never stored."""
 
 DEFAULT_BATCH_SIZE = 8
 """Images per ``Classifier.run`` when the model's batch dimension is dynamic. On a CPU a
@@ -259,6 +263,9 @@ class ClassifyPipeline:
                     from exc
             for (i, _), probabilities in zip(ready, rows, strict=True):
                 outcomes[i] = probabilities
+        for i, (pending, outcome) in enumerate(zip(chunk, outcomes, strict=True)):
+            if isinstance(outcome, np.ndarray) and not np.isfinite(outcome).all():
+                outcomes[i] = f"{pending.file.name}: {INVALID_NUMBERS}"
         return [(pending.entry, outcome) for pending, outcome in zip(chunk, outcomes,
                                                                       strict=True)]
 
