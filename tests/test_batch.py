@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -334,7 +335,8 @@ def test_the_store_keeps_results_across_connections(tmp_path):
         assert second.get(tmp_path / "x.jpg", 10, 20, "m", 3) is None
         second.forget("m")
         assert second.count() == 0
-    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with contextlib.closing(sqlite3.connect(path)) as plain:
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_a_throughput_session_gives_each_lane_its_own_thread(tmp_path):
