@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import modelgen
 import numpy as np
 import onnx
 import pytest
+from composites import fill, save_rotated, side_by_side
 from onnx import numpy_helper
 from PIL import Image
 
@@ -35,34 +35,17 @@ def _head_weights(path) -> tuple[np.ndarray, np.ndarray]:
     return (weight if weight.shape[0] == bias.shape[0] else weight.T), bias
 
 
-def _half(photo: Path, width: int, height: int) -> Image.Image:
-    """The photo scaled to cover ``width`` x ``height`` and cut to it around its centre."""
-    image = Image.open(photo).convert("RGB")
-    scale = max(width / image.width, height / image.height)
-    image = image.resize((round(image.width * scale), round(image.height * scale)),
-                         Image.Resampling.BICUBIC)
-    left, top = (image.width - width) // 2, (image.height - height) // 2
-    return image.crop((left, top, left + width, top + height))
-
-
-def _composite(left: Image.Image, right: Image.Image) -> Image.Image:
-    image = Image.new("RGB", (left.width + right.width, left.height))
-    image.paste(left, (0, 0))
-    image.paste(right, (left.width, 0))
-    return image
-
-
 @pytest.mark.parametrize(("left_name", "right_name"), [("chelsea", "coffee"),
                                                        ("coffee", "astronaut")])
 def test_real_model_looks_at_each_half_for_its_class(shared_model, photos, left_name,
                                                      right_name):
     engine = Engine()
     classifier = engine.load(shared_model, "cpu")
-    left, right = _half(photos[left_name], 224, 448), _half(photos[right_name], 224, 448)
+    left, right = fill(photos[left_name], 224, 448), fill(photos[right_name], 224, 448)
     left_class = engine.classify_image(classifier, left).top[0]
     right_class = engine.classify_image(classifier, right).top[0]
     assert left_class.index != right_class.index
-    result = engine.classify_image(classifier, _composite(left, right), with_cam=True)
+    result = engine.classify_image(classifier, side_by_side(left, right), with_cam=True)
     assert result.cam is not None and result.cam.maps.shape == (7, 7)
     left_x, _ = result.cam.peak(left_class.index, 448, 448)
     right_x, _ = result.cam.peak(right_class.index, 448, 448)
@@ -144,13 +127,8 @@ def test_model_without_the_head_says_not_available_and_runs_as_before(tmp_path):
 def test_map_is_placed_on_the_crop_of_the_oriented_photo(tmp_path, shared_model, photos):
     """A landscape composite stored rotated with an EXIF orientation: the peak is reported in the
     upright photo's pixels, on the cat's side."""
-    left, right = _half(photos["chelsea"], 300, 400), _half(photos["coffee"], 300, 400)
-    upright = _composite(left, right)
-    stored = upright.transpose(Image.Transpose.ROTATE_90)  # what orientation 6 turns back
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    path = tmp_path / "rotated.jpg"
-    stored.save(path, quality=95, exif=exif)
+    left, right = fill(photos["chelsea"], 300, 400), fill(photos["coffee"], 300, 400)
+    path = save_rotated(side_by_side(left, right), tmp_path / "rotated.jpg")
     engine = Engine()
     classifier = engine.load(shared_model, "cpu")
     cat = engine.classify_image(classifier, left).top[0]
