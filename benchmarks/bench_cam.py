@@ -1,0 +1,137 @@
+"""What class activation maps cost over plain inference (run by hand, not by pytest).
+
+    .venv/bin/python benchmarks/bench_cam.py                  # both models, 15 rounds
+    .venv/bin/python benchmarks/bench_cam.py --rounds 5 --runs 10
+
+For each model, two CPU sessions of the same file: a plain one, and one whose first
+``cam_available()`` rebuilt it with the feature maps as an extra output. On one real photo
+(scikit-image's chelsea, preprocessed once) it times, per image:
+
+- plain: ``Classifier.run`` on the plain session, what the app does without the overlay;
+- cam: ``Classifier.run_with_cam`` plus the top-1 class's map (``for_class``), what the app
+  does with "Where it looked" on;
+- cam session, plain run: ``Classifier.run`` on the rebuilt session, to show that the extra
+  output costs nothing while the overlay is off.
+
+The three are interleaved round by round (each round: ``--runs`` runs of each, after one
+warm-up run), and each round's median is kept, so the drift of a shared machine hits all three
+alike; the figures are the medians over the rounds, and the overhead is the median of each
+round's own ratio. Also printed: the one-time cost of the rebuild, and of drawing the overlay
+on a 1024 x 768 photo (``core.imaging.heatmap.overlay``), which the GUI does once per class
+shown, not per inference.
+
+Models: the stand-in EfficientNet-Lite0 in ``../shared/models`` and the full-size ResNet-50
+graph the ``onnx`` package ships (``light_resnet50.onnx``: real shapes and FLOPs, constant
+weights, batch 1, softmax output), used as a custom model with a manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO)]
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from PIL import Image  # noqa: E402
+from skimage import data  # noqa: E402
+
+from resnet_desktop.core.imaging.crop_box import crop_box  # noqa: E402
+from resnet_desktop.core.imaging.heatmap import overlay  # noqa: E402
+from resnet_desktop.core.imaging.preprocess import preprocess  # noqa: E402
+from resnet_desktop.core.inference.classifier import Classifier  # noqa: E402
+from resnet_desktop.core.models.manifest import load_manifest_for  # noqa: E402
+
+SHARED_MODEL = REPO.parent / "shared" / "models" / "efficientnet-lite0.onnx"
+
+
+def _light_resnet50(folder: Path) -> Path:
+    source = Path(onnx.__file__).parent / "backend/test/data/light/light_resnet50.onnx"
+    path = folder / "light_resnet50.onnx"
+    path.write_bytes(source.read_bytes())
+    path.with_suffix(".json").write_text(json.dumps({"labels": "imagenet",
+                                                     "output": "probabilities"}))
+    return path
+
+
+def _ms(call: Callable[[], object], runs: int) -> float:
+    """Median milliseconds of ``runs`` calls, after one warm-up call."""
+    call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def measure(path: Path, rounds: int, runs: int) -> dict[str, float]:
+    manifest = load_manifest_for(path)
+    plain = Classifier(path, manifest, "cpu")
+    cam = Classifier(path, manifest, "cpu")
+    start = time.perf_counter()
+    assert cam.cam_available(), f"{path.name}: no activation maps"
+    rebuild_ms = (time.perf_counter() - start) * 1000.0
+    photo = Image.fromarray(data.chelsea())
+    tensor = preprocess(photo, plain.preprocessing)[np.newaxis]
+    top = int(np.argmax(plain.run(tensor)[0]))
+
+    def with_map() -> np.ndarray:
+        _, maps = cam.run_with_cam(tensor)
+        return maps[0].for_class(top)
+
+    figures: dict[str, list[float]] = {"plain": [], "cam": [], "cam session, plain run": [],
+                                       "overhead": []}
+    for _ in range(rounds):
+        a = _ms(lambda: plain.run(tensor), runs)
+        b = _ms(with_map, runs)
+        c = _ms(lambda: cam.run(tensor), runs)
+        for key, value in (("plain", a), ("cam", b), ("cam session, plain run", c),
+                           ("overhead", b / a - 1.0)):
+            figures[key].append(value)
+    big = photo.resize((1024, 768))
+    box = crop_box(*big.size, plain.preprocessing)
+    cam_map = with_map()
+    draw_ms = _ms(lambda: overlay(big, cam_map, box, 0.5), max(3, runs // 2))
+    result = {key: statistics.median(values) for key, values in figures.items()}
+    result["overhead min"] = min(figures["overhead"])
+    result["overhead max"] = max(figures["overhead"])
+    result["rebuild"] = rebuild_ms
+    result["draw 1024x768"] = draw_ms
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=20, help="runs of each kind per round")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        models = [_light_resnet50(Path(folder))]
+        if SHARED_MODEL.is_file():
+            models.insert(0, SHARED_MODEL)
+        else:
+            print(f"(skipping the stand-in model: {SHARED_MODEL} not found)")
+        print(f"{args.rounds} rounds x {args.runs} runs of each; CPU provider\n")
+        print("| model | plain ms | CAM ms (run + top-1 map) | CAM session, plain run ms "
+              "| overhead (median, min..max) | one-time rebuild ms | overlay 1024x768 ms |")
+        print("|---|---|---|---|---|---|---|")
+        for path in models:
+            r = measure(path, args.rounds, args.runs)
+            print(f"| {path.stem} | {r['plain']:.1f} | {r['cam']:.1f} "
+                  f"| {r['cam session, plain run']:.1f} | {r['overhead'] * 100:+.1f} % "
+                  f"({r['overhead min'] * 100:+.1f}..{r['overhead max'] * 100:+.1f}) "
+                  f"| {r['rebuild']:.0f} | {r['draw 1024x768']:.1f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
