@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+import subprocess
 import sys
 import time
 import traceback
@@ -29,6 +31,8 @@ SELFTEST_IMAGE = "selftest/red.jpg"
 SELFTEST_HEIC = "selftest/red.heic"
 EXPECTED_LABEL = "red"
 REPORT_OPTION = "--self-test-report"
+PLATFORM_PROBE_OPTION = "--self-test-platform"
+"""``--self-test --self-test-platform xcb``: the child process of the display check."""
 
 # The image formats the window needs from Qt's plugins: PNG is built in, JPEG and SVG are
 # plugins that a pruned bundle could lose (the app icon is an SVG).
@@ -36,6 +40,34 @@ REQUIRED_IMAGE_FORMATS = ("png", "jpeg", "svg")
 
 # The native platform plugin the real window needs on each OS (the test itself runs offscreen).
 NATIVE_PLATFORM_PLUGIN = {"linux": "qxcb", "win32": "qwindows", "darwin": "qcocoa"}
+
+# The packages (Debian/Ubuntu, Fedora, Arch) that provide the libraries Qt's xcb platform plugin
+# loads and the bundle may lack (PyInstaller bundles only what the build machine had).
+XCB_LIBRARY_PACKAGES: dict[str, tuple[str, str, str]] = {
+    "libxcb-cursor.so.0": ("libxcb-cursor0", "xcb-util-cursor", "xcb-util-cursor"),
+    "libxcb-icccm.so.4": ("libxcb-icccm4", "xcb-util-wm", "xcb-util-wm"),
+    "libxcb-image.so.0": ("libxcb-image0", "xcb-util-image", "xcb-util-image"),
+    "libxcb-keysyms.so.1": ("libxcb-keysyms1", "xcb-util-keysyms", "xcb-util-keysyms"),
+    "libxcb-render-util.so.0": ("libxcb-render-util0", "xcb-util-renderutil",
+                                "xcb-util-renderutil"),
+    "libxcb-util.so.1": ("libxcb-util1", "xcb-util", "xcb-util"),
+    "libxcb.so.1": ("libxcb1", "libxcb", "libxcb"),
+    "libxkbcommon-x11.so.0": ("libxkbcommon-x11-0", "libxkbcommon-x11", "libxkbcommon-x11"),
+    "libxkbcommon.so.0": ("libxkbcommon0", "libxkbcommon", "libxkbcommon"),
+    "libX11-xcb.so.1": ("libx11-xcb1", "libX11-xcb", "libx11"),
+    "libX11.so.6": ("libx11-6", "libX11", "libx11"),
+    "libEGL.so.1": ("libegl1", "libglvnd-egl", "libglvnd"),
+    "libGL.so.1": ("libgl1", "libglvnd-glx", "libglvnd"),
+    "libOpenGL.so.0": ("libopengl0", "libglvnd-opengl", "libglvnd"),
+    "libfontconfig.so.1": ("libfontconfig1", "fontconfig", "fontconfig"),
+    "libdbus-1.so.3": ("libdbus-1-3", "dbus-libs", "dbus"),
+}
+# Other libxcb extensions follow one naming scheme: libxcb-randr.so.0 is Debian's libxcb-randr0
+# and part of Fedora's and Arch's libxcb.
+_XCB_EXTENSION = re.compile(r"^libxcb-([a-z0-9-]+)\.so\.(\d+)$")
+# Qt (with QT_DEBUG_PLUGINS) names the library that stopped the plugin from loading:
+# "Cannot load library .../libqxcb.so: (libxcb-cursor.so.0: cannot open shared object file...)"
+_UNLOADABLE = re.compile(r"Cannot load library \S*libqxcb\.so: \(?(?:\S*/)?([^/:\s()]+\.so[.\d]*):")
 
 
 class CheckFailed(Exception):
@@ -76,6 +108,8 @@ def _check_onnxruntime() -> str:
 
     detail = (f"onnxruntime {ort.__version__} ({ort.get_device()}), providers: "
               f"{', '.join(ort.get_available_providers())}")
+    if sys.platform == "win32":
+        detail += f"; {_vc_runtime()}"
     warning = flavour_warning()
     return f"{detail}; WARNING: {warning}" if warning else detail
 
@@ -127,9 +161,10 @@ def _native_platform_plugin() -> str:
     library = QLibrary(str(candidates[0]))
     if library.load():
         return f", {native} plugin loads"
-    hint = " (install libxcb-cursor0)" if native == "qxcb" else ""
-    return (f", NOTE: the {native} plugin cannot load here: {library.errorString()}{hint}; the "
-            "window needs it on a desktop")
+    error = library.errorString()
+    hint = f" ({xcb_failure_hint(error)})" if native == "qxcb" else ""
+    return (f", NOTE: the {native} plugin cannot load here: {error}{hint}; the window needs "
+            "it on a desktop")
 
 
 def _check_qt() -> str:
@@ -156,6 +191,78 @@ def _check_qt() -> str:
     return detail
 
 
+def xcb_failure_hint(qt_output: str) -> str:
+    """What stopped Qt's xcb platform plugin, from the probe's output, and what to install."""
+    match = _UNLOADABLE.search(qt_output)
+    if match:
+        library = match.group(1)
+        packages = XCB_LIBRARY_PACKAGES.get(library)
+        extension = _XCB_EXTENSION.match(library)
+        if packages is None and extension:
+            packages = (f"libxcb-{extension.group(1)}{extension.group(2)}", "libxcb", "libxcb")
+        if packages is None:
+            return f"{library} cannot be loaded; install the package that provides it"
+        debian, fedora, arch = packages
+        return (f"{library} cannot be loaded; install {debian} (Debian, Ubuntu), "
+                f"{fedora} (Fedora) or {arch} (Arch)")
+    if "could not connect to display" in qt_output:
+        display = os.environ.get("DISPLAY", "")
+        return (f"cannot connect to the X display {display!r} (is the X server running, and "
+                "does this user have access to it?)")
+    lines = [line.strip() for line in qt_output.splitlines()
+             if line.strip() and not line.startswith((" ", "\t", "{", "}", "qt.core."))]
+    return lines[-1] if lines else "the probe exited without a message"
+
+
+def _platform_probe_command() -> list[str]:
+    """This app again (frozen or not), as the child that opens the native platform."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--self-test", PLATFORM_PROBE_OPTION, "xcb"]
+    return [sys.executable, "-m", "resnet_desktop", "--self-test", PLATFORM_PROBE_OPTION, "xcb"]
+
+
+def _check_display() -> str:
+    """Linux with an X display: Qt's xcb platform plugin really loads and connects.
+
+    The rest of the self-test runs offscreen, so this starts the app again in a child process
+    on the xcb platform: a library the plugin needs (libxcb-cursor0 above all) that neither the
+    bundle nor the system has stops Qt there with a message naming it, which becomes the
+    package to install. Without a display (CI, SSH) there is nothing to connect to.
+    """
+    if not sys.platform.startswith("linux"):
+        return f"not needed: the window uses {NATIVE_PLATFORM_PLUGIN.get(sys.platform, '?')}"
+    display = os.environ.get("DISPLAY")
+    if not display:
+        return "no X display (DISPLAY is not set): the xcb platform is not checked"
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb", QT_DEBUG_PLUGINS="1")
+    try:
+        result = subprocess.run(_platform_probe_command(), env=env, capture_output=True,
+                                text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise CheckFailed(f"starting Qt on the X display {display!r} did not finish in "
+                          "120 s") from None
+    output = result.stdout + result.stderr
+    if result.returncode != 0 or "platform xcb" not in result.stdout:
+        raise CheckFailed(f"Qt's xcb platform cannot start on DISPLAY={display}: "
+                          f"{xcb_failure_hint(output)}; the window cannot open under X11")
+    return f"{result.stdout.strip()}, DISPLAY={display}"
+
+
+def _probe_platform() -> int:
+    """The display check's child: start Qt on the platform in QT_QPA_PLATFORM and report it.
+
+    Qt aborts the process when the platform plugin cannot load; the parent reads why.
+    """
+    from PySide6.QtGui import QGuiApplication
+
+    app = QGuiApplication([sys.argv[0] if sys.argv else "resnet-desktop"])
+    screen = app.primaryScreen()
+    size = screen.size() if screen is not None else None
+    where = f", screen {size.width()}x{size.height()}" if size is not None else ""
+    print(f"platform {app.platformName()} loads and connects{where}", flush=True)
+    return 0
+
+
 def _check_multimedia() -> str:
     _qt_app()
     from PySide6.QtMultimedia import QMediaDevices, QMediaFormat
@@ -172,20 +279,65 @@ def _check_multimedia() -> str:
             f"{len(codecs)} video decoders, cameras: {names}")
 
 
-def _loaded_directml() -> str | None:
-    """Windows: the path of the DirectML.dll this process loaded, if any."""
+def _loaded_module(name: str) -> str | None:
+    """Windows: the path of the DLL called ``name`` that this process loaded, if any."""
     import ctypes
     from ctypes import wintypes
 
     kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
     kernel32.GetModuleHandleW.restype = wintypes.HMODULE
     kernel32.GetModuleHandleW.argtypes = [wintypes.LPCWSTR]
-    handle = kernel32.GetModuleHandleW("DirectML.dll")
+    handle = kernel32.GetModuleHandleW(name)
     if not handle:
         return None
     buffer = ctypes.create_unicode_buffer(32768)
     kernel32.GetModuleFileNameW(wintypes.HMODULE(handle), buffer, len(buffer))
     return buffer.value
+
+
+def _file_version(path: str) -> tuple[int, int, int, int] | None:
+    """Windows: a DLL's FileVersion from its version resource."""
+    import ctypes
+    from ctypes import wintypes
+
+    version = ctypes.WinDLL("version", use_last_error=True)
+    version.GetFileVersionInfoSizeW.argtypes = [wintypes.LPCWSTR, wintypes.LPDWORD]
+    version.GetFileVersionInfoW.argtypes = [wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD,
+                                            wintypes.LPVOID]
+    version.VerQueryValueW.argtypes = [wintypes.LPCVOID, wintypes.LPCWSTR,
+                                       ctypes.POINTER(wintypes.LPVOID),
+                                       ctypes.POINTER(wintypes.UINT)]
+    size = version.GetFileVersionInfoSizeW(path, None)
+    if not size:
+        return None
+    data = ctypes.create_string_buffer(size)
+    if not version.GetFileVersionInfoW(path, 0, size, data):
+        return None
+    fixed, length = wintypes.LPVOID(), wintypes.UINT()
+    if not version.VerQueryValueW(data, "\\", ctypes.byref(fixed), ctypes.byref(length)) \
+            or length.value < 16:
+        return None
+    # VS_FIXEDFILEINFO: signature, struct version, FileVersionMS, FileVersionLS, ...
+    words = ctypes.cast(fixed, ctypes.POINTER(wintypes.DWORD * 4)).contents
+    ms, ls = words[2], words[3]
+    return ms >> 16, ms & 0xFFFF, ls >> 16, ls & 0xFFFF
+
+
+VC_RUNTIME_FLOOR = (14, 40)
+"""ONNX Runtime (built with Visual Studio 2022 17.10+) can crash with an older msvcp140.dll."""
+
+
+def _vc_runtime() -> str:
+    """Windows: the msvcp140.dll this process runs with (the bundle carries its own)."""
+    path = _loaded_module("msvcp140.dll")
+    if path is None:
+        return "msvcp140.dll not loaded"
+    version = _file_version(path)
+    shown = ".".join(map(str, version)) if version else "unknown version"
+    if version is None or version[:2] < VC_RUNTIME_FLOOR:
+        raise CheckFailed(f"ONNX Runtime runs with {path} ({shown}), older than 14.40; it can "
+                          "crash there")
+    return f"msvcp140.dll {shown} from {path}"
 
 
 def _check_classify() -> str:
@@ -206,7 +358,7 @@ def _check_classify() -> str:
     if classifier.provider.fallback_reason:
         detail += f" (GPU not used: {classifier.provider.fallback_reason})"
     if sys.platform == "win32" and classifier.provider.active == "directml":
-        dll = _loaded_directml()
+        dll = _loaded_module("DirectML.dll")
         if dll and Path(dll).parent.name.lower() == "system32":
             raise CheckFailed(f"DirectML ran with Windows' own {dll}, not ONNX Runtime's copy; "
                               "the bundle's DLL search path is wrong")
@@ -236,6 +388,7 @@ CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("resources", _check_resources),
     ("onnxruntime", _check_onnxruntime),
     ("qt", _check_qt),
+    ("display", _check_display),
     ("qt-multimedia", _check_multimedia),
     ("classify", _check_classify),
     ("heif", _check_heif),
@@ -283,6 +436,8 @@ def report_path_from(argv: Sequence[str]) -> Path | None:
 def run_self_test(argv: Sequence[str] | None = None) -> int:
     """Run every check, print the report (and write it to ``--self-test-report``); 0 if all ok."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if PLATFORM_PROBE_OPTION in argv:
+        return _probe_platform()
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
     results = run_checks()
     report = format_report(results)
