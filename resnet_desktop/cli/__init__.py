@@ -19,7 +19,7 @@ from resnet_desktop.core.engine import Cancelled, ResNetDesktopError
 
 SUBCOMMAND_MODULES = [classify_cmd, models_cmd]
 
-for _optional in ("tag", "info", "validate", "import_model"):
+for _optional in ("tag", "info", "validate", "import_model", "compare"):
     try:
         SUBCOMMAND_MODULES.append(__import__(f"resnet_desktop.cli.{_optional}",
                                              fromlist=["register"]))
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _is_gui_invocation(argv: Sequence[str]) -> bool:
-    commands = {"classify", "models", "tag", "info", "validate", "import"}
+    commands = {"classify", "models", "tag", "info", "validate", "import", "compare"}
     return not any(arg in commands for arg in argv if not arg.startswith("-")) and not any(
         arg in ("-h", "--help", "--version") for arg in argv)
 

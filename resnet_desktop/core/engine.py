@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from resnet_desktop.core.models.download import ProgressCallback
 from resnet_desktop.core.models.facts import ModelDescription, model_facts
 from resnet_desktop.core.models.labels import load_labels
 from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
+from resnet_desktop.core.operations.compare import CompareModel, CompareSink, compare_models
 from resnet_desktop.core.operations.tag_folder import (
     SidecarMode,
     TaggingModel,
@@ -226,6 +228,34 @@ class Engine:
             return Classification(Path(path), classifier.model_id, error=str(exc))
         log.debug("%s classified in %.1f ms", path, (time.perf_counter() - start) * 1000)
         return result
+
+    def compare(self, models: Sequence[CompareModel], images: Sequence[Path], top_k: int = 5,
+                sink: CompareSink | None = None,
+                cancel: CancelToken = NEVER) -> list[Classification]:
+        """Each model (from :meth:`compare_model`) on each image, one model in memory at a
+        time: see :func:`~resnet_desktop.core.operations.compare.compare_models`."""
+        return compare_models(models, images, self.classify_file, top_k, sink, cancel)
+
+    def compare_model(self, model: str | Path, provider: str = "auto") -> CompareModel:
+        """``model`` for :func:`compare_models`: resolved now, downloaded and opened when its turn
+        comes, on a session of its own (not the session cache, which would keep two)."""
+        try:
+            ref = self.resolve(model)
+        except ResNetDesktopError as exc:
+            error = exc
+
+            def unresolved(progress: ProgressCallback | None, cancel: CancelToken) -> Classifier:
+                raise error
+
+            return CompareModel(str(model), unresolved)
+
+        def load(progress: ProgressCallback | None, cancel: CancelToken) -> Classifier:
+            return Classifier(self.model_file(ref, progress, cancel), ref.manifest, provider,
+                              ref.id)
+
+        if ref.entry is not None:
+            return CompareModel(ref.id, load, ref.entry.top1, ref.entry.top5, ref.entry.bytes)
+        return CompareModel(ref.id, load, size=ref.path.stat().st_size if ref.path else None)
 
     def describe(self, model: str | ModelRef, cancel: CancelToken = NEVER) -> ModelDescription:
         """Facts of a catalog id (it must be downloaded: this never downloads) or an .onnx path."""
