@@ -70,7 +70,6 @@ def shoot(folder: Path, model: Path, out: Path) -> int:
             return 1
         panel = window.batch_panel
         window.tabs.setCurrentIndex(window.tabs.indexOf(panel.parentWidget().parentWidget()))
-        panel.set_model(str(model), "cpu")  # now, not when the window's own load finishes
         panel.set_folder(folder)
         panel.recursive.setChecked(True)
         loop = QEventLoop()
@@ -88,7 +87,7 @@ def shoot(folder: Path, model: Path, out: Path) -> int:
         return 0
     finally:
         window.shutdown()
-        window.service.wait(10_000)
+        window.service.shutdown(10_000)
 
 
 if __name__ == "__main__":

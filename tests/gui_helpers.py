@@ -1,4 +1,5 @@
-"""Qt test helpers shared by the GUI tests: real drag-and-drop events and a responsiveness probe."""
+"""Qt test helpers shared by the GUI tests: real drag-and-drop events, a responsiveness probe
+and an engine that counts its classifications."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
+
+from resnet_desktop.core.engine import Engine
 
 
 def drag_enter(widget, pos: QPoint, mime: QMimeData) -> QDragEnterEvent:
@@ -78,3 +81,15 @@ class GuiProbe:
     def summary(self) -> str:
         return (f"GUI timer: {len(self.gaps)} ticks, max gap {max(self.gaps) * 1000:.0f} ms, "
                 f"{max(self.blocked) * 1000:.0f} ms without the time spent waiting for a CPU")
+
+
+class CountingEngine(Engine):
+    """An engine that counts the classifications it actually runs (coalesced ones never do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.classified = 0
+
+    def classify_image(self, *args, **kwargs):  # files that decode come here too
+        self.classified += 1
+        return super().classify_image(*args, **kwargs)

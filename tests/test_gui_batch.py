@@ -20,6 +20,7 @@ from resnet_desktop.core.sidecars.xmp import read_keywords
 from resnet_desktop.gui.batch.dialogs import SidecarPreviewDialog
 from resnet_desktop.gui.batch.panel import BatchPanel
 from resnet_desktop.gui.batch.results import ERROR, FILE, PROBABILITY, RECORD_ROLE, TOP1
+from resnet_desktop.gui.workers.model_service import ModelService
 
 pytestmark = pytest.mark.gui
 
@@ -28,7 +29,7 @@ TIMEOUT = 60_000
 
 @pytest.fixture
 def panel(qtbot):
-    widget = BatchPanel(Engine(), remember=False)
+    widget = BatchPanel(ModelService(Engine()), remember=False)
     qtbot.addWidget(widget)
     widget.resize(1000, 700)
     widget.show()
@@ -52,7 +53,7 @@ def slow_model(folder: Path, width: int = 32) -> Path:
 
 
 def run_batch(qtbot, panel: BatchPanel, folder: Path, model: Path, **settings):
-    panel.set_model(str(model), "cpu")
+    panel.models.select(str(model), "cpu")
     panel.set_folder(folder)
     panel.recursive.setChecked(settings.get("recursive", True))
     with qtbot.waitSignal(panel.batch_finished, timeout=TIMEOUT) as finished:
@@ -131,14 +132,14 @@ def test_thumbnails_are_made_for_visible_rows(qtbot, panel, model, tmp_path):
 def test_pause_resume_cancel_and_resume_where_it_stopped(qtbot, panel, tmp_path):
     model = slow_model(tmp_path / "slow")
     folder = numbered_folder(tmp_path, 60)
-    panel.set_model(str(model), "cpu")
+    panel.models.select(str(model), "cpu")
     panel.set_folder(folder)
-    with qtbot.waitSignal(panel.controller.records_ready, timeout=TIMEOUT):
+    with qtbot.waitSignal(panel.records_added, timeout=TIMEOUT):
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
     assert panel.pause_button.text() == "Resume"
-    qtbot.waitUntil(lambda: panel.controller.holding, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.holding, timeout=TIMEOUT)
     qtbot.wait(50)  # the records sent before it stopped arrive
     held = panel.proxy.rowCount()
     assert held == panel._progress.done < 60
@@ -146,10 +147,10 @@ def test_pause_resume_cancel_and_resume_where_it_stopped(qtbot, panel, tmp_path)
     assert panel.proxy.rowCount() == held, "nothing new arrives while paused"
 
     def cancel_at_the_first_records_after_resuming(*_):
-        panel.controller.records_ready.disconnect(cancel_at_the_first_records_after_resuming)
+        panel.records_added.disconnect(cancel_at_the_first_records_after_resuming)
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
 
-    panel.controller.records_ready.connect(cancel_at_the_first_records_after_resuming)
+    panel.records_added.connect(cancel_at_the_first_records_after_resuming)
     with qtbot.waitSignal(panel.batch_stopped, timeout=TIMEOUT) as stopped:
         qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
     first = stopped.args[0]
@@ -171,7 +172,7 @@ def test_the_gui_stays_responsive_during_a_batch(qtbot, panel, tmp_path):
     for i in range(80):
         noisy_jpeg(folder / f"{i:02d}.jpg", ("red", "green", "blue")[i % 3], size=(1200, 900),
                    seed=i)
-    panel.set_model(str(model), "cpu")
+    panel.models.select(str(model), "cpu")
     panel.set_folder(folder)
     started = time.perf_counter()
     with GuiProbe() as probe, qtbot.waitSignal(panel.batch_finished, timeout=120_000):
@@ -255,25 +256,24 @@ def test_bad_folder_and_model_are_reported_inline(qtbot, panel, tmp_path):
     panel.set_folder(folder)
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")
-    panel.set_model(str(broken), "cpu")
+    panel.models.select(str(broken), "cpu")
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "broken.onnx" in panel.error.text(), timeout=TIMEOUT)
     assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
 
 
-def test_the_panel_follows_the_main_window_until_the_user_picks(qtbot, panel, model):
-    engine_default = panel.current_model()
-    panel.set_model(str(model), "cpu")
+def test_the_panel_runs_the_one_selected_model(qtbot, panel, model):
+    """No model choice of its own: the tab shows and runs what the model service holds."""
+    panel.models.select(str(model), "cpu")
     assert (panel.current_model(), panel.current_provider()) == (str(model), "cpu")
-    assert panel.model_combo.currentText() == "colours.onnx"
-    panel.model_combo.setCurrentIndex(panel.model_combo.findData(engine_default))
-    panel.model_combo.activated.emit(panel.model_combo.currentIndex())
-    panel.set_model(str(model), "auto")
-    assert panel.current_model() == engine_default, "the user's own choice is kept"
+    assert panel.model_label.text() == "Colours · cpu"
+    panel.models.select(panel.models.engine.default_model, "auto")
+    assert panel.current_model() == panel.models.engine.default_model
+    assert panel.model_label.text().endswith("· auto")
 
 
 def test_settings_are_remembered(qtbot, tmp_path):
-    first = BatchPanel(Engine())
+    first = BatchPanel(ModelService(Engine()))
     qtbot.addWidget(first)
     first.set_folder(tmp_path)
     first.recursive.setChecked(True)
@@ -282,7 +282,7 @@ def test_settings_are_remembered(qtbot, tmp_path):
     first.naming_combo.setCurrentIndex(first.naming_combo.findData("replace"))
     first._save()
     first.shutdown()
-    second = BatchPanel(Engine())
+    second = BatchPanel(ModelService(Engine()))
     qtbot.addWidget(second)
     assert second.folder_edit.text() == str(tmp_path)
     assert second.recursive.isChecked()
@@ -293,11 +293,11 @@ def test_settings_are_remembered(qtbot, tmp_path):
 
 
 def test_shutdown_during_a_batch_is_quick(qtbot, tmp_path):
-    panel = BatchPanel(Engine(), remember=False)
+    panel = BatchPanel(ModelService(Engine()), remember=False)
     qtbot.addWidget(panel)
-    panel.set_model(str(slow_model(tmp_path / "slow")), "cpu")
+    panel.models.select(str(slow_model(tmp_path / "slow")), "cpu")
     panel.set_folder(numbered_folder(tmp_path, 40))
-    with qtbot.waitSignal(panel.controller.records_ready, timeout=TIMEOUT):
+    with qtbot.waitSignal(panel.records_added, timeout=TIMEOUT):
         panel.start()
     started = time.perf_counter()
     panel.shutdown()

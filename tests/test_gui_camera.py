@@ -29,6 +29,7 @@ from resnet_desktop.core.engine import Engine
 from resnet_desktop.gui.camera import messages
 from resnet_desktop.gui.camera import panel as camera_panel
 from resnet_desktop.gui.camera.panel import CameraPanel, sent_snapshots_dir
+from resnet_desktop.gui.workers.model_service import ModelService
 
 pytestmark = pytest.mark.gui
 
@@ -73,8 +74,8 @@ def frame_input(qapp) -> QVideoFrameInput:
 
 @pytest.fixture
 def panel(qtbot, frame_input, models):
-    widget = CameraPanel(Engine(), video_source=frame_input)
-    widget.set_model(str(models["colour"]), "cpu")
+    widget = CameraPanel(ModelService(Engine()), video_source=frame_input)
+    widget.models.select(str(models["colour"]), "cpu")
     qtbot.addWidget(widget)
     widget.resize(900, 600)
     widget.show()
@@ -160,7 +161,7 @@ def test_a_yuv_camera_frame_is_classified_like_rgb(qtbot, panel, frame_input):
 
 def test_live_mode_drops_frames_under_load_and_the_gui_stays_responsive(
         qtbot, panel, frame_input, models):
-    panel.set_model(str(models["slow"]), "cpu")
+    panel.models.select(str(models["slow"]), "cpu")
     send(qtbot, panel, frame_input, RED)
     live = []
     panel.live_classified.connect(live.append)
@@ -216,7 +217,7 @@ def test_live_answers_follow_the_model(qtbot, panel, frame_input, models):
     with qtbot.waitSignal(panel.live_classified, timeout=10_000) as blocker:
         panel.set_live(True)
     assert blocker.args[0].top[0].label == "red"
-    panel.set_model(str(models["french"]), "cpu")
+    panel.models.select(str(models["french"]), "cpu")
 
     def french_answer(result) -> bool:
         return result.top[0].label == "rouge"
@@ -231,13 +232,13 @@ def test_changing_the_model_classifies_the_snapshot_again(qtbot, panel, frame_in
     with qtbot.waitSignal(panel.snapshot_classified, timeout=10_000):
         panel.take_snapshot()
     with qtbot.waitSignal(panel.snapshot_classified, timeout=10_000) as blocker:
-        panel.set_model(str(models["french"]), "cpu")
+        panel.models.select(str(models["french"]), "cpu")
     assert blocker.args[0].top[0].label == "rouge"
     assert panel.chart.headline() == "rouge"
 
 
 def test_a_model_that_cannot_load_is_a_message(qtbot, panel, frame_input, tmp_path):
-    panel.set_model(str(tmp_path / "missing.onnx"), "cpu")
+    panel.models.select(str(tmp_path / "missing.onnx"), "cpu")
     send(qtbot, panel, frame_input, RED)
     panel.take_snapshot()
     qtbot.waitUntil(lambda: "missing.onnx" in panel.status(), timeout=10_000)
@@ -306,7 +307,7 @@ def test_a_silent_camera_says_so_and_recovers(qtbot, panel, frame_input):
 
 def test_a_camera_error_during_preview_is_a_message(qtbot, models):
     camera = QCamera()  # no device on a test machine: it never delivers a frame
-    widget = CameraPanel(Engine())
+    widget = CameraPanel(ModelService(Engine()))
     qtbot.addWidget(widget)
     widget.show()
     try:
@@ -331,7 +332,7 @@ def test_a_camera_unplugged_during_preview_is_a_message(qtbot):
     if QMediaDevices.videoInputs():
         pytest.skip("this machine has a camera")
     camera = QCamera()
-    widget = CameraPanel(Engine())
+    widget = CameraPanel(ModelService(Engine()))
     qtbot.addWidget(widget)
     widget.show()
     try:
@@ -352,7 +353,7 @@ def test_a_camera_unplugged_during_preview_is_a_message(qtbot):
 def test_no_camera_shows_its_message(qtbot):
     if QMediaDevices.videoInputs():
         pytest.skip("this machine has a camera")
-    widget = CameraPanel(Engine())
+    widget = CameraPanel(ModelService(Engine()))
     qtbot.addWidget(widget)
     widget.show()
     try:
@@ -387,8 +388,8 @@ def test_shutdown_is_prompt_while_live(qtbot, panel, frame_input):
 
 
 def test_deleting_the_panel_without_shutdown_stops_its_thread(qtbot, frame_input, models):
-    widget = CameraPanel(Engine(), video_source=frame_input)
-    widget.set_model(str(models["colour"]), "cpu")
+    widget = CameraPanel(ModelService(Engine()), video_source=frame_input)
+    widget.models.select(str(models["colour"]), "cpu")
     widget.show()
     send(qtbot, widget, frame_input, RED)
     with qtbot.waitSignal(widget.live_classified, timeout=10_000):

@@ -21,6 +21,7 @@ from resnet_desktop.core.operations.import_model import PRESETS
 from resnet_desktop.gui.models.import_dialog import ModelImportDialog
 from resnet_desktop.gui.models.info_panel import ModelInfoDialog, ModelInfoPanel
 from resnet_desktop.gui.models.validate_dialog import ValidateDialog
+from resnet_desktop.gui.workers.model_service import ModelService
 from resnet_desktop.gui.workers.task_runner import TaskRunner
 
 pytestmark = pytest.mark.gui
@@ -216,7 +217,7 @@ def _labelled(root: Path, per_class: int = 3) -> Path:
 
 @pytest.fixture
 def validate_dialog(qtbot, tmp_path) -> ValidateDialog:
-    dialog = ValidateDialog(Engine(), str(_two_of_three(tmp_path)), "cpu")
+    dialog = ValidateDialog(ModelService(Engine()), str(_two_of_three(tmp_path)), "cpu")
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog

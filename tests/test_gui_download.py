@@ -74,7 +74,7 @@ def test_a_model_that_is_not_cached_downloads_with_progress(qtbot, catalog, new_
     assert "not downloaded yet" in window.chart.headline()
     assert "to download" in window.picker.details.text()
     progress: list[tuple[int, int, float]] = []
-    window.service.download_progressed.connect(lambda d, t, r: progress.append((d, t, r)))
+    window.models.download_progressed.connect(lambda d, t, r: progress.append((d, t, r)))
     with qtbot.waitSignal(window.service.model_loading, timeout=5000):
         window.select_model(MODEL_ID)
     assert window.download_bar.isVisible()
@@ -99,7 +99,7 @@ def test_cancel_keeps_a_partial_that_resumes_later(qtbot, catalog, new_window, h
     window = new_window()
     cache = window.service.engine.cache
     progress: list[int] = []
-    window.service.download_progressed.connect(lambda d, t, r: progress.append(d))
+    window.models.download_progressed.connect(lambda d, t, r: progress.append(d))
     window.select_model(MODEL_ID)
     qtbot.waitUntil(lambda: any(d > 0 for d in progress), timeout=10_000)
     with qtbot.waitSignal(window.service.load_cancelled, timeout=5000):
@@ -124,14 +124,14 @@ def test_closing_during_a_slow_download_is_quick_and_keeps_the_partial(qtbot, ca
     catalog(delay=0.5)
     window = new_window()
     progress: list[int] = []
-    window.service.download_progressed.connect(lambda d, t, r: progress.append(d))
+    window.models.download_progressed.connect(lambda d, t, r: progress.append(d))
     window.select_model(MODEL_ID)
     qtbot.waitUntil(lambda: any(d > 0 for d in progress), timeout=10_000)
     started = time.perf_counter()
     window.close()
     elapsed = time.perf_counter() - started
     assert elapsed < 1.0, f"closing took {elapsed:.2f} s"
-    assert window.service.wait(0)  # the worker thread has finished
+    assert window.service.shutdown(0)  # the worker thread has finished
     assert window.service.engine.cache.partial_bytes(MODEL_ID) > 0
 
 

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import modelgen
-import numpy as np
 import pytest
+from gui_helpers import CountingEngine
 from PIL import Image
 from PySide6.QtGui import QColor, QImage
 
 from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.workers.inference import InferenceService, LoadedModel
+from resnet_desktop.gui.workers.model_service import ModelService
 
 pytestmark = pytest.mark.gui
 
@@ -31,7 +32,7 @@ def colour_model(folder: Path, name: str = "colours") -> Path:
 
 @pytest.fixture
 def service(qtbot):
-    svc = InferenceService()
+    svc = InferenceService(ModelService(CountingEngine()))
     yield svc
     assert svc.shutdown(5000)
 
@@ -70,13 +71,12 @@ def test_images_without_a_file(qtbot, service, tmp_path):
     with qtbot.waitSignal(service.result_ready, timeout=10_000) as ready:
         service.classify_image(image)
     assert ready.args[1].top[0].label == "green" and ready.args[1].path is None
-    pixels = np.zeros((20, 20, 3), np.uint8)
-    pixels[..., 2] = 255
+    image.fill(QColor(0, 0, 255))
     with qtbot.waitSignal(service.result_ready, timeout=10_000) as ready:
-        service.classify_pixels(pixels)
+        service.classify_image(image)
     assert ready.args[1].top[0].label == "blue"
     with qtbot.waitSignal(service.result_ready, timeout=10_000) as ready:
-        service.classify_pixels(np.zeros((0, 4, 3), np.uint8))
+        service.classify_image(QImage())
     assert not ready.args[1].ok and "empty" in ready.args[1].error
 
 
@@ -118,7 +118,7 @@ def test_newest_request_wins_and_stale_results_are_dropped(qtbot, service, tmp_p
     qtbot.waitUntil(lambda: ids[-1] in answers, timeout=20_000)
     qtbot.wait(200)
     assert answers == [ids[-1]]
-    assert service.classifications_run() <= 2  # the first one may already have started
+    assert service.engine.classified <= 2  # the first one may already have started
 
 
 def test_a_newer_model_request_supersedes_an_older_one(qtbot, service, tmp_path):

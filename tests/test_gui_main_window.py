@@ -10,7 +10,7 @@ import modelgen
 import onnxruntime
 import PySide6
 import pytest
-from gui_helpers import GuiProbe, drag_enter, drop
+from gui_helpers import CountingEngine, GuiProbe, drag_enter, drop
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl, qVersion
 from PySide6.QtGui import QColor, QGuiApplication, QImage
@@ -18,6 +18,8 @@ from PySide6.QtWidgets import QApplication, QLabel
 
 from resnet_desktop.gui.main_window import MainWindow
 from resnet_desktop.gui.settings import app_settings
+from resnet_desktop.gui.workers.inference import InferenceService
+from resnet_desktop.gui.workers.model_service import ModelService
 
 pytestmark = pytest.mark.gui
 
@@ -53,7 +55,7 @@ def images(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path):
-    win = MainWindow()
+    win = MainWindow(InferenceService(ModelService(CountingEngine())))
     qtbot.addWidget(win)
     win.show()
     yield win
@@ -194,7 +196,7 @@ def test_newest_image_wins_and_no_stale_result_is_shown(qtbot, window, tmp_path)
     paths = [solid(tmp_path / f"img{i}.png", (25 * i, 100, 200 - 20 * i)) for i in range(10)]
     shown: list[Path] = []
     window.result_shown.connect(lambda result: shown.append(result.path))
-    before = window.service.classifications_run()
+    before = window.models.engine.classified
     for path in paths:
         drop(window.pane, [path])
         qtbot.wait(5)
@@ -202,7 +204,7 @@ def test_newest_image_wins_and_no_stale_result_is_shown(qtbot, window, tmp_path)
     qtbot.wait(300)  # anything stale still on its way would arrive now
     assert shown == [paths[-1]]
     assert window.chart.result().path == paths[-1]
-    assert window.service.classifications_run() - before < len(paths)
+    assert window.models.engine.classified - before < len(paths)
 
 
 def slow_model(folder: Path, size: int = 640) -> Path:
@@ -247,11 +249,11 @@ def test_closing_during_inference_is_quick(qtbot, window, tmp_path):
         window.select_model(str(model))
     image = solid(tmp_path / "photo.png", (10, 20, 30), (800, 600))
     window.service.classify_path(image)
-    qtbot.waitUntil(lambda: window.service.classifications_run() == 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.models.engine.classified == 1, timeout=5000)
     started = time.perf_counter()
     window.close()
     assert time.perf_counter() - started < 1.0
-    assert window.service.wait(0)
+    assert window.service.shutdown(0)
 
 
 def test_a_gpu_that_cannot_start_is_shown_with_the_reason(qtbot, window, tmp_path):

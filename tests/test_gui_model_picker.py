@@ -12,7 +12,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QStyleOptionViewItem
 
 from resnet_desktop.core.engine import Engine
-from resnet_desktop.gui.models.picker import DETAILS_ROLE, HEADER_ROLE, MODEL_ROLE, ModelPicker
+from resnet_desktop.gui.models.picker import (
+    DETAILS_ROLE,
+    HEADER_ROLE,
+    MODEL_ROLE,
+    ModelPicker,
+    provider_choices,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -122,7 +128,8 @@ def test_provider_choice_maps_to_policies(qtbot, engine):
     choices = [(picker.provider.itemText(i), picker.provider.itemData(i))
                for i in range(picker.provider.count())]
     gpu = "directml" if sys.platform == "win32" else "cuda"
-    assert choices == [("Auto", "auto"), ("GPU", gpu), ("CPU", "cpu")]
+    assert choices == [("Auto", "auto"), (f"GPU ({'DirectML' if gpu == 'directml' else 'CUDA'})",
+                                          gpu), ("CPU", "cpu")]
     with qtbot.waitSignal(picker.model_selected) as selected:
         picker.provider.setCurrentIndex(2)
         picker.provider.activated.emit(2)
@@ -150,3 +157,13 @@ def test_the_list_paints_headers_and_details(qtbot, engine):
     picker.combo.hidePopup()
     assert picker.combo.model().item(1).flags() & Qt.ItemFlag.ItemIsSelectable
 
+
+
+@pytest.mark.parametrize(("platform", "choices"), [
+    ("win32", [("Auto", "auto"), ("GPU (DirectML)", "directml"), ("CPU", "cpu")]),
+    ("linux", [("Auto", "auto"), ("GPU (CUDA)", "cuda"), ("CPU", "cpu")]),
+    ("darwin", [("Auto", "auto"), ("CPU", "cpu")]),
+])
+def test_the_gpu_choice_is_named_for_what_it_means_on_each_os(platform, choices):
+    """A Mac has no CUDA: its list offers no "GPU" that would mean CUDA there."""
+    assert [(title, policy) for title, policy, _tip in provider_choices(platform)] == choices

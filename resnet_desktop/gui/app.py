@@ -149,7 +149,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         window.shutdown()
-        if not window.service.wait(10_000):
+        if not window.service.shutdown(10_000):
             log.error("the inference thread did not stop")
         window.deleteLater()
         uninstall_hook()

@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self._remember = remember
         self._closed = False
         self.service = service if service is not None else InferenceService(parent=self)
+        self.models = self.service.models
         self._loaded: LoadedModel | None = None
         self._load_requested = False
         self.errors = ErrorReporter(self)
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self._restore()
+        self.models.select(self.picker.current_model(), self.picker.current_provider())
         warning = flavour_warning()
         if warning:
             log.warning("%s", warning)
@@ -131,19 +133,12 @@ class MainWindow(QMainWindow):
 
     def _add_panels(self) -> None:
         """The other tabs; each follows the picker through ``model_changed``."""
-        engine = self.service.engine
-        self.batch_panel = BatchPanel(engine, self)
-        self.camera_panel = CameraPanel(engine, self)
-        self.info_panel = ModelInfoPanel(engine, self)
-        self.add_tab(_scrollable(self.batch_panel), "Batch")
-        self.add_tab(_scrollable(self.camera_panel), "Camera")
-        self.add_tab(_scrollable(self.info_panel), "Model Info")
-        self.model_changed.connect(self.batch_panel.set_model)
-        self.model_changed.connect(self.camera_panel.set_model)
-        # The picker's choice from the start, not only once its model has loaded: a batch
-        # started before then must not fall back to another model.
-        for panel in (self.batch_panel, self.camera_panel):
-            panel.set_model(self.picker.current_model(), self.picker.current_provider())
+        self.batch_panel = BatchPanel(self.models, self)
+        self.camera_panel = CameraPanel(self.models, self)
+        self.info_panel = ModelInfoPanel(self.models.engine, self)
+        self.batch_tab = self.add_tab(_scrollable(self.batch_panel), "Batch")
+        self.camera_tab = self.add_tab(_scrollable(self.camera_panel), "Camera")
+        self.info_tab = self.add_tab(_scrollable(self.info_panel), "Model Info")
         self.batch_panel.image_activated.connect(lambda path: self.show_image_path(Path(path)))
         self.model_changed.connect(lambda model, _provider: self.info_panel.show_model(model))
         self.camera_panel.snapshot_sent.connect(lambda path: self.show_image_path(Path(path)))
@@ -201,7 +196,7 @@ class MainWindow(QMainWindow):
         self.validate_action = QAction("&Validate on a Labelled Folder…", self)
         self.validate_action.triggered.connect(self.validate_model)
         self.info_action = QAction("Model &Info", self)
-        self.info_action.triggered.connect(lambda: self.tabs.setCurrentWidget(self.info_panel))
+        self.info_action.triggered.connect(lambda: self.tabs.setCurrentIndex(self.info_tab))
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.quit_action = QAction("&Quit", self)
@@ -240,12 +235,15 @@ class MainWindow(QMainWindow):
         self.pane.image_changed.connect(self._on_image_changed)
         self.pane.image_failed.connect(self._on_image_failed)
         self.picker.model_selected.connect(self._load)
+        self.picker.selection_changed.connect(self.models.select)
         self.picker.add_model_requested.connect(self.import_model)
         self.picker.message.connect(lambda text, error: self.notify(text, error=error))
         self.download_bar.cancel_requested.connect(self.cancel_download)
+        self.models.download_started.connect(self.download_bar.start)
+        self.models.download_progressed.connect(self.download_bar.update_progress)
+        self.models.download_ended.connect(self._on_download_ended)
         service = self.service
         service.model_loading.connect(self._on_model_loading)
-        service.download_progressed.connect(self.download_bar.update_progress)
         service.model_loaded.connect(self._on_model_loaded)
         service.load_cancelled.connect(self._on_load_cancelled)
         service.load_failed.connect(self._on_load_failed)
@@ -324,15 +322,16 @@ class MainWindow(QMainWindow):
 
     def validate_model(self) -> ValidateDialog:
         """Top-1/top-5 of the current model on a labelled folder."""
-        dialog = ValidateDialog(self.service.engine, self.current_model(),
+        dialog = ValidateDialog(self.models, self.current_model(),
                                 self.current_provider(), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 
     def cancel_download(self) -> None:
+        """The status bar's Cancel: stops every tab's download (partial files stay)."""
         self.download_bar.cancel_button.setEnabled(False)
-        self.service.cancel_download()
+        self.models.cancel_downloads()
 
     def toggle_full_screen(self) -> None:
         if self.isFullScreen():
@@ -425,16 +424,17 @@ class MainWindow(QMainWindow):
         self.notify(message, error=True)
 
     def _on_model_loading(self, _request_id: int, ref: ModelRef, needs_download: bool) -> None:
-        if needs_download and ref.entry is not None:
-            self.download_bar.start(ref.name, ref.entry.bytes,
-                                    self.service.engine.cache.partial_bytes(ref.id))
-            self.notify(f"Downloading {ref.name}…")
-        else:
-            self.notify(f"Loading {ref.name}…")
+        self.notify(f"{'Downloading' if needs_download else 'Loading'} {ref.name}…")
+
+    def _on_download_ended(self, name: str, outcome: str, kept: int) -> None:
+        if not self.models.is_downloading():
+            self.download_bar.finish()
+        if outcome == "cancelled":
+            kept_text = f"; {format_bytes(kept)} kept, it resumes next time" if kept else ""
+            self.notify(f"Download of {name} cancelled{kept_text}.")
 
     def _on_model_loaded(self, _request_id: int, loaded: LoadedModel) -> None:
         self._loaded = loaded
-        self.download_bar.finish()
         self.picker.refresh()
         self.picker.select_model(loaded.model)
         self._show_provider(loaded)
@@ -456,16 +456,10 @@ class MainWindow(QMainWindow):
         elif source is None and self.chart.result() is None:
             self.chart.clear()
 
-    def _on_load_cancelled(self, _request_id: int, ref: ModelRef | None) -> None:
-        self.download_bar.finish()
-        kept = self.service.engine.cache.partial_bytes(ref.id) if ref and ref.entry else 0
-        name = ref.name if ref else "the model"
-        kept_text = f"; {format_bytes(kept)} kept, it resumes next time" if kept else ""
-        self.notify(f"Download of {name} cancelled{kept_text}.")
+    def _on_load_cancelled(self, _request_id: int, _ref: ModelRef | None) -> None:
         self._revert_picker()
 
     def _on_load_failed(self, _request_id: int, message: str) -> None:
-        self.download_bar.finish()
         self.notify(message, error=True)
         if self._loaded is None:
             self.chart.clear(message)
@@ -535,6 +529,7 @@ class MainWindow(QMainWindow):
         self.batch_panel.shutdown()
         self.camera_panel.shutdown(500)
         self.info_panel.shutdown()
+        self.models.cancel_downloads()
         self.service.shutdown(1000)
         self.pane.shutdown()
 

@@ -1,20 +1,15 @@
 """The Batch tab: tag a whole folder, watch results arrive, export CSV/JSON, write XMP sidecars.
 
-Wiring (in the main window)::
-
-    panel = BatchPanel(engine, window)
-    window.add_tab(panel, "Batch")
-    window.model_changed.connect(panel.set_model)       # follow the main model picker
-    panel.image_activated.connect(lambda p: window.show_image_path(Path(p)))
-    # and in closeEvent: panel.shutdown()
-
-All work runs on :class:`~resnet_desktop.gui.batch.worker.BatchController`'s thread; this widget
-only reacts to its signals.
+The tab runs the app's selected model (it observes :class:`ModelService`; there is no model
+choice of its own) and the jobs of :mod:`resnet_desktop.gui.batch.jobs` on its own
+:class:`TaskRunner`; this widget only reacts to the runner's signals. A model that must be
+downloaded shows in the window's status-bar download bar, like every tab's.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal, Slot
@@ -39,23 +34,28 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_desktop.core.batch.export import ExportError, Provenance, write_csv, write_json
-from resnet_desktop.core.batch.run import BatchOptions, BatchProgress, normalise_extensions
-from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.imaging.decode import EXTENSIONS
-from resnet_desktop.core.sidecars.undo_journal import UndoReport, last_journal
-from resnet_desktop.core.sidecars.xmp import (
+from resnet_desktop.core.engine import (
     DEFAULT_NAMING,
+    EXTENSIONS,
+    BatchOptions,
+    BatchProgress,
+    PauseToken,
     SidecarNaming,
-    SidecarPreview,
-    SidecarReport,
+    TaggingModel,
+    TagResult,
+    UndoReport,
+    normalise_extensions,
 )
+from resnet_desktop.core.sidecars.undo_journal import last_journal
+from resnet_desktop.core.sidecars.xmp import SidecarReport
+from resnet_desktop.gui.batch import jobs
 from resnet_desktop.gui.batch.dialogs import SidecarPreviewDialog
 from resnet_desktop.gui.batch.results import RECORD_ROLE, BatchResultsModel, make_proxy
-from resnet_desktop.gui.batch.worker import BatchController, LoadedBatchModel
-from resnet_desktop.gui.models.picker import CUSTOM_MODELS_KEY, PROVIDER_CHOICES
-from resnet_desktop.gui.settings import app_settings, read_str_list
-from resnet_desktop.gui.widgets.formatting import download_text, format_duration
+from resnet_desktop.gui.settings import app_settings
+from resnet_desktop.gui.widgets.formatting import format_duration
 from resnet_desktop.gui.widgets.inline_errors import error_label, show_error
+from resnet_desktop.gui.workers.model_service import ModelService
+from resnet_desktop.gui.workers.task_runner import TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +79,24 @@ class BatchPanel(QWidget):
     """The :class:`SidecarReport` after "Write XMP sidecars…"."""
     sidecars_undone = Signal(object)
     """The :class:`UndoReport` after "Undo sidecars"."""
+    records_added = Signal(object)
+    """The :class:`BatchProgress` after a chunk of new rows reached the table."""
 
-    def __init__(self, engine: Engine, parent: QWidget | None = None, *,
+    def __init__(self, models: ModelService, parent: QWidget | None = None, *,
                  remember: bool = True) -> None:
         super().__init__(parent)
         self.setObjectName("BatchPanel")
-        self._engine = engine
+        self.models = models
         self._remember = remember
-        self._user_chose_model = False
         self._running = False
         self._folder: Path | None = None
-        self._loaded: LoadedBatchModel | None = None
+        self._loaded: TaggingModel | None = None
         self._last_options: BatchOptions | None = None
         self._progress = BatchProgress()
+        self._pause = PauseToken()
         self._dialog: SidecarPreviewDialog | None = None
 
-        self.controller = BatchController(engine, self)
+        self.runner = TaskRunner(self, "the batch")
         self.results = BatchResultsModel(self)
         self.proxy = make_proxy(self.results, self)
         self._build()
@@ -108,6 +110,36 @@ class BatchPanel(QWidget):
     # -- building ------------------------------------------------------------------------------
 
     def _build(self) -> None:
+        self._build_inputs()
+        self._build_run_row()
+        self._build_table()
+        self._build_outputs()
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._form_layout())
+        layout.addLayout(self._row(self.start_button, self.pause_button, self.cancel_button,
+                                   (self.progress_bar, 1), self.rate_label))
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(self._row(self.export_csv_button, self.export_json_button, None,
+                                   QLabel("Sidecar name", self), self.naming_combo,
+                                   self.write_xmp_button, self.undo_button))
+        layout.addWidget(self.status)
+        layout.addWidget(self.error)
+
+    @staticmethod
+    def _row(*items) -> QHBoxLayout:
+        """A row of widgets; ``None`` is a stretch, ``(widget, stretch)`` a stretching one."""
+        row = QHBoxLayout()
+        for item in items:
+            if item is None:
+                row.addStretch(1)
+            elif isinstance(item, tuple):
+                row.addWidget(*item)
+            else:
+                row.addWidget(item)
+        return row
+
+    def _build_inputs(self) -> None:
         self.folder_edit = QLineEdit(self)
         self.folder_edit.setPlaceholderText("Folder of photos")
         self.folder_edit.setAccessibleName("Folder")
@@ -117,21 +149,10 @@ class BatchPanel(QWidget):
         self.extensions.setAccessibleName("File extensions")
         self.extensions.setToolTip("File extensions to include, separated by commas")
 
-        self.model_combo = QComboBox(self)
-        self.model_combo.setAccessibleName("Model")
-        self.model_combo.setMinimumContentsLength(18)
-        self.model_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        for entry in self._engine.catalog:
-            self.model_combo.addItem(entry.name, entry.id)
-        for path in read_str_list(app_settings(), CUSTOM_MODELS_KEY) if self._remember else []:
-            self._ensure_model_item(path)
-        self.provider_combo = QComboBox(self)
-        self.provider_combo.setAccessibleName("Execution provider")
-        for title, policy, tip in PROVIDER_CHOICES:
-            self.provider_combo.addItem(title, policy)
-            self.provider_combo.setItemData(self.provider_combo.count() - 1, tip,
-                                            Qt.ItemDataRole.ToolTipRole)
+        self.model_label = QLabel(self)
+        self.model_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.model_label.setAccessibleName("Model")
+        self.model_label.setToolTip("The model chosen in the Classify tab")
         self.top_k = QSpinBox(self)
         self.top_k.setRange(1, 20)
         self.top_k.setValue(5)
@@ -146,6 +167,7 @@ class BatchPanel(QWidget):
         self.min_confidence.setToolTip("Labels at or above this probability become tags "
                                        "(XMP keywords, the tags column of the exports)")
 
+    def _build_run_row(self) -> None:
         self.start_button = QPushButton("Start", self)
         self.start_button.setDefault(True)
         self.pause_button = QPushButton("Pause", self)
@@ -159,6 +181,7 @@ class BatchPanel(QWidget):
         self.rate_label = QLabel(self)
         self.rate_label.setTextFormat(Qt.TextFormat.PlainText)
 
+    def _build_table(self) -> None:
         self.filter_edit = QLineEdit(self)
         self.filter_edit.setPlaceholderText("Filter by label")
         self.filter_edit.setClearButtonEnabled(True)
@@ -181,6 +204,7 @@ class BatchPanel(QWidget):
         for column, width in enumerate((260, 150, 90, 280)):
             header.resizeSection(column, width)
 
+    def _build_outputs(self) -> None:
         self.export_csv_button = QPushButton("Export CSV…", self)
         self.export_json_button = QPushButton("Export JSON…", self)
         self.naming_combo = QComboBox(self)
@@ -195,56 +219,27 @@ class BatchPanel(QWidget):
         self.status.setWordWrap(True)
         self.error = error_label(self, "batchError")
 
+    def _form_layout(self) -> QGridLayout:
         form = QGridLayout()
         form.addWidget(QLabel("Folder", self), 0, 0)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.folder_edit, 1)
-        folder_row.addWidget(self.choose_button)
-        form.addLayout(folder_row, 0, 1, 1, 3)
+        form.addLayout(self._row((self.folder_edit, 1), self.choose_button), 0, 1, 1, 3)
         form.addWidget(self.recursive, 1, 1)
         form.addWidget(QLabel("Extensions", self), 1, 2)
         form.addWidget(self.extensions, 1, 3)
         form.addWidget(QLabel("Model", self), 2, 0)
-        form.addWidget(self.model_combo, 2, 1)
-        form.addWidget(QLabel("Provider", self), 2, 2)
-        form.addWidget(self.provider_combo, 2, 3)
+        form.addWidget(self.model_label, 2, 1, 1, 3)
         form.addWidget(QLabel("Labels per image", self), 3, 0)
         form.addWidget(self.top_k, 3, 1)
         form.addWidget(QLabel("Tag at or above", self), 3, 2)
         form.addWidget(self.min_confidence, 3, 3)
         form.setColumnStretch(1, 1)
         form.setColumnStretch(3, 1)
-
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.start_button)
-        run_row.addWidget(self.pause_button)
-        run_row.addWidget(self.cancel_button)
-        run_row.addWidget(self.progress_bar, 1)
-        run_row.addWidget(self.rate_label)
-
-        output_row = QHBoxLayout()
-        output_row.addWidget(self.export_csv_button)
-        output_row.addWidget(self.export_json_button)
-        output_row.addStretch(1)
-        output_row.addWidget(QLabel("Sidecar name", self))
-        output_row.addWidget(self.naming_combo)
-        output_row.addWidget(self.write_xmp_button)
-        output_row.addWidget(self.undo_button)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(run_row)
-        layout.addWidget(self.filter_edit)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(output_row)
-        layout.addWidget(self.status)
-        layout.addWidget(self.error)
+        return form
 
     def _connect(self) -> None:
         self.choose_button.clicked.connect(self.choose_folder)
         self.folder_edit.editingFinished.connect(self._update_state)
-        self.model_combo.activated.connect(self._on_model_activated)
-        self.provider_combo.activated.connect(self._on_model_activated)
+        self.models.selection_changed.connect(self._show_model)
         self.start_button.clicked.connect(self.start)
         self.pause_button.toggled.connect(self._on_pause_toggled)
         self.cancel_button.clicked.connect(self.cancel)
@@ -255,17 +250,12 @@ class BatchPanel(QWidget):
         self.write_xmp_button.clicked.connect(self.prepare_sidecars)
         self.undo_button.clicked.connect(self.undo_sidecars)
         self.naming_combo.activated.connect(self._save)
-        c = self.controller
-        c.model_loaded.connect(self._on_model_loaded)
-        c.download_progressed.connect(self._on_download_progressed)
-        c.records_ready.connect(self._on_records_ready)
-        c.completed.connect(self._on_completed)
-        c.cancelled.connect(self._on_cancelled)
-        c.failed.connect(self._on_failed)
-        c.sidecars_planned.connect(self._on_sidecars_planned)
-        c.sidecars_written.connect(self._on_sidecars_written)
-        c.sidecars_undone.connect(self._on_sidecars_undone)
-        c.busy_changed.connect(self._update_state)
+        self.runner.progressed.connect(self._on_progressed)
+        self.runner.returned.connect(self._on_returned)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.busy_changed.connect(self._update_state)
+        self._show_model()
 
     # -- settings --------------------------------------------------------------------------------
 
@@ -306,25 +296,19 @@ class BatchPanel(QWidget):
         return SidecarNaming(self.naming_combo.currentData() or DEFAULT_NAMING.value)
 
     def current_model(self) -> str:
-        return str(self.model_combo.currentData() or self._engine.default_model)
+        return self.models.current_model()
 
     def current_provider(self) -> str:
-        return str(self.provider_combo.currentData() or "auto")
+        return self.models.current_provider()
+
+    @property
+    def holding(self) -> bool:
+        """True once a paused batch has actually stopped (every record so far was sent)."""
+        return self._pause.holding
 
     def records(self):
         """Every result row, in arrival order."""
         return self.results.records()
-
-    @Slot(str, str)
-    def set_model(self, model_id: str, provider: str) -> None:
-        """Follow the main window's model; ignored once the user picked one in this tab."""
-        self._ensure_model_item(model_id)
-        if self._user_chose_model:
-            return
-        self.model_combo.setCurrentIndex(self.model_combo.findData(model_id))
-        index = self.provider_combo.findData(provider)
-        if index >= 0:
-            self.provider_combo.setCurrentIndex(index)
 
     def set_folder(self, folder: Path | str) -> None:
         self.folder_edit.setText(str(folder))
@@ -360,13 +344,15 @@ class BatchPanel(QWidget):
         self.status.setText("Starting…")
         self._running = True
         self.pause_button.setChecked(False)
-        self.controller.start(folder, self.current_model(), self.current_provider(),
-                              self._last_options)
+        self._pause = PauseToken()
+        self.runner.start(partial(jobs.run_batch, self.models, folder, self.current_model(),
+                                  self.current_provider(), self._last_options, self._pause))
         self._update_state()
 
     @Slot()
     def cancel(self) -> None:
-        self.controller.cancel()
+        self.runner.cancel()
+        self._pause.resume()
 
     def export_csv(self, path: Path | str) -> bool:
         """Write the table as CSV; False (with the reason shown) if it cannot be written."""
@@ -402,8 +388,9 @@ class BatchPanel(QWidget):
         show_error(self.error, "")
         self.status.setText("Preparing the sidecar preview…")
         self._save()
-        self.controller.plan_sidecars(self.results.records(), self.min_confidence_value,
-                                      self.naming)
+        records, naming = tuple(self.results.records()), self.naming
+        minimum = self.min_confidence_value
+        self.runner.start(lambda _report, _cancel: jobs.plan(records, minimum, naming))
 
     @Slot()
     def undo_sidecars(self) -> None:
@@ -411,37 +398,37 @@ class BatchPanel(QWidget):
             return
         show_error(self.error, "")
         self.status.setText("Undoing sidecars…")
-        self.controller.undo_sidecars(self._folder)
+        folder = self._folder
+        self.runner.start(lambda _report, _cancel: jobs.undo(folder))
 
     def shutdown(self) -> None:
         """Cancel work and stop the worker thread; call before the window closes."""
         if self._dialog is not None:
             self._dialog.reject()
-        self.controller.shutdown()
+        self._pause.resume()
+        self.runner.shutdown(10_000)
         self.results.thumbnails.shutdown()
 
     # -- reactions -------------------------------------------------------------------------------
 
-    def _ensure_model_item(self, model: str) -> None:
-        if not model or self.model_combo.findData(model) >= 0:
-            return
-        self.model_combo.addItem(Path(model).name, model)
-        self.model_combo.setItemData(self.model_combo.count() - 1, model,
-                                     Qt.ItemDataRole.ToolTipRole)
-
     @Slot()
-    def _on_model_activated(self) -> None:
-        self._user_chose_model = True
+    def _show_model(self, *_args) -> None:
+        model, provider = self.current_model(), self.current_provider()
+        try:
+            name = self.models.resolve(model).name
+        except Exception:  # a stale custom model: the batch says why when it starts
+            name = Path(model).name
+        self.model_label.setText(f"{name} · {provider}")
 
     @Slot(bool)
     def _on_pause_toggled(self, paused: bool) -> None:
         if paused:
-            self.controller.pause()
+            self._pause.pause()
             self.pause_button.setText("Resume")
             if self._running:
                 self.status.setText("Paused")
         else:
-            self.controller.resume()
+            self._pause.resume()
             self.pause_button.setText("Pause")
             if self._running:
                 self.status.setText("Tagging…")
@@ -453,22 +440,28 @@ class BatchPanel(QWidget):
             self.image_activated.emit(str(record.file))
 
     @Slot(object)
-    def _on_model_loaded(self, model: LoadedBatchModel) -> None:
-        self._loaded = model
-        text = f"Tagging with {model.model_id} on {model.provider_display}"
-        if model.fallback_reason:
-            text += f" (GPU not used: {model.fallback_reason})"
-        self.status.setText(text)
+    def _on_progressed(self, payload: object) -> None:
+        if isinstance(payload, TaggingModel):
+            self._loaded = payload
+            text = f"Tagging with {payload.model_id} on {payload.provider_display}"
+            if payload.fallback_reason:
+                text += f" (GPU not used: {payload.fallback_reason})"
+            self.status.setText(text)
+        elif isinstance(payload, jobs.RecordsChunk):
+            self.results.append(list(payload.records))
+            self._show_progress(payload.progress)
+            self.records_added.emit(payload.progress)
 
-    @Slot(int, int, float)
-    def _on_download_progressed(self, done: int, total: int, rate: float) -> None:
-        self.status.setText("Downloading " + download_text(self.current_model(), done, total,
-                                                           rate))
-
-    @Slot(object, object)
-    def _on_records_ready(self, records: list, progress: BatchProgress) -> None:
-        self.results.append(records)
-        self._show_progress(progress)
+    @Slot(object)
+    def _on_returned(self, result: object) -> None:
+        if isinstance(result, TagResult):
+            self._on_completed(result.progress)
+        elif isinstance(result, jobs.SidecarPlan):
+            self._on_sidecars_planned(result)
+        elif isinstance(result, SidecarReport):
+            self._on_sidecars_written(result)
+        elif isinstance(result, UndoReport):
+            self._on_sidecars_undone(result)
 
     def _show_progress(self, progress: BatchProgress) -> None:
         self._progress = progress
@@ -491,7 +484,6 @@ class BatchPanel(QWidget):
             text += f", {progress.failed} could not be read (see the Error column)"
         return text
 
-    @Slot(object)
     def _on_completed(self, progress: BatchProgress) -> None:
         self._running = False
         self._show_progress(progress)
@@ -501,9 +493,14 @@ class BatchPanel(QWidget):
         self._update_state()
         self.batch_finished.emit(progress)
 
-    @Slot(object)
-    def _on_cancelled(self, progress: BatchProgress) -> None:
+    @Slot()
+    def _on_cancelled(self) -> None:
+        if not self._running:
+            self.status.setText("")
+            self._update_state()
+            return
         self._running = False
+        progress = self._progress
         self._show_progress(progress)
         self.status.setText("Cancelled. " + self._summary(progress)
                             + ". Start again to resume: finished images are skipped.")
@@ -520,8 +517,8 @@ class BatchPanel(QWidget):
         show_error(self.error, message)
         self._update_state()
 
-    @Slot(object, object)
-    def _on_sidecars_planned(self, changes: tuple, preview: SidecarPreview) -> None:
+    def _on_sidecars_planned(self, plan: jobs.SidecarPlan) -> None:
+        changes, preview = plan.changes, plan.preview
         self.status.setText("")
         if not changes:
             show_error(self.error, "No image has a label at or above "
@@ -544,9 +541,9 @@ class BatchPanel(QWidget):
             return
         model = self._loaded.model_id if self._loaded else self.current_model()
         self.status.setText(f"Writing {len(changes)} sidecar(s)…")
-        self.controller.write_sidecars(self._folder, changes, model)
+        folder = self._folder
+        self.runner.start(partial(jobs.write, folder, changes, model))
 
-    @Slot(object)
     def _on_sidecars_written(self, report: SidecarReport) -> None:
         self.status.setText(report.summary().capitalize() + ". Undo sidecars reverts them.")
         if report.failed:
@@ -554,7 +551,6 @@ class BatchPanel(QWidget):
         self._update_state()
         self.sidecars_written.emit(report)
 
-    @Slot(object)
     def _on_sidecars_undone(self, report: UndoReport) -> None:
         self.status.setText(report.summary().capitalize() + ".")
         problems = report.conflicts + report.failed
@@ -575,12 +571,12 @@ class BatchPanel(QWidget):
 
     @Slot()
     def _update_state(self, *_args) -> None:
-        busy = self.controller.busy
+        busy = self.runner.busy
         running = self._running
         has_rows = self.results.rowCount() > 0
         idle = not busy
         for widget in (self.folder_edit, self.choose_button, self.recursive, self.extensions,
-                       self.model_combo, self.provider_combo, self.top_k):
+                       self.top_k):
             widget.setEnabled(not running)
         self.start_button.setEnabled(idle)
         self.pause_button.setEnabled(running)

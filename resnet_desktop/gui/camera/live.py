@@ -28,21 +28,23 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtMultimedia import QVideoFrame
 
-from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.foundation.cancel import CancelToken
-from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
+from resnet_desktop.core.engine import (
+    Cancelled,
+    CancelToken,
+    Classification,
+    Classifier,
+    ResNetDesktopError,
+)
 from resnet_desktop.core.imaging.decode import image_from_array
-from resnet_desktop.core.inference.classifier import Classifier
-from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.camera.frames import frame_to_qimage
 from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
+from resnet_desktop.gui.workers.model_service import ModelService
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT = "snapshot"
 LIVE = "live"
 TOP_K = 5
-PROGRESS_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -151,14 +153,11 @@ class FrameWorker(QObject):
     """A :class:`FrameResult`."""
     failed = Signal(int, str, str)
     """(job id, kind, message)."""
-    model_loading = Signal(int, str, bool)
-    """(job id, model name, needs a download)."""
-    download_progressed = Signal(int, object, object)
-    """(job id, bytes done, bytes total)."""
 
-    def __init__(self, engine: Engine, slots: _FrameSlots) -> None:
+    def __init__(self, models: ModelService, slots: _FrameSlots) -> None:
         super().__init__()
-        self._engine = engine
+        self._models = models
+        self._engine = models.engine
         self._slots = slots
         self._classifier: Classifier | None = None
         self._loaded: tuple[str, str] | None = None
@@ -197,19 +196,7 @@ class FrameWorker(QObject):
         if key == self._loaded and self._classifier is not None:
             return self._classifier
         try:
-            ref = self._engine.resolve(job.model)
-            self.model_loading.emit(job.id, ref.name, not self._engine.is_ready(ref))
-            last = 0.0
-
-            def progress(done: int, total: int, _rate: float) -> None:
-                nonlocal last
-                now = time.monotonic()
-                if now - last >= PROGRESS_INTERVAL_S or done >= total:
-                    last = now
-                    self.download_progressed.emit(job.id, done, total)
-
-            classifier = self._engine.load(ref, job.provider, progress=progress,
-                                           cancel=job.cancel)
+            classifier = self._models.load(job.model, job.provider, job.cancel)
         except Cancelled:
             return None
         except ResNetDesktopError as exc:
@@ -244,12 +231,8 @@ class CameraClassifier(QObject):
     """A :class:`FrameResult` of live mode (only while live mode is on, for the current model)."""
     failed = Signal(str, str)
     """(kind, message) for the newest snapshot or for live mode."""
-    model_loading = Signal(str, bool)
-    """(model name, needs a download)."""
-    download_progressed = Signal(object, object)
-    """(bytes done, bytes total)."""
 
-    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+    def __init__(self, models: ModelService, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._slots = _FrameSlots()
         self._next_id = 0
@@ -260,14 +243,12 @@ class CameraClassifier(QObject):
         """Live answers to jobs older than this id are stale (live turned off, model changed)."""
         self._thread = QThread()
         self._thread.setObjectName("camera-classifier")
-        self._worker = FrameWorker(engine, self._slots)
+        self._worker = FrameWorker(models, self._slots)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._thread.finished.connect(self._worker.deleteLater)
         self._worker.result_ready.connect(self._on_result_ready)
         self._worker.failed.connect(self._on_failed)
-        self._worker.model_loading.connect(self._on_model_loading)
-        self._worker.download_progressed.connect(self._on_download_progressed)
         self._thread.start()
         self._stopped = False
         # A parent deleted without shutdown() must not leave the thread running (Qt aborts when
@@ -362,11 +343,3 @@ class CameraClassifier(QObject):
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         if self._is_current(job_id, kind):
             self.failed.emit(kind, message)
-
-    @Slot(int, str, bool)
-    def _on_model_loading(self, job_id: int, name: str, needs_download: bool) -> None:
-        self.model_loading.emit(name, needs_download)
-
-    @Slot(int, object, object)
-    def _on_download_progressed(self, job_id: int, done: int, total: int) -> None:
-        self.download_progressed.emit(done, total)

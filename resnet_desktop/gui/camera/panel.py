@@ -52,7 +52,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.foundation.paths import data_dir
 from resnet_desktop.core.inference.results import Classification
@@ -62,8 +61,8 @@ from resnet_desktop.gui.camera.live import LIVE, CameraClassifier, FrameResult, 
 from resnet_desktop.gui.camera.preview import CameraPreview
 from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.settings import app_settings
-from resnet_desktop.gui.widgets.formatting import format_bytes
 from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
+from resnet_desktop.gui.workers.model_service import ModelService
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +109,10 @@ class CameraPanel(QWidget):
     state_changed = Signal(str)
     """One of the state names of this module (``NO_CAMERA``, ``PREVIEWING``...)."""
 
-    def __init__(self, engine: Engine, parent: QWidget | None = None, *,
+    def __init__(self, models: ModelService, parent: QWidget | None = None, *,
                  video_source: QVideoFrameInput | None = None) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.models = models
         self.snapshot_wait_ms = SNAPSHOT_WAIT_MS
         """How long Snapshot waits for a bright frame while the camera warms up."""
         self.stall_timeout_ms = STALL_TIMEOUT_MS
@@ -135,15 +134,13 @@ class CameraPanel(QWidget):
         self._snapshot_waiting = False
         self._live_dropped_base = 0
         self._rate = RateMeter()
-        self._downloading = ""
 
-        self._classifier = CameraClassifier(engine, self)
-        self._classifier.set_model(engine.default_model, "auto")
+        self._classifier = CameraClassifier(models, self)
+        self._classifier.set_model(models.current_model(), models.current_provider())
+        models.selection_changed.connect(self._on_selection_changed)
         self._classifier.snapshot_ready.connect(self._on_snapshot_ready)
         self._classifier.live_result_ready.connect(self._on_live_result)
         self._classifier.failed.connect(self._on_classify_failed)
-        self._classifier.model_loading.connect(self._on_model_loading)
-        self._classifier.download_progressed.connect(self._on_download_progressed)
 
         self._session = QMediaCaptureSession(self)
         self._sink = QVideoSink(self)
@@ -549,7 +546,6 @@ class CameraPanel(QWidget):
         self.snapshot_view.setPixmap(pixmap)
 
     def _on_snapshot_ready(self, result: FrameResult) -> None:
-        self._download_over()
         classification = result.classification
         self.chart.set_result(classification)
         when = datetime.now().strftime("%H:%M:%S")
@@ -625,7 +621,6 @@ class CameraPanel(QWidget):
             self.rate_label.clear()
 
     def _on_live_result(self, result: FrameResult) -> None:
-        self._download_over()
         self._rate.tick()
         self.chart.set_result(result.classification)
         self.live_classified.emit(result.classification)
@@ -637,8 +632,9 @@ class CameraPanel(QWidget):
 
     # -- model -------------------------------------------------------------------------------
 
-    def set_model(self, model_id: str, provider: str) -> None:
-        """Follow the main window's model picker; the current snapshot is classified again."""
+    @Slot(str, str)
+    def _on_selection_changed(self, model_id: str, provider: str) -> None:
+        """Follow the app's model; the current snapshot is classified again."""
         if (model_id, provider) == self._classifier.model():
             return
         self._classifier.set_model(model_id, provider)
@@ -647,28 +643,12 @@ class CameraPanel(QWidget):
             self._classifier.classify_snapshot(image=self._snapshot_image)
 
     def _on_classify_failed(self, kind: str, message: str) -> None:
-        self._downloading = ""
         self.status_label.setText(message)
         if kind == LIVE:
             self.set_live(False)
         else:
             self.result_caption.setText("Snapshot")
             self.chart.clear(message)
-
-    def _on_model_loading(self, name: str, needs_download: bool) -> None:
-        if needs_download:
-            self._downloading = name
-            self.status_label.setText(f"Downloading {name}…")
-
-    def _on_download_progressed(self, done: int, total: int) -> None:
-        of = f" of {format_bytes(total)}" if total else ""
-        self.status_label.setText(f"Downloading {self._downloading or 'the model'}: "
-                                  f"{format_bytes(done)}{of}")
-
-    def _download_over(self) -> None:
-        if self._downloading:
-            self._downloading = ""
-            self.status_label.clear()
 
     # -- state and visibility ----------------------------------------------------------------
 

@@ -335,7 +335,9 @@ class ModelImportDialog(QDialog):
 
         def job(_report: Report, _cancel: CancelToken) -> ImportedModel | ManifestError:
             try:
-                return import_model(request)
+                # The form shows an existing sidecar's values when the model is chosen, so
+                # importing again is the user's edit of it.
+                return import_model(request, overwrite=True)
             except ManifestError as exc:
                 return exc  # returned, not raised, so the field it names reaches the form
 

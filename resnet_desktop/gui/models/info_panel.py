@@ -49,8 +49,7 @@ _ROWS = (
 def _with_exact(short: str, value: int, unit: str = "") -> str:
     """``25.61 M (25,610,152)``, or just the number when the short form is already exact."""
     exact = f"{value:,}{unit}"
-    return short if short.replace(" ", "") == exact.replace(",", "").replace(" ", "") \
-        else f"{short} ({exact})"
+    return exact if short.split(" ")[0] == str(value) else f"{short} ({exact})"
 
 
 def fact_texts(info: ModelDescription) -> dict[str, str]:

@@ -43,12 +43,23 @@ HEADER_ROLE = Qt.ItemDataRole.UserRole + 3
 CUSTOM_MODELS_KEY = "models/custom"
 MY_MODELS = "My models"
 
-PROVIDER_CHOICES = (
-    ("Auto", "auto", "The GPU when one starts, otherwise the CPU"),
-    ("GPU", "directml" if sys.platform == "win32" else "cuda",
-     "DirectML on Windows, CUDA elsewhere; falls back to the CPU with the reason shown"),
-    ("CPU", "cpu", "Always the CPU"),
-)
+
+
+def provider_choices(platform: str = sys.platform) -> tuple[tuple[str, str, str], ...]:
+    """(title, policy, tooltip) of the "Run on" list, named for what each means on
+    ``platform``: DirectML on Windows, CUDA on Linux; a Mac has no GPU policy (Auto tries
+    CoreML)."""
+    if platform == "darwin":
+        auto = ("Auto", "auto", "CoreML (Apple Neural Engine and GPU) when it starts, "
+                                "otherwise the CPU")
+        return auto, ("CPU", "cpu", "Always the CPU")
+    gpu = (("GPU (DirectML)", "directml", "Any DirectX 12 GPU; falls back to the CPU with "
+                                          "the reason shown")
+           if platform == "win32" else
+           ("GPU (CUDA)", "cuda", "An NVIDIA GPU with CUDA; falls back to the CPU with the "
+                                  "reason shown"))
+    return (("Auto", "auto", "The GPU when one starts, otherwise the CPU"), gpu,
+            ("CPU", "cpu", "Always the CPU"))
 
 
 def family_title(family: str) -> str:
@@ -130,6 +141,8 @@ class ModelPicker(QWidget):
     """(model, provider policy) chosen by the user; model is a catalog id or an .onnx path."""
     message = Signal(str, bool)
     """(text, is_error) for the status bar, e.g. why a custom model was refused."""
+    selection_changed = Signal(str, str)
+    """(model, provider policy) whenever the shown choice changes, by the user or in code."""
 
     def __init__(self, engine: Engine, parent: QWidget | None = None, *,
                  remember: bool = True) -> None:
@@ -155,11 +168,12 @@ class ModelPicker(QWidget):
 
         self.provider = QComboBox(self)
         self.provider.setAccessibleName("Execution provider")
-        for title, policy, tip in PROVIDER_CHOICES:
+        for title, policy, tip in provider_choices():
             self.provider.addItem(title, policy)
             self.provider.setItemData(self.provider.count() - 1, tip,
                                       Qt.ItemDataRole.ToolTipRole)
         self.provider.activated.connect(self._on_provider_activated)
+        self.provider.currentIndexChanged.connect(self._emit_selection)
 
         self.details = QLabel(self)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -221,12 +235,14 @@ class ModelPicker(QWidget):
         return True
 
     def select_provider(self, policy: str) -> None:
-        """Select the provider choice for ``policy`` (cuda/directml both mean "GPU")."""
-        for i in range(self.provider.count()):
-            value = self.provider.itemData(i)
-            if value == policy or (policy in ("cuda", "directml") and i == 1):
-                self.provider.setCurrentIndex(i)
-                return
+        """Select the provider choice for ``policy`` (a GPU policy of another OS means this
+        OS's GPU choice, or Auto where there is none)."""
+        index = self.provider.findData(policy)
+        if index < 0 and policy in ("cuda", "directml"):
+            index = max(0, self.provider.findData(
+                "directml" if policy == "cuda" else "cuda"))
+        if index >= 0:
+            self.provider.setCurrentIndex(index)
 
     def add_custom_model(self, path: Path, *, select: bool = True) -> bool:
         """Check an ``.onnx`` file and its manifest, list it under "My models" and remember it."""
@@ -334,6 +350,7 @@ class ModelPicker(QWidget):
             return False
 
     def _update_details(self) -> None:
+        self._emit_selection()
         model = self.current_model()
         entry = self._engine.catalog.get(model) if model else None
         if entry is not None:
@@ -361,6 +378,10 @@ class ModelPicker(QWidget):
             if licence:
                 parts.append(licence)
         return "  ·  ".join(parts)
+
+    def _emit_selection(self, *_args) -> None:
+        if self.current_model():
+            self.selection_changed.emit(self.current_model(), self.current_provider())
 
     def _on_activated(self, _row: int) -> None:
         self._update_details()

@@ -1,8 +1,9 @@
 """Measure a model's top-1/top-5 on a labelled folder, with progress, Cancel and the CSV.
 
-The work (loading the model, downloading it if needed, reading the folder, validating) runs
-in one :class:`TaskRunner` job through the same core functions as ``resnet-desktop validate``;
-the dialog only shows progress and results. Errors appear inline, never as a crash.
+The work (loading the model, reading the folder, validating) runs in one :class:`TaskRunner`
+job through the same core functions as ``resnet-desktop validate``; the model comes from the
+app's :class:`ModelService`, so a download shows in the status-bar download bar like every
+tab's. The dialog only shows progress and results. Errors appear inline, never as a crash.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.engine import Engine
-from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.engine import CancelToken
 from resnet_desktop.core.validation.labelled_folder import GROUND_TRUTH_NAMES, find_labelled_set
 from resnet_desktop.core.validation.validate import (
     ValidationResult,
@@ -41,8 +41,9 @@ from resnet_desktop.core.validation.validate import (
     write_summary_csv,
 )
 from resnet_desktop.gui.settings import app_settings
-from resnet_desktop.gui.widgets.formatting import download_text, format_duration, time_left
+from resnet_desktop.gui.widgets.formatting import format_duration, time_left
 from resnet_desktop.gui.widgets.inline_errors import error_label, show_error
+from resnet_desktop.gui.workers.model_service import ModelService
 from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
 
 LAST_FOLDER_KEY = "validate/last_folder"
@@ -64,10 +65,10 @@ class ValidateDialog(QDialog):
     """Why validation could not run (also shown in the dialog)."""
     validation_cancelled = Signal()
 
-    def __init__(self, engine: Engine, model: str, provider: str = "auto",
+    def __init__(self, models: ModelService, model: str, provider: str = "auto",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._engine = engine
+        self._models = models
         self._model = str(model)
         self._provider = provider
         self._result: ValidationResult | None = None
@@ -195,7 +196,7 @@ class ValidateDialog(QDialog):
         ground_truth_path = Path(ground_truth).expanduser() if ground_truth else None
         limit = self.limit.value() or None
         app_settings().setValue(LAST_FOLDER_KEY, str(folder))
-        engine, model, provider = self._engine, self._model, self._provider
+        models, model, provider = self._models, self._model, self._provider
         self._result = None
         self.error_label.hide()
         self.summary_label.setText("")
@@ -209,20 +210,16 @@ class ValidateDialog(QDialog):
             def throttled(payload: tuple) -> None:
                 nonlocal last
                 now = time.monotonic()
-                if now - last >= _PROGRESS_INTERVAL_S or payload[1] >= payload[2]:
+                if now - last >= _PROGRESS_INTERVAL_S or payload[0] >= payload[1]:
                     last = now
                     report(payload)
 
-            ref = engine.resolve(model)
-            classifier = engine.load(
-                ref, provider, cancel=cancel, throughput=True,
-                progress=lambda done, total, rate: throttled(("download", done, total, rate)))
+            classifier = models.load(model, provider, cancel, throughput=True)
             dataset = find_labelled_set(folder, classifier.labels, ground_truth_path)
             dataset = dataset.sample(limit)
-            report(("validate", 0, len(dataset), 0.0))
+            report((0, len(dataset), 0.0))
             return validate(classifier, dataset, cancel=cancel,
-                            progress=lambda done, total, rate: throttled(
-                                ("validate", done, total, rate)))
+                            progress=lambda done, total, rate: throttled((done, total, rate)))
 
         self._runner.start(job)
 
@@ -271,7 +268,7 @@ class ValidateDialog(QDialog):
 
     def _model_title(self) -> str:
         try:
-            return self._engine.resolve(self._model).name
+            return self._models.resolve(self._model).name
         except Exception:  # an unusable model is reported when validation starts
             return self._model
 
@@ -288,13 +285,7 @@ class ValidateDialog(QDialog):
         self.limit.setEnabled(not busy)
 
     def _on_progressed(self, payload: tuple) -> None:
-        stage, done, total, rate = payload
-        if stage == "download":
-            self.progress.setRange(0, max(1, int(total)))
-            self.progress.setValue(int(done))
-            self.progress_label.setText("Downloading " + download_text(self._model_title(),
-                                                                       done, total, rate))
-            return
+        done, total, rate = payload
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
         parts = [f"{done:,} of {total:,} images"]

@@ -6,33 +6,36 @@ mailbox and wakes :class:`InferenceWorker`, which lives on its own QThread. The 
 only the newest pending request of each kind, so images dropped faster than inference are
 coalesced and the newest wins; a newer model request cancels the download of an older one.
 Answers come back by signals; the service drops answers to requests that a newer one has
-superseded, so a stale result is never shown. No widget is touched here.
+superseded, so a stale result is never shown. Models are loaded (and downloaded) by the app's
+:class:`ModelService`, which shows downloads in the status bar. No widget is touched here.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from resnet_desktop.core.engine import Engine, ModelRef
-from resnet_desktop.core.foundation.cancel import CancelToken
-from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
+from resnet_desktop.core.engine import (
+    Cancelled,
+    CancelToken,
+    Classification,
+    Classifier,
+    Engine,
+    ModelRef,
+    ProviderStatus,
+    ResNetDesktopError,
+)
 from resnet_desktop.core.imaging.decode import image_from_array
-from resnet_desktop.core.inference.classifier import Classifier
-from resnet_desktop.core.inference.providers import ProviderStatus
-from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
+from resnet_desktop.gui.workers.model_service import ModelService
 
 log = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL_S = 0.05
 TOP_K = 5
 
 
@@ -48,12 +51,11 @@ class LoadRequest:
 
 @dataclass(frozen=True)
 class ClassifyRequest:
-    """Classify one image: a file (decoded by the worker), a QImage or an RGB uint8 array."""
+    """Classify one image: a file (decoded by the worker) or a QImage."""
 
     id: int
     path: Path | None = None
     image: QImage | None = field(default=None, compare=False, repr=False)
-    pixels: np.ndarray | None = field(default=None, compare=False, repr=False)
     top_k: int = TOP_K
 
 
@@ -121,8 +123,6 @@ class InferenceWorker(QObject):
 
     model_loading = Signal(int, object, bool)
     """(request id, ModelRef, needs a download)."""
-    download_progressed = Signal(int, object, object, float)
-    """(request id, bytes done, bytes total, bytes per second)."""
     model_loaded = Signal(int, object)
     """(request id, LoadedModel)."""
     load_cancelled = Signal(int, object)
@@ -132,13 +132,12 @@ class InferenceWorker(QObject):
     """(request id, Classification); a bad image is a Classification with ``error`` set."""
     classify_failed = Signal(int, str)
 
-    def __init__(self, engine: Engine, mailbox: _Mailbox) -> None:
+    def __init__(self, models: ModelService, mailbox: _Mailbox) -> None:
         super().__init__()
-        self._engine = engine
+        self._models = models
+        self._engine = models.engine
         self._mailbox = mailbox
         self._classifier: Classifier | None = None
-        self.classifications_run = 0
-        """How many classifications actually ran (coalesced ones never do)."""
 
     @Slot()
     def drain(self) -> None:
@@ -161,17 +160,7 @@ class InferenceWorker(QObject):
             ref = self._engine.resolve(request.model)
             needs_download = not self._engine.is_ready(ref)
             self.model_loading.emit(request.id, ref, needs_download)
-            last = 0.0
-
-            def progress(done: int, total: int, rate: float) -> None:
-                nonlocal last
-                now = time.monotonic()
-                if now - last >= PROGRESS_INTERVAL_S or done >= total:
-                    last = now
-                    self.download_progressed.emit(request.id, done, total, rate)
-
-            classifier = self._engine.load(ref, request.provider, progress=progress,
-                                           cancel=request.cancel)
+            classifier = self._models.load(ref, request.provider, request.cancel)
         except Cancelled:
             self.load_cancelled.emit(request.id, ref)
             return
@@ -190,25 +179,23 @@ class InferenceWorker(QObject):
     def _classify(self, request: ClassifyRequest) -> None:
         classifier = self._classifier
         assert classifier is not None
-        self.classifications_run += 1
         try:
             if request.path is not None:
                 result = self._engine.classify_file(classifier, request.path, request.top_k)
             else:
-                pixels = request.pixels
-                if pixels is None:
-                    pixels = qimage_to_rgb_array(request.image)
-                result = self._classify_pixels(classifier, pixels, request.top_k)
+                result = self._classify_image(classifier, request.image, request.top_k)
         except Exception as exc:  # e.g. an ONNX Runtime error at run time
             log.exception("classification failed")
             self.classify_failed.emit(request.id, f"Classification failed: {exc}")
             return
         self.result_ready.emit(request.id, result)
 
-    def _classify_pixels(self, classifier: Classifier, pixels: np.ndarray,
-                         top_k: int) -> Classification:
+    def _classify_image(self, classifier: Classifier, image: QImage,
+                        top_k: int) -> Classification:
+        if image is None or image.isNull():
+            return Classification(None, classifier.model_id, error="The image is empty.")
         try:
-            image = image_from_array(pixels)
+            image = image_from_array(qimage_to_rgb_array(image))
         except ResNetDesktopError as exc:
             return Classification(None, classifier.model_id, error=str(exc))
         return self._engine.classify_image(classifier, image, top_k)
@@ -223,8 +210,6 @@ class InferenceService(QObject):
 
     model_loading = Signal(int, object, bool)
     """(request id, ModelRef, needs a download): loading has started."""
-    download_progressed = Signal(object, object, float)
-    """(bytes done, bytes total, bytes per second) of the current model's download."""
     model_loaded = Signal(int, object)
     """(request id, LoadedModel)."""
     load_cancelled = Signal(int, object)
@@ -240,9 +225,11 @@ class InferenceService(QObject):
     """Either of the two above."""
     _wake = Signal()
 
-    def __init__(self, engine: Engine | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, models: ModelService | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.engine = engine if engine is not None else Engine()
+        self.models = models if models is not None else ModelService(parent=self)
+        self.engine: Engine = self.models.engine
         self._mailbox = _Mailbox()
         self._next_id = 0
         self._latest_load: LoadRequest | None = None
@@ -251,11 +238,10 @@ class InferenceService(QObject):
         self._loaded: LoadedModel | None = None
         self._thread = QThread()
         self._thread.setObjectName("inference-worker")
-        self._worker = InferenceWorker(self.engine, self._mailbox)
+        self._worker = InferenceWorker(self.models, self._mailbox)
         self._worker.moveToThread(self._thread)
         self._wake.connect(self._worker.drain)
         self._worker.model_loading.connect(self._on_model_loading)
-        self._worker.download_progressed.connect(self._on_download_progressed)
         self._worker.model_loaded.connect(self._on_model_loaded)
         self._worker.load_cancelled.connect(self._on_load_cancelled)
         self._worker.load_failed.connect(self._on_load_failed)
@@ -284,10 +270,6 @@ class InferenceService(QObject):
         """Classify an image that has no file (pasted, a camera frame); the image is copied."""
         return self._post(ClassifyRequest(self._new_id(), image=image.copy(), top_k=top_k))
 
-    def classify_pixels(self, pixels: np.ndarray, top_k: int = TOP_K) -> int:
-        """Classify an HxW(x3|x4) uint8 array (copied by the worker before use)."""
-        return self._post(ClassifyRequest(self._new_id(), pixels=pixels, top_k=top_k))
-
     def forget_image(self) -> None:
         """The current image went away: drop its pending request and any answer still coming."""
         self._mailbox.put_classify(None)
@@ -312,18 +294,14 @@ class InferenceService(QObject):
         """True while the newest image has no answer yet."""
         return self._answered_classify_id < self._latest_classify_id
 
-    def classifications_run(self) -> int:
-        """How many classifications the worker actually ran (not coalesced away)."""
-        return self._worker.classifications_run
-
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """Cancel everything, stop the thread and wait for it; True if it stopped in time.
 
         A download stops at its next chunk and keeps its partial file; an inference in
         progress finishes its one image first.
         """
-        if self._stopped:
-            return self._thread.isFinished()
+        if self._stopped:  # called again: wait longer for the one in progress
+            return self._thread.wait(timeout_ms)
         self._stopped = True
         self._mailbox.stopping = True
         self._mailbox.put_classify(None)
@@ -334,10 +312,6 @@ class InferenceService(QObject):
         if not finished:
             log.warning("the inference thread is still busy after %d ms", timeout_ms)
         return finished
-
-    def wait(self, timeout_ms: int) -> bool:
-        """Wait longer for a thread that :meth:`shutdown` left running."""
-        return self._thread.wait(timeout_ms)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -357,11 +331,6 @@ class InferenceService(QObject):
     def _on_model_loading(self, request_id: int, ref: ModelRef, needs_download: bool) -> None:
         if self._is_current_load(request_id):
             self.model_loading.emit(request_id, ref, needs_download)
-
-    def _on_download_progressed(self, request_id: int, done: int, total: int,
-                                rate: float) -> None:
-        if self._is_current_load(request_id):
-            self.download_progressed.emit(done, total, rate)
 
     def _on_model_loaded(self, request_id: int, loaded: LoadedModel) -> None:
         self._loaded = loaded

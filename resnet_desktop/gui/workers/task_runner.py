@@ -1,10 +1,16 @@
-"""Run one core function at a time off the GUI thread: progress, result, error, cancel.
+"""The app's one shape of background work: superqt workers on a runner's own threads.
 
-The third shape of background work in STYLE.md (superqt's workers): a function runs on a
-thread of the runner's own single-thread pool with a :class:`CancelToken` it checks
-cooperatively. Its answers come back to the GUI thread by signals carrying the job id; a job
-that a newer :meth:`TaskRunner.start` superseded is cancelled and its answers are dropped here,
-so views only ever see the current job. The function must never touch a widget.
+A job is a plain function ``job(report, cancel)`` that runs on a thread of the runner's pool
+(a superqt worker, so ``started``/``returned``/``errored``/``finished`` come from superqt),
+calls ``report(payload)`` for progress and checks its :class:`CancelToken` cooperatively. The
+runner turns the outcome into one of four signals on the GUI thread: ``progressed``,
+``returned``, ``failed`` (a one-line message) or ``cancelled``.
+
+Every job has an id. :meth:`TaskRunner.start` supersedes the current job: its token is
+cancelled, it is taken off the queue if it has not started, and anything it still says is
+dropped, so views only see the newest job (the Classify tab's images, the Batch tab's runs,
+the validate dialog). :meth:`TaskRunner.submit` adds a job without superseding any: each job's
+own answers arrive (the camera's live frames). The job must never touch a widget.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal, Slot
+from superqt.utils import WorkerBase
+from superqt.utils._qthreading import WorkerBaseSignals
 
 from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
@@ -23,133 +31,176 @@ log = logging.getLogger(__name__)
 Report = Callable[[Any], None]
 Job = Callable[[Report, CancelToken], Any]
 """``job(report, cancel)``: call ``report(payload)`` for progress; return the result."""
+_JOB_ID = "job_id"
 
 
-class _Relay(QObject):
-    """Lives on the GUI thread; the pool thread emits through it (queued across threads)."""
-
-    progressed = Signal(int, object)
-    returned = Signal(int, object)
-    failed = Signal(int, str)
-    cancelled = Signal(int)
+class _JobSignals(WorkerBaseSignals):
+    progressed = Signal(object)
 
 
-class _Run(QRunnable):
-    def __init__(self, relay: _Relay, job_id: int, job: Job, token: CancelToken,
-                 what: str) -> None:
-        super().__init__()
-        self._relay = relay
-        self._id = job_id
+class _Worker(WorkerBase):
+    """One job on a superqt worker; its signals carry the job id as a Qt property."""
+
+    def __init__(self, job_id: int, job: Job, token: CancelToken) -> None:
+        super().__init__(SignalsClass=_JobSignals)
+        self.signals.setProperty(_JOB_ID, job_id)
+        self.job_id = job_id
+        self.token = token
         self._job = job
-        self._token = token
-        self._what = what
 
-    def run(self) -> None:
-        try:
-            result = self._job(lambda payload: self._emit("progressed", payload), self._token)
-        except Cancelled:
-            self._emit("cancelled")
-            return
-        except ResNetDesktopError as exc:
-            self._emit("failed", str(exc))
-            return
-        except Exception as exc:  # a bug or an OS error must reach the user, not kill the thread
-            log.exception("%s failed", self._what)
-            self._emit("failed", f"{self._what} failed: {exc}")
-            return
-        if self._token.cancelled:
-            self._emit("cancelled")
-        else:
-            self._emit("returned", result)
-
-    def _emit(self, name: str, *payload: Any) -> None:
-        try:
-            getattr(self._relay, name).emit(self._id, *payload)
-        except RuntimeError:  # the owning widget is gone; nobody is listening any more
-            self._token.cancel()
+    def work(self) -> tuple[Any]:
+        # Boxed: superqt raises a returned exception, and a job may return one on purpose.
+        return (self._job(self.signals.progressed.emit, self.token),)
 
 
 class TaskRunner(QObject):
-    """At most one running job; :meth:`start` cancels the previous one."""
+    """Runs jobs on ``threads`` threads (one by default: jobs run in order)."""
 
     progressed = Signal(object)
-    """A progress payload of the current job (whatever the job reports)."""
+    """A progress payload of a live job (whatever the job reports)."""
     returned = Signal(object)
-    """The current job's result."""
+    """A live job's result."""
     failed = Signal(str)
-    """The current job's one-line error message."""
+    """A live job's one-line error message."""
     cancelled = Signal()
-    """The current job stopped because it was cancelled."""
+    """A live job stopped because it was cancelled."""
     busy_changed = Signal(bool)
+    job_returned = Signal(int, object)
+    """(job id, result): the same as :attr:`returned`, with the id :meth:`start` gave."""
+    job_failed = Signal(int, str)
+    """(job id, message): the same as :attr:`failed`, with the id."""
 
-    def __init__(self, parent: QObject | None = None, what: str = "the background task") -> None:
+    def __init__(self, parent: QObject | None = None, what: str = "the background task", *,
+                 threads: int = 1) -> None:
         super().__init__(parent)
         self._what = what
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._relay = _Relay(self)
-        self._relay.progressed.connect(self._on_progressed)
-        self._relay.returned.connect(self._on_returned)
-        self._relay.failed.connect(self._on_failed)
-        self._relay.cancelled.connect(self._on_cancelled)
-        self._current = 0
-        self._token: CancelToken | None = None
+        self._pool.setMaxThreadCount(threads)
+        self._next_id = 0
+        self._workers: dict[int, _Worker] = {}
+        """Every job queued or running, kept alive until superqt says it finished."""
+        self._live: set[int] = set()
+        """Jobs whose answers are still wanted."""
         app = QCoreApplication.instance()
         if app is not None:  # quitting must not wait for a long validation to finish
             app.aboutToQuit.connect(self.cancel)
 
     @property
     def busy(self) -> bool:
-        return self._token is not None
+        return bool(self._live)
 
     @property
     def current_id(self) -> int:
-        return self._current
+        return self._next_id
 
-    def start(self, job: Job) -> int:
-        """Run ``job`` after cancelling any current one; returns the new job's id."""
-        if self._token is not None:
-            self._token.cancel()
-        self._current += 1
-        self._token = CancelToken()
-        self._pool.start(_Run(self._relay, self._current, job, self._token, self._what))
-        self.busy_changed.emit(True)
-        return self._current
+    def start(self, job: Job, *, priority: int = 0) -> int:
+        """Run ``job`` instead of the current one(s), which are cancelled; returns its id."""
+        for job_id in list(self._live):
+            self.forget(job_id)
+        return self.submit(job, priority=priority)
 
-    def cancel(self) -> None:
-        """Ask the current job to stop; ``cancelled`` follows when it has."""
-        if self._token is not None:
-            self._token.cancel()
+    def submit(self, job: Job, *, priority: int = 0, token: CancelToken | None = None) -> int:
+        """Queue ``job`` beside the others (a higher ``priority`` runs first); returns its id."""
+        self._next_id += 1
+        worker = _Worker(self._next_id, job, token if token is not None else CancelToken())
+        signals = worker.signals
+        signals.progressed.connect(self._on_progressed)
+        signals.returned.connect(self._on_returned)
+        signals.errored.connect(self._on_errored)
+        signals.finished.connect(self._on_finished)
+        was_busy = self.busy
+        self._workers[worker.job_id] = worker
+        self._live.add(worker.job_id)
+        self._pool.start(worker, priority)
+        if not was_busy:
+            self.busy_changed.emit(True)
+        return worker.job_id
 
-    def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel and wait for the thread (call before the owner goes away)."""
-        self.cancel()
-        self._pool.clear()
-        return self._pool.waitForDone(timeout_ms)
-
-    def _finish(self, job_id: int) -> bool:
-        if job_id != self._current:
-            return False  # a superseded job: its answer is stale
-        self._token = None
-        self.busy_changed.emit(False)
+    def withdraw(self, job_id: int) -> bool:
+        """Drop a job that has not started yet; True if it was still queued."""
+        worker = self._workers.get(job_id)
+        if job_id not in self._live or worker is None or not self._pool.tryTake(worker):
+            return False
+        del self._workers[job_id]
+        self._finish(job_id)
         return True
 
-    @Slot(int, object)
-    def _on_progressed(self, job_id: int, payload: object) -> None:
-        if job_id == self._current and self._token is not None:
+    def forget(self, job_id: int) -> None:
+        """Cancel ``job_id`` and drop whatever it still says."""
+        worker = self._workers.get(job_id)
+        if job_id in self._live and worker is not None:
+            worker.token.cancel()
+            if self._pool.tryTake(worker):
+                del self._workers[job_id]
+            self._finish(job_id)
+
+    def cancel(self) -> None:
+        """Ask every job to stop; ``cancelled`` follows for each when it has."""
+        for job_id in self._live:
+            self._workers[job_id].token.cancel()
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel, drop queued jobs and wait for the running one (before the owner goes away)."""
+        self.cancel()
+        self._pool.clear()
+        self._live.clear()
+        finished = self._pool.waitForDone(timeout_ms)
+        if finished:
+            self._workers.clear()
+        return finished
+
+    # -- answers (GUI thread) ----------------------------------------------------------------
+
+    def _sender_id(self) -> int | None:
+        sender = self.sender()
+        job_id = sender.property(_JOB_ID) if sender is not None else None
+        return job_id if job_id in self._live else None
+
+    def _finish(self, job_id: int) -> _Worker | None:
+        if job_id not in self._live:
+            return None
+        self._live.discard(job_id)
+        if not self._live:
+            self.busy_changed.emit(False)
+        return self._workers.get(job_id)
+
+    @Slot()
+    def _on_finished(self) -> None:
+        sender = self.sender()
+        if sender is not None:
+            self._workers.pop(sender.property(_JOB_ID), None)
+
+    @Slot(object)
+    def _on_progressed(self, payload: object) -> None:
+        if self._sender_id() is not None:
             self.progressed.emit(payload)
 
-    @Slot(int, object)
-    def _on_returned(self, job_id: int, result: object) -> None:
-        if self._finish(job_id):
-            self.returned.emit(result)
-
-    @Slot(int, str)
-    def _on_failed(self, job_id: int, message: str) -> None:
-        if self._finish(job_id):
-            self.failed.emit(message)
-
-    @Slot(int)
-    def _on_cancelled(self, job_id: int) -> None:
-        if self._finish(job_id):
+    @Slot(object)
+    def _on_returned(self, boxed: tuple[Any]) -> None:
+        (result,) = boxed
+        job_id = self._sender_id()
+        if job_id is None:
+            return
+        worker = self._finish(job_id)
+        if worker is not None and worker.token.cancelled:
             self.cancelled.emit()
+            return
+        self.returned.emit(result)
+        self.job_returned.emit(job_id, result)
+
+    @Slot(object)
+    def _on_errored(self, exc: BaseException) -> None:
+        job_id = self._sender_id()
+        if job_id is None:
+            return
+        self._finish(job_id)
+        if isinstance(exc, Cancelled):
+            self.cancelled.emit()
+            return
+        if isinstance(exc, ResNetDesktopError):
+            message = str(exc)
+        else:  # a bug or an OS error must reach the user as a message, with the trace logged
+            log.error("%s failed", self._what, exc_info=exc)
+            message = f"{self._what} failed: {exc}"
+        self.failed.emit(message)
+        self.job_failed.emit(job_id, message)
