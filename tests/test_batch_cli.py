@@ -154,5 +154,6 @@ def test_the_real_model_tags_real_photos(capsys, tmp_path, shared_model, photos)
     assert float(rows["coffee.png"]["probability"]) > 0.8
     assert rows["coffee.png"]["model"] == "efficientnet-lite0"
     keywords = read_keywords((folder / "coffee.png.xmp").read_bytes())
-    assert keywords.subject == ("espresso",)
-    assert keywords.hierarchical == ("ImageNet|espresso",)
+    assert keywords.subject == ("coffee", "espresso")
+    assert keywords.hierarchical == ("ImageNet|food|drink|coffee",
+                                     "ImageNet|food|drink|coffee|espresso")

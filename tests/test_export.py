@@ -151,7 +151,7 @@ def test_export_writes_each_record_once_streamed(tmp_path):
     assert write_csv(out, records, min_confidence=0.5) == 1000
     lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 1001
-    assert lines[1] == "0.jpg,a,0.6000,a:0.6000;b:0.4000,m,,a"
+    assert lines[1] == "0.jpg,a,0.6000,a:0.6000;b:0.4000,m,,a,"
 
 
 FORMULA_NAMES = ["=1+1.jpg", "=HYPERLINK(\"http://x\",\"a\").jpg", "+1.jpg", "-2.jpg", "@SUM.jpg",

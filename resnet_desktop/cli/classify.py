@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 
 from resnet_desktop.cli.common import add_model_options, load_classifier
-from resnet_desktop.core.engine import Classification, Classifier, Engine
+from resnet_desktop.core.engine import (
+    DEFAULT_VOCABULARY,
+    CategoryMatch,
+    Classification,
+    Classifier,
+    Engine,
+    KeywordPolicy,
+    load_vocabulary,
+)
 from resnet_desktop.core.operations.where_it_looked import (
     CamReport,
     class_index,
@@ -31,15 +39,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--cam-label", metavar="LABEL",
                         help="with --cam: map this class (name or WordNet id) instead of the "
                              "top-1")
+    parser.add_argument("--vocabulary", type=Path, metavar="FILE",
+                        help="a vocabulary JSON file (renames, blocked classes, per-class "
+                             "thresholds, levels; see the README) applied to the category")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     parser.set_defaults(func=run)
 
 
-def _print_text(result: Classification) -> None:
+def _category_line(match: CategoryMatch | None) -> str:
+    if match is None:
+        return "  category: no confident match"
+    return (f"  category: {match.label} {match.probability * 100:.2f}% "
+            f"({' > '.join(match.path)})")
+
+
+def _print_text(result: Classification, policy: KeywordPolicy | None) -> None:
     if not result.ok:
         print(f"resnet-desktop: {result.error}", file=sys.stderr)
         return
     print(f"{result.path}  ({result.model}, {result.provider}, {result.ms:.0f} ms)")
+    if policy is not None:
+        print(_category_line(policy.category(result.top)))
     for prediction in result.top:
         print(f"  {prediction.probability * 100:6.2f}%  {prediction.label}")
 
@@ -51,8 +71,13 @@ def run(args: argparse.Namespace) -> int:
     if args.cam_label and args.cam is None:
         print("resnet-desktop: error: --cam-label needs --cam DIR", file=sys.stderr)
         return 2
+    vocabulary = load_vocabulary(args.vocabulary) if args.vocabulary else DEFAULT_VOCABULARY
     engine = Engine()
     _, classifier = load_classifier(engine, args)
+    policy = KeywordPolicy(0.0, vocabulary)
+    vocabulary.check_names(policy.known_names([label.name for label in classifier.labels]))
+    # Models with their own labels (no WordNet ids) have no categories.
+    categories = policy if any(label.wnid for label in classifier.labels) else None
     with_cam = args.cam is not None and _cam_available(classifier)
     cam_class = class_index(classifier.labels, args.cam_label) if with_cam and args.cam_label \
         else None
@@ -65,18 +90,26 @@ def run(args: argparse.Namespace) -> int:
         results.append(result)
         cams.append(cam)
         if not args.json:
-            _print_text(result)
+            _print_text(result, categories)
             if cam is not None:
                 _print_cam(cam)
     if args.json:
         for result in results:
             if not result.ok:
                 print(f"resnet-desktop: {result.error}", file=sys.stderr)
-        records = [r.to_json() | ({"cam": cam.to_json()} if cam is not None else {})
+        records = [r.to_json() | _category_json(r, categories)
+                   | ({"cam": cam.to_json()} if cam is not None else {})
                    for r, cam in zip(results, cams, strict=True)]
         json.dump(records, sys.stdout, indent=2, ensure_ascii=False)
         print()
     return 0 if all(r.ok for r in results) else 1
+
+
+def _category_json(result: Classification, policy: KeywordPolicy | None) -> dict:
+    if not result.ok:
+        return {}
+    match = policy.category(result.top) if policy is not None else None
+    return {"category": match.to_json() if match is not None else None}
 
 
 def _cam_available(classifier: Classifier) -> bool:

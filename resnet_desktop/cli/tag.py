@@ -18,6 +18,7 @@ from tqdm import tqdm
 from resnet_desktop.cli.common import add_model_options, download_bar, warn_flavours
 from resnet_desktop.core.engine import (
     DEFAULT_NAMING,
+    DEFAULT_VOCABULARY,
     EXTENSIONS,
     BatchOptions,
     BatchProgress,
@@ -29,6 +30,7 @@ from resnet_desktop.core.engine import (
     TagRequest,
     TagSink,
     UndoError,
+    load_vocabulary,
     normalise_extensions,
     undo_last,
 )
@@ -78,8 +80,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="write no sidecars; print which files would get which keywords "
                              "(CSV and JSON are still written when asked for)")
+    parser.add_argument("--embed", action="store_true",
+                        help="write the keywords into the image files themselves (JPEG, TIFF, "
+                             "PNG, WebP: what Lightroom, Apple Photos and Windows Explorer "
+                             "read); HEIC and raw files get XMP sidecars instead. Modifies the "
+                             "originals (only their metadata); --undo restores them")
+    parser.add_argument("--vocabulary", type=Path, metavar="FILE",
+                        help="a vocabulary JSON file: renames, blocked classes, per-class "
+                             "thresholds and levels for every output (see the README)")
     parser.add_argument("--undo", action="store_true",
-                        help="revert the sidecars written by the last run in FOLDER, and stop")
+                        help="revert the sidecars and image files written by the last run in "
+                             "FOLDER, and stop")
     parser.add_argument("--no-skip", action="store_true",
                         help="classify every image again, even those done before")
     parser.set_defaults(func=run)
@@ -146,13 +157,15 @@ def run(args: argparse.Namespace) -> int:
     extensions = _extensions(args.extensions)
     if not extensions:
         return _error("--extensions: no extension given")
+    vocabulary = load_vocabulary(args.vocabulary) if args.vocabulary else DEFAULT_VOCABULARY
     mode = (SidecarMode.PREVIEW if args.dry_run
             else SidecarMode.WRITE if args.xmp else SidecarMode.NONE)
     request = TagRequest(
         folder, BatchOptions(recursive=args.recursive, extensions=extensions, top_k=args.top,
                              skip_done=not args.no_skip),
         min_confidence=args.min_confidence, csv=args.csv, json=args.json, sidecars=mode,
-        naming=SidecarNaming(args.xmp_naming))
+        naming=SidecarNaming(args.xmp_naming), vocabulary=vocabulary,
+        embed=args.embed and not args.dry_run)
     warn_flavours()
     engine = Engine()
     ref = engine.resolve(args.model)
@@ -168,7 +181,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"resnet-desktop: sidecar skipped: {problem}", file=sys.stderr)
         print(f"resnet-desktop: {result.sidecars.summary()}; `resnet-desktop tag --undo {folder}` "
               "reverts them", file=sys.stderr)
-    elif result.preview is not None:
+    if result.embedded is not None:
+        print(f"resnet-desktop: {result.embedded.summary()}; `resnet-desktop tag --undo "
+              f"{folder}` restores the files", file=sys.stderr)
+    if result.preview is not None and result.sidecars is None:
         print("Dry run: no sidecar was written. Writing sidecars would change:")
         for line in result.preview.lines():
             print(f"  {line}")

@@ -40,6 +40,14 @@ from resnet_desktop.core.inference.classifier import Classifier, ClassifierCache
 from resnet_desktop.core.inference.providers import POLICIES, ProviderStatus
 from resnet_desktop.core.inference.results import CamResult, Classification
 from resnet_desktop.core.inference.runtime_check import flavour_warning
+from resnet_desktop.core.keywords.policy import KeywordPolicy
+from resnet_desktop.core.keywords.rollup import CategoryMatch
+from resnet_desktop.core.keywords.vocabulary import (
+    DEFAULT_VOCABULARY,
+    Vocabulary,
+    VocabularyError,
+    load_vocabulary,
+)
 from resnet_desktop.core.models.cache import ModelCache
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
 from resnet_desktop.core.models.download import ProgressCallback
@@ -60,6 +68,7 @@ from resnet_desktop.core.sidecars.xmp import DEFAULT_NAMING, SidecarNaming
 
 __all__ = [
     "DEFAULT_NAMING",
+    "DEFAULT_VOCABULARY",
     "EXTENSIONS",
     "POLICIES",
     "BatchOptions",
@@ -68,9 +77,11 @@ __all__ = [
     "CancelToken",
     "Cancelled",
     "CatalogEntry",
+    "CategoryMatch",
     "Classification",
     "Classifier",
     "Engine",
+    "KeywordPolicy",
     "ModelDescription",
     "ModelError",
     "ModelManifest",
@@ -88,9 +99,12 @@ __all__ = [
     "TaggingModel",
     "UndoError",
     "UndoReport",
+    "Vocabulary",
+    "VocabularyError",
     "flavour_warning",
     "format_bytes",
     "format_count",
+    "load_vocabulary",
     "normalise_extensions",
     "undo_last",
 ]

@@ -4,8 +4,11 @@ Both writers hold a temporary file beside the target and rename it over the targ
 the ``with`` block ends without an exception, so a crash, a full disk or a cancelled batch
 never leaves a half-written export (and never destroys an older complete one).
 
-CSV columns: ``path,label,probability,top_k,model,error,tags``; ``top_k`` is the top-k as
-``label:probability`` pairs joined by ``;`` and ``tags`` the labels at or above the minimum
+CSV columns: ``path,label,probability,top_k,model,error,tags,category``; ``top_k`` is the top-k
+as ``label:probability`` pairs joined by ``;``, ``category`` the image's curated category (see
+:mod:`~resnet_desktop.core.keywords.rollup`) and ``tags`` the keywords the vocabulary chooses
+(:class:`~resnet_desktop.core.keywords.policy.KeywordPolicy`): the category and the labels at or
+above the minimum
 confidence joined by ``;``.
 
 JSON: ``{"provenance": {...}, "records": [...], "summary": {...}}`` (see :class:`Provenance`).
@@ -41,8 +44,9 @@ from resnet_desktop import __version__
 from resnet_desktop.core.batch.run import BatchProgress, BatchRecord
 from resnet_desktop.core.foundation.atomic import atomic_open
 from resnet_desktop.core.foundation.errors import ResNetDesktopError, write_error_reason
+from resnet_desktop.core.keywords.policy import KeywordPolicy
 
-CSV_COLUMNS = ("path", "label", "probability", "top_k", "model", "error", "tags")
+CSV_COLUMNS = ("path", "label", "probability", "top_k", "model", "error", "tags", "category")
 
 # UTF-8 *with* a byte-order mark: Excel on Windows and macOS decodes a double-clicked .csv as the
 # ANSI code page unless it starts with a BOM (non-ASCII file names turn into mojibake), while
@@ -78,8 +82,15 @@ def csv_text(text: str) -> str:
     return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
-def csv_row(record: BatchRecord, min_confidence: float = 0.0) -> list[str]:
+def _policy(min_confidence: float, keywords: KeywordPolicy | None) -> KeywordPolicy:
+    return keywords if keywords is not None else KeywordPolicy(min_confidence)
+
+
+def csv_row(record: BatchRecord, min_confidence: float = 0.0,
+            keywords: KeywordPolicy | None = None) -> list[str]:
     """One CSV row; text cells pass through :func:`csv_text` (see the module doc)."""
+    policy = _policy(min_confidence, keywords)
+    chosen = policy.keywords(record.top) if record.ok else None
     probability = record.probability
     return [
         csv_text(record.path),
@@ -88,7 +99,8 @@ def csv_row(record: BatchRecord, min_confidence: float = 0.0) -> list[str]:
         csv_text(top_k_text(record)),
         csv_text(record.model),
         csv_text(record.error or ""),
-        csv_text(";".join(record.tags(min_confidence)) if record.ok else ""),
+        csv_text(";".join(chosen.flat) if chosen else ""),
+        csv_text(chosen.category.label if chosen and chosen.category else ""),
     ]
 
 
@@ -103,13 +115,16 @@ def json_text(data: Any, indent: int | None = None) -> str:
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def json_record(record: BatchRecord, min_confidence: float = 0.0) -> dict[str, Any]:
+def json_record(record: BatchRecord, min_confidence: float = 0.0,
+                keywords: KeywordPolicy | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"path": record.path, "model": record.model}
     if record.ok:
+        chosen = _policy(min_confidence, keywords).keywords(record.top)
         data["label"] = record.label
         data["probability"] = round(record.probability or 0.0, 6)
         data["top_k"] = [p.to_json() for p in record.top]
-        data["tags"] = list(record.tags(min_confidence))
+        data["tags"] = list(chosen.flat)
+        data["category"] = chosen.category.to_json() if chosen.category else None
     data["error"] = record.error
     return data
 
@@ -124,6 +139,8 @@ class Provenance:
     folder: str
     top_k: int
     min_confidence: float
+    vocabulary_sha256: str | None = None
+    """The SHA-256 of the vocabulary file the keywords went through; None: no vocabulary."""
     app: str = "resnet-desktop"
     app_version: str = __version__
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -136,9 +153,11 @@ class _AtomicExport:
     errors = "strict"
     newline: str | None = None
 
-    def __init__(self, path: Path, min_confidence: float = 0.0) -> None:
+    def __init__(self, path: Path, min_confidence: float = 0.0,
+                 keywords: KeywordPolicy | None = None) -> None:
         self.path = Path(path)
         self.min_confidence = min_confidence
+        self.keywords = _policy(min_confidence, keywords)
         self.count = 0
         self._stack = contextlib.ExitStack()
         self._handle: IO | None = None
@@ -218,14 +237,15 @@ class CsvExport(_AtomicExport):
         self._writer.writerow(CSV_COLUMNS)
 
     def _write(self, record: BatchRecord) -> None:
-        self._writer.writerow(csv_row(record, self.min_confidence))
+        self._writer.writerow(csv_row(record, self.min_confidence, self.keywords))
 
 
 class JsonExport(_AtomicExport):
     """Streams ``records`` into one JSON document; ``summary`` is added when it is known."""
 
-    def __init__(self, path: Path, provenance: Provenance, min_confidence: float = 0.0) -> None:
-        super().__init__(path, min_confidence)
+    def __init__(self, path: Path, provenance: Provenance, min_confidence: float = 0.0,
+                 keywords: KeywordPolicy | None = None) -> None:
+        super().__init__(path, min_confidence, keywords)
         self.provenance = provenance
         self.summary: dict[str, Any] | None = None
 
@@ -238,7 +258,8 @@ class JsonExport(_AtomicExport):
     def _write(self, record: BatchRecord) -> None:
         assert self._handle is not None
         self._handle.write("," if self.count else "")
-        self._handle.write("\n    " + json_text(json_record(record, self.min_confidence)))
+        self._handle.write("\n    " + json_text(json_record(record, self.min_confidence,
+                                                            self.keywords)))
 
     def set_summary(self, progress: BatchProgress) -> None:
         self.summary = {

@@ -95,10 +95,6 @@ class BatchRecord:
     def probability(self) -> float | None:
         return self.top[0].probability if self.top else None
 
-    def tags(self, min_confidence: float) -> tuple[str, ...]:
-        """The labels of the top-k at or above ``min_confidence`` (0..1), most probable first."""
-        return tuple(p.label for p in self.top if p.probability >= min_confidence)
-
 
 @dataclass
 class BatchProgress:

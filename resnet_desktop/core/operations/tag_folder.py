@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -37,6 +37,9 @@ from resnet_desktop.core.batch.run import (
 from resnet_desktop.core.foundation.cancel import CancelToken, PauseToken
 from resnet_desktop.core.foundation.hashing import sha256_file_remembered
 from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.keywords.policy import KeywordPolicy
+from resnet_desktop.core.keywords.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from resnet_desktop.core.sidecars.embedded import EmbedReport, EmbedWriter
 from resnet_desktop.core.sidecars.undo_journal import UndoJournal
 from resnet_desktop.core.sidecars.xmp import (
     DEFAULT_NAMING,
@@ -73,6 +76,11 @@ class TagRequest:
     json: Path | None = None
     sidecars: SidecarMode = SidecarMode.NONE
     naming: SidecarNaming = DEFAULT_NAMING
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY
+    """Renames, blocks, per-class thresholds and levels for every output's keywords."""
+    embed: bool = False
+    """Write the keywords into the images themselves (JPEG, TIFF, PNG, WebP; other formats
+    get a sidecar), journaled for undo."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,8 @@ class TagResult:
     """The sidecars planned (``PREVIEW`` and ``WRITE``), with the images skipped."""
     sidecars: SidecarReport | None = None
     """What writing did (``WRITE`` only)."""
+    embedded: EmbedReport | None = None
+    """What writing into the images did (``TagRequest.embed`` only)."""
 
     def summary(self) -> str:
         p = self.progress
@@ -149,22 +159,28 @@ def tag_folder(classifier: Classifier, request: TagRequest, sink: TagSink | None
     sink = sink if sink is not None else TagSink()
     model = describe_model(classifier, model_sha256)
     sink.model_loaded(model)
-    planner = (SidecarPlanner(request.min_confidence, request.naming)
+    policy = KeywordPolicy(request.min_confidence, request.vocabulary)
+    request.vocabulary.check_names(policy.known_names([label.name for label in classifier.labels]))
+    planner = (SidecarPlanner(request.min_confidence, request.naming, keywords=policy)
                if request.sidecars is not SidecarMode.NONE else None)
     report = SidecarReport() if request.sidecars is SidecarMode.WRITE else None
+    embedder = (EmbedWriter(policy, request.naming, classifier.model_id,
+                            fallback=report is None) if request.embed else None)
+    provenance = replace(model.provenance(request.folder, request.options.top_k,
+                                          request.min_confidence),
+                         vocabulary_sha256=request.vocabulary.sha256)
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         store = open_results_store()
         if store is not None:
             stack.callback(store.close)
-        csv_out = (stack.enter_context(CsvExport(request.csv, request.min_confidence))
+        csv_out = (stack.enter_context(CsvExport(request.csv, request.min_confidence, policy))
                    if request.csv else None)
-        json_out = (stack.enter_context(JsonExport(
-            request.json, model.provenance(request.folder, request.options.top_k,
-                                           request.min_confidence), request.min_confidence))
+        json_out = (stack.enter_context(JsonExport(request.json, provenance,
+                                                   request.min_confidence, policy))
                     if request.json else None)
         journal = (stack.enter_context(UndoJournal.start(request.folder))
-                   if report is not None else None)
+                   if report is not None or embedder is not None else None)
         run = BatchRun(classifier, request.folder, request.options, store=store,
                        model_key=model_fingerprint(model.sha256, classifier.manifest),
                        cancel=cancel, pause=pause)
@@ -174,7 +190,7 @@ def tag_folder(classifier: Classifier, request: TagRequest, sink: TagSink | None
             if json_out is not None:
                 json_out.write(record)
             change = planner.change_for(record) if planner is not None else None
-            if change is not None and journal is not None:
+            if change is not None and report is not None:
                 try:
                     outcome = apply_change(change, journal, model=classifier.model_id)
                 except XmpError as exc:
@@ -182,11 +198,15 @@ def tag_folder(classifier: Classifier, request: TagRequest, sink: TagSink | None
                     sink.sidecar_failed(str(exc))
                 else:
                     setattr(report, outcome, getattr(report, outcome) + 1)
+            problem = embedder.write(record, journal) if embedder is not None else None
+            if problem is not None:
+                sink.sidecar_failed(problem)
             sink.record_done(record, run.progress)
         if json_out is not None:
             json_out.set_summary(run.progress)
     return TagResult(model, run.progress, time.perf_counter() - started,
-                     planner.preview if planner is not None else None, report)
+                     planner.preview if planner is not None else None, report,
+                     embedder.report if embedder is not None else None)
 
 
 def write_planned_sidecars(folder: Path, changes: Iterable[SidecarChange], model: str,

@@ -32,12 +32,24 @@ import stat as stat_module
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import exiv2
 
+from resnet_desktop.core.batch.run import BatchRecord
 from resnet_desktop.core.foundation.errors import ResNetDesktopError, write_error_reason
+from resnet_desktop.core.keywords.policy import KeywordPolicy
+from resnet_desktop.core.sidecars.xmp import (
+    APP_NS,
+    DEFAULT_NAMING,
+    SidecarNaming,
+    SidecarPlanner,
+    XmpError,
+    apply_change,
+)
+from resnet_desktop.core.sidecars.xmp_document import clean_text
+from resnet_desktop.core.sidecars.xmp_keywords import HIERARCHICAL
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +57,6 @@ EMBED_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".png", ".
 """Files whose keywords go inside them; everything else gets a sidecar."""
 IPTC_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe"})
 
-APP_NS = "http://ns.resnet-desktop.app/xmp/1.0/"
 _SUBJECT = "Xmp.dc.subject"
 _HIERARCHICAL = "Xmp.lr.hierarchicalSubject"
 _ADDED_SUBJECT = "Xmp.resnetDesktop.addedSubject"
@@ -246,3 +257,76 @@ def embed_keywords(path: Path, keywords: Sequence[str], hierarchical: Sequence[s
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
     return "merged"
+
+
+def hierarchical_values(paths: Sequence[Sequence[str]]) -> list[str]:
+    """``lr:hierarchicalSubject`` values, written as in sidecars: ``ImageNet|animal|cat``."""
+    cleaned = (tuple(clean_text(part) for part in path) for path in paths)
+    return list(dict.fromkeys(HIERARCHICAL.path_value(p) for p in cleaned if p and all(p)))
+
+
+@dataclass
+class EmbedReport:
+    """What ``tag --embed`` did."""
+
+    embedded: int = 0
+    unchanged: int = 0
+    sidecars: list[str] = field(default_factory=list)
+    """Files that got a sidecar instead (HEIC, raw, ...), by name."""
+    failed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (f"keywords written into {self.embedded} image file(s), {self.unchanged} "
+                "already up to date")
+        if self.sidecars:
+            text += (f"; {len(self.sidecars)} file(s) got an XMP sidecar instead (keywords "
+                     "are not written into HEIC, raw and other formats)")
+        if self.failed:
+            text += f", {len(self.failed)} failed"
+        return text
+
+
+class EmbedWriter:
+    """Writes each record's keywords into its image, or into a sidecar for formats that are
+    not written into (HEIC/HEIF, raw); streamed, one record at a time."""
+
+    def __init__(self, policy: KeywordPolicy, naming: SidecarNaming | str = DEFAULT_NAMING,
+                 model: str | None = None, *, fallback: bool = True) -> None:
+        """``fallback=False`` when the run writes sidecars for every image anyway."""
+        self.policy = policy
+        self.model = model
+        self.fallback = fallback
+        self.report = EmbedReport()
+        self._fallback = SidecarPlanner(policy.min_confidence, naming, keywords=policy)
+
+    def write(self, record: BatchRecord, journal) -> str | None:
+        """Embed (or fall back to a sidecar for) one record; a failure's one-line message, or
+        None. Failed images are skipped."""
+        if not record.ok:
+            return None
+        image = Path(record.file)
+        if not can_embed(image):
+            if not self.fallback:
+                return None
+            change = self._fallback.change_for(record)
+            if change is None:
+                return None
+            self.report.sidecars.append(record.path)
+            try:
+                apply_change(change, journal, model=self.model)
+            except XmpError as exc:
+                self.report.failed.append(str(exc))
+                return str(exc)
+            return None
+        chosen = self.policy.keywords(record.top)
+        try:
+            outcome = embed_keywords(image, [k for k in map(clean_text, chosen.flat) if k],
+                                     hierarchical_values(chosen.paths), journal)
+        except EmbedError as exc:
+            self.report.failed.append(str(exc))
+            return str(exc)
+        if outcome == "merged":
+            self.report.embedded += 1
+        else:
+            self.report.unchanged += 1
+        return None

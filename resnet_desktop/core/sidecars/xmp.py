@@ -27,6 +27,7 @@ from pathlib import Path
 
 from resnet_desktop.core.batch.run import BatchRecord
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
+from resnet_desktop.core.keywords.policy import KeywordPolicy
 from resnet_desktop.core.sidecars.sidecar_files import check_writable, read_sidecar, write_sidecar
 from resnet_desktop.core.sidecars.xmp_document import APP_NS, NAMESPACES, XmpError
 from resnet_desktop.core.sidecars.xmp_keywords import (
@@ -82,6 +83,9 @@ class SidecarChange:
     image: Path
     sidecar: Path
     keywords: tuple[str, ...]
+    paths: tuple[tuple[str, ...], ...] = ()
+    """The keywords as category paths (``animal, mammal, cat``) for the hierarchical lists;
+    empty: each keyword on its own under the root."""
 
 
 @dataclass
@@ -124,8 +128,10 @@ class SidecarPlanner:
     where ``replace`` naming gives two images one sidecar (``IMG_1.jpg``, ``IMG_1.png``)."""
 
     def __init__(self, min_confidence: float, naming: SidecarNaming | str = DEFAULT_NAMING,
-                 preview: SidecarPreview | None = None) -> None:
+                 preview: SidecarPreview | None = None,
+                 keywords: KeywordPolicy | None = None) -> None:
         self.min_confidence = min_confidence
+        self.keywords = keywords if keywords is not None else KeywordPolicy(min_confidence)
         self.naming = SidecarNaming(naming)
         self.preview = preview if preview is not None else SidecarPreview(self.naming)
         self._folder: Path | None = None
@@ -145,20 +151,22 @@ class SidecarPlanner:
                 f"{record.path}: {sidecar.name} already belongs to {owner} (use the "
                 f"{SidecarNaming.APPEND.example} naming)")
             return None
-        keywords = record.tags(self.min_confidence)
+        chosen = self.keywords.keywords(record.top)
+        keywords = chosen.flat
         exists = sidecar.exists()
         if not keywords and not exists:
             return None
         self._claimed[sidecar.name.casefold()] = image.name
-        change = SidecarChange(image, sidecar, keywords)
+        change = SidecarChange(image, sidecar, keywords, chosen.paths)
         self.preview.add(change, exists)
         return change
 
 
 def plan_sidecars(records: Iterable[BatchRecord], min_confidence: float,
                   naming: SidecarNaming | str = DEFAULT_NAMING,
+                  keywords: KeywordPolicy | None = None,
                   ) -> tuple[list[SidecarChange], SidecarPreview]:
-    planner = SidecarPlanner(min_confidence, naming)
+    planner = SidecarPlanner(min_confidence, naming, keywords=keywords)
     changes = [c for c in (planner.change_for(r) for r in records) if c is not None]
     return changes, planner.preview
 
@@ -189,7 +197,8 @@ def apply_change(change: SidecarChange, journal, *, model: str | None = None) ->
     old content before the file is touched. Raises :class:`XmpError` with a one-line reason.
     """
     sidecar = read_sidecar(change.sidecar)
-    new = merge_keywords(sidecar.data, change.keywords, model=model, name=change.sidecar.name)
+    new = merge_keywords(sidecar.data, change.keywords, model=model, name=change.sidecar.name,
+                         paths=change.paths)
     if new is None:
         return "unchanged"
     check_writable(sidecar)

@@ -3,9 +3,11 @@
 Each label is written three ways, so every common reader finds it:
 
 * ``dc:subject`` (a ``rdf:Bag`` of plain keywords): Lightroom, darktable, Immich, exiftool;
-* ``lr:hierarchicalSubject`` as ``ImageNet|label``: Lightroom's keyword tree, darktable (which
-  reads only this list when it is present), digiKam, Immich;
-* ``digiKam:TagsList`` (a ``rdf:Seq``) as ``ImageNet/label``: digiKam's tag tree (digiKam takes
+* ``lr:hierarchicalSubject`` as ``ImageNet|animal|mammal|cat|tiger cat`` (the curated category
+  path of the label, :mod:`~resnet_desktop.core.keywords`; ``ImageNet|label`` for labels without
+  one): Lightroom's keyword tree, darktable (which reads only this list when it is present),
+  digiKam, Immich;
+* ``digiKam:TagsList`` (a ``rdf:Seq``), the same paths with ``/``: digiKam's tag tree (digiKam takes
   the first non-empty list of ``TagsList``, ``hierarchicalSubject``, ..., ``dc:subject``) and
   Immich's first choice for tags.
 
@@ -65,10 +67,15 @@ class _Target:
     seeded_tag: str | None = None
 
     def value(self, keyword: str) -> str:
+        return self.path_value((keyword,))
+
+    def path_value(self, path: Sequence[str]) -> str:
+        """``ImageNet|animal|cat`` for a hierarchical list; the last name for ``dc:subject``."""
         if self.hierarchy is None:
-            return keyword
-        # The separator inside a label would make a deeper level of the tree.
-        return f"{HIERARCHY_ROOT}{self.hierarchy}{keyword.replace(self.hierarchy, '-')}"
+            return path[-1]
+        # The separator inside a name would make a deeper level of the tree.
+        return HIERARCHY_ROOT + "".join(
+            f"{self.hierarchy}{part.replace(self.hierarchy, '-')}" for part in path)
 
 
 SUBJECT = _Target(q("dc", "subject"), RDF_BAG, q("resnetDesktop", "addedSubject"), None)
@@ -218,15 +225,18 @@ def _user_keywords(target: _Target, other: _Target, states: dict[_Target, _ListS
 
 
 def merge_keywords(existing: bytes | None, keywords: Sequence[str], *, model: str | None = None,
-                   name: str = "sidecar") -> bytes | None:
+                   name: str = "sidecar", paths: Sequence[Sequence[str]] = ()) -> bytes | None:
     """The sidecar with this app's keywords replaced by ``keywords``; None if nothing changes.
 
     ``existing`` None means there is no sidecar yet (None is returned when ``keywords`` is
     empty: no empty sidecar is created). Raises
     :class:`~resnet_desktop.core.sidecars.xmp_document.XmpError` for a sidecar that is not
-    XMP. Control characters in ``keywords`` and ``model`` become spaces.
+    XMP. Control characters in ``keywords`` and ``model`` become spaces. ``paths`` are the
+    keywords as category paths for the hierarchical lists; empty: each keyword on its own.
     """
     keywords = list(dict.fromkeys(k for k in (clean_text(k) for k in keywords) if k))
+    tree = [cleaned for cleaned in (tuple(clean_text(p) for p in path) for path in paths)
+            if cleaned and all(cleaned)] or [(k,) for k in keywords]
     model = clean_text(model) if model else None
     if existing is None or not existing.strip():
         if not keywords:
@@ -241,7 +251,8 @@ def merge_keywords(existing: bytes | None, keywords: Sequence[str], *, model: st
     added_now: dict[_Target, list[str]] = {}
     for target in TARGETS:
         state = states[target]
-        desired = [target.value(k) for k in keywords]
+        desired = list(dict.fromkeys(target.path_value(p) for p in tree)) \
+            if target.hierarchy is not None else [target.value(k) for k in keywords]
         dropped = set(state.added) - set(desired)
         final = [v for v in state.current if v not in dropped]
         seeds: list[str] = []
