@@ -1,15 +1,26 @@
 """A journal of sidecar writes, so one Undo puts every sidecar of a run back exactly.
 
-One JSON Lines file per run in ``data_dir()/undo/``: a header line (folder, time, app version),
-then one line per sidecar written, appended and fsynced *before* the sidecar is touched, with
-the sidecar's previous bytes (or the fact that it did not exist), mode and modification time,
-and the SHA-256 of what is about to be written.
+One JSON Lines file per run in ``data_dir()/undo/``: a header line (folder, time, app version,
+write sequence), then one line per sidecar written, appended and fsynced *before* the sidecar
+is touched, with the sidecar's previous bytes (or the fact that it did not exist), mode and
+modification time, and the SHA-256 of what is about to be written; a run that ends normally
+adds a ``finished`` line.
 
-Undo walks the entries backwards: a sidecar still holding what this app wrote gets its old
-bytes, mode and mtime back (or is deleted when the run created it); one already in its old
+Order: each journal takes the next number of a global write sequence when it writes its first
+entry (not when its run starts), and a run holds its folder's lock
+(:func:`~resnet_desktop.core.foundation.folder_lock.folder_lock`) while it writes, so journals of
+one folder never interleave and (sequence, line) is the order the writes happened in.
+
+What one Undo reverts: the folder's last run, together with the runs before it that were
+interrupted (no ``finished`` line: cancelled, Ctrl+C, a crash), since the run after an
+interrupted one resumes it. Each sidecar those runs wrote goes back to its state before the
+first of their writes: a sidecar still holding one of the versions this app wrote gets its old
+bytes, mode and mtime back (or is deleted when the runs created it); one already in its old
 state is left as is (a crash between journaling and writing); one changed since by someone
-else is left alone and reported, never overwritten. A journal that has been undone is renamed
-``*.undone.jsonl`` and kept; the next Undo takes the run before it.
+else is left alone and reported, never overwritten. Journals whose undo ended with nothing left
+alone and nothing failed are renamed ``*.undone.jsonl`` and kept, and the next Undo takes the
+runs before them; otherwise they stay, and Undo can be tried again once the changed sidecars
+are dealt with. :func:`undoable_runs` counts what is left to undo.
 
 Images whose embedded keywords a run rewrote are journaled the same way, except that their
 previous bytes are copied to a backup file in ``<journal>.files/`` instead of into the line.
@@ -29,15 +40,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import filelock
+
 from resnet_desktop import __version__
-from resnet_desktop.core.foundation.atomic import atomic_open
+from resnet_desktop.core.foundation.atomic import atomic_open, atomic_write_text
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.folder_lock import data_folder_error, folder_key, folder_lock
 from resnet_desktop.core.foundation.paths import data_dir
+from resnet_desktop.core.foundation.regular_file import NotRegularFileError, read_regular_bytes
 
 log = logging.getLogger(__name__)
 
 JOURNAL_SUFFIX = ".jsonl"
 UNDONE_SUFFIX = ".undone.jsonl"
+_SEQUENCE = "sequence"
 
 
 class UndoError(ResNetDesktopError):
@@ -53,7 +69,19 @@ def _sha256(data: bytes) -> str:
 
 
 def _folder_key(folder: Path) -> str:
-    return str(Path(folder).resolve())
+    return folder_key(folder)
+
+
+def _next_sequence(directory: Path) -> int:
+    """The next number of the write sequence shared by every journal in ``directory``."""
+    counter = directory / _SEQUENCE
+    with filelock.FileLock(directory / f"{_SEQUENCE}.lock"):
+        try:
+            last = int(counter.read_text(encoding="ascii"))
+        except (FileNotFoundError, ValueError):
+            last = 0
+        atomic_write_text(counter, str(last + 1))
+    return last + 1
 
 
 class UndoJournal:
@@ -71,17 +99,27 @@ class UndoJournal:
 
     @classmethod
     def start(cls, folder: Path, directory: Path | None = None) -> UndoJournal:
+        """A journal for a run in ``folder``; an unwritable data folder raises
+        :class:`~resnet_desktop.core.foundation.folder_lock.DataFolderError` before any work."""
         directory = Path(directory) if directory is not None else journal_dir()
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            # The sequence's lock file, created now: a data folder that refuses files stops
+            # the run here rather than at its first sidecar.
+            with filelock.FileLock(directory / f"{_SEQUENCE}.lock"):
+                pass
+        except OSError as exc:
+            raise data_folder_error("keep the undo journal", exc) from None
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        tag = hashlib.sha256(_folder_key(folder).encode()).hexdigest()[:8]
+        tag = hashlib.sha256(os.fsencode(_folder_key(folder))).hexdigest()[:8]
         return cls(directory / f"{stamp}-{tag}-{os.getpid()}{JOURNAL_SUFFIX}", folder)
 
     def _open(self) -> None:
         # Opened on the first entry, so runs that write nothing leave nothing behind.
+        sequence = _next_sequence(self.path.parent)
         self._handle = open(self.path, "x", encoding="utf-8")  # noqa: SIM115 (held for the run)
-        header = {"journal": 1, "folder": _folder_key(self.folder), "created": time.time(),
-                  "app_version": __version__}
+        header = {"journal": 2, "folder": _folder_key(self.folder), "created": time.time(),
+                  "app_version": __version__, "sequence": sequence}
         self._append(header)
 
     def _append(self, data: dict) -> None:
@@ -94,7 +132,10 @@ class UndoJournal:
 
     def record(self, sidecar: Path, original: bytes | None, new: bytes,
                stat: os.stat_result | None) -> None:
-        """Journal one write before it happens (the caller writes only if this returns)."""
+        """Journal one write before it happens (the caller writes only if this returns).
+
+        ``OSError`` when the journal cannot be written: the caller must not write then.
+        """
         if self._handle is None:
             self._open()
         self._append({
@@ -131,16 +172,21 @@ class UndoJournal:
         })
         self.entries += 1
 
-    def close(self) -> None:
+    def close(self, *, finished: bool = False) -> None:
+        """``finished=True``: the run ended normally (it is not resumed by the next one)."""
         if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+            try:
+                if finished:
+                    self._append({"finished": True})
+            finally:
+                self._handle.close()
+                self._handle = None
 
     def __enter__(self) -> UndoJournal:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(finished=exc_type is None)
 
 
 @dataclass
@@ -151,6 +197,16 @@ class UndoReport:
     conflicts: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     journal: Path | None = None
+    """The newest journal this undo worked on."""
+    runs: int = 0
+    """Runs this undo reverted (0 when sidecars were left alone or failed: it can be retried)."""
+    remaining: int = 0
+    """Runs of the folder that can still be undone after this one (see :func:`undoable_runs`)."""
+
+    @property
+    def complete(self) -> bool:
+        """Every sidecar went back; the runs are marked undone."""
+        return not self.conflicts and not self.failed
 
     def summary(self) -> str:
         text = (f"{self.restored} sidecar(s) restored, {self.removed} created sidecar(s) "
@@ -161,6 +217,12 @@ class UndoReport:
             text += f", {len(self.conflicts)} changed since and left alone"
         if self.failed:
             text += f", {len(self.failed)} failed"
+        if self.runs > 1:
+            text += (f", across {self.runs} runs (an interrupted run is undone with the run "
+                     "that resumed it)")
+        if self.remaining:
+            text += (f"; {self.remaining} more run{'s' if self.remaining > 1 else ''} can be "
+                     "undone")
         return text
 
 
@@ -196,24 +258,46 @@ def _original(entry: dict, journal: Path) -> bytes | None:
     return base64.b64decode(entry["original"])
 
 
-def journals_for(folder: Path, directory: Path | None = None) -> list[Path]:
-    """Journals of ``folder`` not yet undone, oldest first."""
+@dataclass(frozen=True)
+class _Journal:
+    path: Path
+    sequence: int
+    finished: bool
+    entries: list[dict]
+
+
+def _journals(folder: Path, directory: Path | None) -> list[_Journal]:
+    """Journals of ``folder`` not yet undone, in the order their writes happened."""
     directory = Path(directory) if directory is not None else journal_dir()
     if not directory.is_dir():
         return []
     key = _folder_key(folder)
     found = []
-    for path in sorted(directory.glob(f"*{JOURNAL_SUFFIX}")):
+    for path in directory.glob(f"*{JOURNAL_SUFFIX}"):
         if path.name.endswith(UNDONE_SUFFIX):
             continue
         try:
-            header, _ = _read_journal(path)
+            header, lines = _read_journal(path)
         except UndoError as exc:
             log.warning("%s", exc)
             continue
-        if header.get("folder") == key:
-            found.append(path)
-    return found
+        if header.get("folder") != key:
+            continue
+        entries = [line for line in lines if "sidecar" in line]
+        finished = any(line.get("finished") for line in lines)
+        # Journals from before the write sequence (version 1) sort first, by their start time.
+        found.append(_Journal(path, int(header.get("sequence", 0)), finished, entries))
+    return sorted(found, key=lambda journal: (journal.sequence, journal.path.name))
+
+
+def journals_for(folder: Path, directory: Path | None = None) -> list[Path]:
+    """Journals of ``folder`` not yet undone, oldest write first."""
+    return [journal.path for journal in _journals(folder, directory)]
+
+
+def undoable_runs(folder: Path, directory: Path | None = None) -> int:
+    """How many runs that wrote into ``folder`` can still be undone (0: nothing to undo)."""
+    return len(_journals(folder, directory))
 
 
 def last_journal(folder: Path, directory: Path | None = None) -> Path | None:
@@ -222,8 +306,9 @@ def last_journal(folder: Path, directory: Path | None = None) -> Path | None:
 
 
 def _current(path: Path) -> bytes | None:
+    """The sidecar's bytes now, None if it is gone; never blocks on a FIFO put in its place."""
     try:
-        return path.read_bytes()
+        return read_regular_bytes(path)
     except FileNotFoundError:
         return None
 
@@ -237,19 +322,44 @@ def _restore(path: Path, data: bytes, mode: int | None, mtime_ns: int | None) ->
         os.utime(path, ns=(mtime_ns, mtime_ns))
 
 
-def undo_journal(path: Path) -> UndoReport:
-    """Revert the writes in one journal (see the module docstring for the rules)."""
-    _, entries = _read_journal(path)
-    report = UndoReport(journal=path)
-    for entry in reversed(entries):
-        sidecar = Path(entry["sidecar"])
+@dataclass
+class _Target:
+    """One file's writes in the runs being undone: where it goes back to, what it may hold."""
+
+    journal: Path
+    first: dict
+    """The entry of the first write: the state to go back to."""
+    written: set[str]
+    """SHA-256 of every version the runs wrote: the file may be in any of these states."""
+    last: int
+    """Position of the last write, to undo in reverse write order."""
+
+
+def _undo(unit: list[_Journal]) -> UndoReport:
+    """Put every file the ``unit``'s runs wrote back to its state before their first write."""
+    targets: dict[str, _Target] = {}
+    position = 0
+    for journal in unit:
+        for entry in journal.entries:
+            position += 1
+            target = targets.get(entry["sidecar"])
+            if target is None:
+                targets[entry["sidecar"]] = _Target(journal.path, entry,
+                                                    {entry["written_sha256"]}, position)
+            else:
+                target.written.add(entry["written_sha256"])
+                target.last = position
+    report = UndoReport(journal=unit[-1].path if unit else None)
+    for name, target in sorted(targets.items(), key=lambda item: item[1].last, reverse=True):
+        sidecar = Path(name)
+        entry = target.first
         try:
-            original = _original(entry, path)
+            original = _original(entry, target.journal)
             current = _current(sidecar)
             if current == original:
                 report.already += 1
                 continue
-            if current is None or _sha256(current) != entry["written_sha256"]:
+            if current is None or _sha256(current) not in target.written:
                 report.conflicts.append(f"{sidecar}: changed since it was written; left as is")
                 continue
             if original is None:
@@ -258,22 +368,53 @@ def undo_journal(path: Path) -> UndoReport:
             else:
                 _restore(sidecar, original, entry.get("mode"), entry.get("mtime_ns"))
                 report.restored += 1
+        except NotRegularFileError as exc:
+            report.conflicts.append(f"{sidecar}: {exc.kind} now stands in its place; left as is")
         except OSError as exc:
             report.failed.append(f"{sidecar}: {exc.strerror or exc}")
-    if not report.failed:
-        with contextlib.suppress(OSError):
-            path.rename(path.with_name(path.name[:-len(JOURNAL_SUFFIX)] + UNDONE_SUFFIX))
-        if not report.conflicts:
-            # An undone journal is never replayed: the copies of the images it restored can
-            # go (kept when an image changed since, as the only copy of its original).
-            shutil.rmtree(backup_dir(path), ignore_errors=True)
+    if report.complete:
+        report.runs = len(unit)
+        for journal in unit:
+            with contextlib.suppress(OSError):
+                journal.path.rename(journal.path.with_name(
+                    journal.path.name[:-len(JOURNAL_SUFFIX)] + UNDONE_SUFFIX))
+            # An undone journal is never replayed: the copies of the images it restored can go
+            # (kept while an image is left alone, as the only copy of its original).
+            shutil.rmtree(backup_dir(journal.path), ignore_errors=True)
     return report
 
 
+def undo_journal(path: Path) -> UndoReport:
+    """Revert the writes in one journal (see the module docstring for the rules)."""
+    _, lines = _read_journal(path)
+    entries = [line for line in lines if "sidecar" in line]
+    return _undo([_Journal(path, 0, any(line.get("finished") for line in lines), entries)])
+
+
+def _last_unit(journals: list[_Journal]) -> list[_Journal]:
+    """The last run and the interrupted runs right before it, which it resumed."""
+    unit = journals[-1:]
+    for journal in reversed(journals[:-1]):
+        if journal.finished:
+            break
+        unit.insert(0, journal)
+    return unit
+
+
 def undo_last(folder: Path, directory: Path | None = None) -> UndoReport:
-    """Revert the last run that wrote sidecars in ``folder``; UndoError if there is none."""
-    path = last_journal(folder, directory)
-    if path is None:
-        raise UndoError(f"nothing to undo: no sidecars were written in {folder} by this app "
-                        "(or they were already undone)")
-    return undo_journal(path)
+    """Revert the last run that wrote into ``folder`` (with the interrupted runs it resumed).
+
+    Holds the folder's lock meanwhile, so no run writes there during the undo. Raises
+    :class:`UndoError` when there is nothing to undo,
+    :class:`~resnet_desktop.core.foundation.folder_lock.FolderBusyError` when a run is writing
+    there now.
+    """
+    with folder_lock(folder, "undo"):
+        journals = _journals(folder, directory)
+        if not journals:
+            raise UndoError(f"nothing to undo: no sidecars were written in {folder} by this app "
+                            "(or they were already undone)")
+        unit = _last_unit(journals)
+        report = _undo(unit)
+        report.remaining = len(journals) - report.runs
+    return report

@@ -1,0 +1,92 @@
+"""One writer per folder: the lock is held across processes and names its holder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from resnet_desktop.core.foundation.folder_lock import (
+    DataFolderError,
+    FolderBusyError,
+    folder_lock,
+)
+from resnet_desktop.core.sidecars.undo_journal import UndoJournal, undo_last
+
+HOLDER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from resnet_desktop.core.foundation.folder_lock import folder_lock
+    with folder_lock(Path(sys.argv[1]), "resnet-desktop tag photos --xmp"):
+        print("locked", flush=True)
+        sys.stdin.read()  # held until the test closes our stdin
+""")
+
+
+@pytest.fixture
+def holder(tmp_path):
+    """Another process holding the lock of ``tmp_path / "photos"`` until the test ends."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               env=os.environ.copy())
+    try:
+        assert process.stdout.readline() == "locked\n"
+        yield folder, process
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)
+        process.stdout.close()
+
+
+def test_a_second_writer_is_refused_with_the_holders_pid_and_command(holder):
+    folder, process = holder
+    with pytest.raises(FolderBusyError) as caught, folder_lock(folder):
+        pass
+    message = str(caught.value)
+    assert f"process {process.pid} (resnet-desktop tag photos --xmp)" in message
+    assert str(folder) in message and "wait until it has finished" in message
+    assert caught.value.holder.pid == process.pid
+
+
+def test_the_lock_is_free_again_once_its_holder_has_gone(holder):
+    folder, process = holder
+    process.stdin.close()
+    assert process.wait(timeout=60) == 0
+    with folder_lock(folder):
+        pass
+
+
+def test_other_folders_and_the_same_folder_by_another_path_are_told_apart(holder, tmp_path):
+    folder, _ = holder
+    other = tmp_path / "other"
+    other.mkdir()
+    with folder_lock(other):
+        pass
+    (tmp_path / "link").symlink_to(folder)
+    with pytest.raises(FolderBusyError), folder_lock(tmp_path / "link"):
+        pass
+
+
+def test_undo_waits_for_no_one_while_a_run_writes_there(holder):
+    folder, _ = holder
+    with UndoJournal.start(folder) as journal:
+        journal.record(folder / "x.jpg.xmp", None, b"<x/>", None)
+    (folder / "x.jpg.xmp").write_bytes(b"<x/>")
+    with pytest.raises(FolderBusyError):
+        undo_last(folder)
+    assert (folder / "x.jpg.xmp").read_bytes() == b"<x/>"
+
+
+def test_an_unwritable_data_folder_is_one_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    monkeypatch.setenv("RESNET_DESKTOP_DATA", str(blocker / "data"))
+    with pytest.raises(DataFolderError, match="RESNET_DESKTOP_DATA"), folder_lock(tmp_path):
+        pass
+    with pytest.raises(DataFolderError, match="undo journal"):
+        UndoJournal.start(tmp_path)
