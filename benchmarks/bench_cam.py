@@ -1,7 +1,7 @@
 """What class activation maps cost over plain inference (run by hand, not by pytest).
 
-    .venv/bin/python benchmarks/bench_cam.py                  # both models, 15 rounds
-    .venv/bin/python benchmarks/bench_cam.py --rounds 5 --runs 10
+    .venv/bin/python benchmarks/bench_cam.py                  # both models, 300 triples
+    .venv/bin/python benchmarks/bench_cam.py --triples 50     # a quick look
 
 For each model, two CPU sessions of the same file: a plain one, and one whose first
 ``cam_available()`` rebuilt it with the feature maps as an extra output. On one real photo
@@ -13,12 +13,13 @@ For each model, two CPU sessions of the same file: a plain one, and one whose fi
 - cam session, plain run: ``Classifier.run`` on the rebuilt session, to show that the extra
   output costs nothing while the overlay is off.
 
-The three are interleaved round by round (each round: ``--runs`` runs of each, after one
-warm-up run), and each round's median is kept, so the drift of a shared machine hits all three
-alike; the figures are the medians over the rounds, and the overhead is the median of each
-round's own ratio. Also printed: the one-time cost of the rebuild, and of drawing the overlay
-on a 1024 x 768 photo (``core.imaging.heatmap.overlay``), which the GUI does once per class
-shown, not per inference.
+The three run back to back as a triple, ``--triples`` times after a warm-up, so that the load
+other processes put on a shared machine (which swings single runs by a factor of two on the
+2-core development VM) hits the three of a triple alike. The figures are the medians of the
+single runs; the overhead is the median of the triples' own ratios (cam / plain - 1), with its
+interquartile range. Also printed: the one-time cost of the rebuild, and of drawing the
+overlay on a 1024 x 768 photo (``core.imaging.heatmap.overlay``), which the GUI does once per
+class shown, not per inference.
 
 Models: the stand-in EfficientNet-Lite0 in ``../shared/models`` and the full-size ResNet-50
 graph the ``onnx`` package ships (``light_resnet50.onnx``: real shapes and FLOPs, constant
@@ -62,18 +63,13 @@ def _light_resnet50(folder: Path) -> Path:
     return path
 
 
-def _ms(call: Callable[[], object], runs: int) -> float:
-    """Median milliseconds of ``runs`` calls, after one warm-up call."""
+def _time(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
     call()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
+    return (time.perf_counter() - start) * 1000.0
 
 
-def measure(path: Path, rounds: int, runs: int) -> dict[str, float]:
+def measure(path: Path, triples: int) -> dict[str, float]:
     manifest = load_manifest_for(path)
     plain = Classifier(path, manifest, "cpu")
     cam = Classifier(path, manifest, "cpu")
@@ -88,31 +84,34 @@ def measure(path: Path, rounds: int, runs: int) -> dict[str, float]:
         _, maps = cam.run_with_cam(tensor)
         return maps[0].for_class(top)
 
-    figures: dict[str, list[float]] = {"plain": [], "cam": [], "cam session, plain run": [],
-                                       "overhead": []}
-    for _ in range(rounds):
-        a = _ms(lambda: plain.run(tensor), runs)
-        b = _ms(with_map, runs)
-        c = _ms(lambda: cam.run(tensor), runs)
-        for key, value in (("plain", a), ("cam", b), ("cam session, plain run", c),
-                           ("overhead", b / a - 1.0)):
-            figures[key].append(value)
+    kinds = {"plain": lambda: plain.run(tensor), "cam": with_map,
+             "cam session, plain run": lambda: cam.run(tensor)}
+    for call in kinds.values():
+        for _ in range(3):
+            call()
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    ratios = []
+    for _ in range(triples):
+        triple = {kind: _time(call) for kind, call in kinds.items()}
+        for kind, ms in triple.items():
+            times[kind].append(ms)
+        ratios.append(triple["cam"] / triple["plain"] - 1.0)
     big = photo.resize((1024, 768))
     box = crop_box(*big.size, plain.preprocessing)
     cam_map = with_map()
-    draw_ms = _ms(lambda: overlay(big, cam_map, box, 0.5), max(3, runs // 2))
-    result = {key: statistics.median(values) for key, values in figures.items()}
-    result["overhead min"] = min(figures["overhead"])
-    result["overhead max"] = max(figures["overhead"])
-    result["rebuild"] = rebuild_ms
-    result["draw 1024x768"] = draw_ms
+    draws = [_time(lambda: overlay(big, cam_map, box, 0.5)) for _ in range(10)]
+    result = {kind: statistics.median(values) for kind, values in times.items()}
+    quartiles = statistics.quantiles(ratios, n=4)
+    result.update({"overhead": statistics.median(ratios), "overhead q1": quartiles[0],
+                   "overhead q3": quartiles[2], "rebuild": rebuild_ms,
+                   "draw 1024x768": statistics.median(draws)})
     return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--runs", type=int, default=20, help="runs of each kind per round")
+    parser.add_argument("--triples", type=int, default=300,
+                        help="how many (plain, cam, cam session plain) triples to time")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         models = [_light_resnet50(Path(folder))]
@@ -120,15 +119,15 @@ def main() -> int:
             models.insert(0, SHARED_MODEL)
         else:
             print(f"(skipping the stand-in model: {SHARED_MODEL} not found)")
-        print(f"{args.rounds} rounds x {args.runs} runs of each; CPU provider\n")
+        print(f"{args.triples} triples; CPU provider, the app's interactive session\n")
         print("| model | plain ms | CAM ms (run + top-1 map) | CAM session, plain run ms "
-              "| overhead (median, min..max) | one-time rebuild ms | overlay 1024x768 ms |")
+              "| overhead (median of triples, IQR) | one-time rebuild ms | overlay 1024x768 ms |")
         print("|---|---|---|---|---|---|---|")
         for path in models:
-            r = measure(path, args.rounds, args.runs)
+            r = measure(path, args.triples)
             print(f"| {path.stem} | {r['plain']:.1f} | {r['cam']:.1f} "
                   f"| {r['cam session, plain run']:.1f} | {r['overhead'] * 100:+.1f} % "
-                  f"({r['overhead min'] * 100:+.1f}..{r['overhead max'] * 100:+.1f}) "
+                  f"({r['overhead q1'] * 100:+.1f}..{r['overhead q3'] * 100:+.1f}) "
                   f"| {r['rebuild']:.0f} | {r['draw 1024x768']:.1f} |", flush=True)
     return 0
 
