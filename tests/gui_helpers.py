@@ -1,12 +1,15 @@
-"""Qt test helpers shared by the GUI tests: real drag-and-drop events, a responsiveness probe
-and an engine that counts its classifications."""
+"""Qt test helpers shared by the GUI tests: real drag-and-drop events, a responsiveness probe,
+an engine that counts its classifications, a tiny colour classifier and solid-colour images."""
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from pathlib import Path
 
+import modelgen
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -93,3 +96,23 @@ class CountingEngine(Engine):
     def classify_image(self, *args, **kwargs):  # files that decode come here too
         self.classified += 1
         return super().classify_image(*args, **kwargs)
+
+
+COLOURS = ("red", "green", "blue", "crimson", "lime", "navy")
+
+
+def colour_model(folder: Path, classes: tuple[str, ...] = COLOURS, name: str = "Colours") -> Path:
+    """A tiny classifier with a labels file and a sidecar manifest: red images are "red"."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name.lower()}.onnx"
+    modelgen.colour_classifier(path, classes=classes)
+    modelgen.write_labels(folder / f"{name.lower()}-labels.txt", classes)
+    path.with_suffix(".json").write_text(json.dumps(
+        {"name": name, "labels": f"{name.lower()}-labels.txt", "license": "CC0-1.0"}))
+    return path
+
+
+def solid(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> Path:
+    """A one-colour image file."""
+    Image.new("RGB", size, colour).save(path)
+    return path

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from gui_helpers import colour_model, solid
 from PySide6.QtWidgets import QScrollArea
-from test_gui_main_window import colour_model, solid
 
 from resnet_desktop.gui.main_window import MainWindow
 from resnet_desktop.gui.models.import_dialog import ModelImportDialog
+
+pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
@@ -73,9 +75,21 @@ def test_batch_double_click_opens_the_image_in_the_main_pane(qtbot, window, tmp_
     model = colour_model(tmp_path / "models")
     with qtbot.waitSignal(window.model_changed, timeout=10_000):
         window.select_model(str(model), "cpu")
-    window.tabs.setCurrentWidget(window.batch_panel)
+    window.tabs.setCurrentIndex(_tab_titles(window).index("Batch"))
+    assert window.tabs.currentWidget().widget() is window.batch_panel
     picture = solid(tmp_path / "pick.png", (255, 0, 0))
     with qtbot.waitSignal(window.result_shown, timeout=10_000):
         window.batch_panel.image_activated.emit(str(picture))
     assert window.tabs.currentIndex() == 0
     assert window.pane.current_source() is not None
+
+
+def test_models_model_info_shows_the_info_tab(window):
+    """The real menu action: the tab page is the scroll area around the panel."""
+    models_menu = next(action.menu() for action in window.menuBar().actions()
+                       if action.text() == "&Models")
+    info = next(action for action in models_menu.actions() if action.text() == "Model &Info")
+    assert window.tabs.currentIndex() == 0
+    info.trigger()
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "Model Info"
+    assert window.tabs.currentWidget().widget() is window.info_panel

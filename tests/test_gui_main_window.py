@@ -10,8 +10,7 @@ import modelgen
 import onnxruntime
 import PySide6
 import pytest
-from gui_helpers import CountingEngine, GuiProbe, drag_enter, drop
-from PIL import Image
+from gui_helpers import CountingEngine, GuiProbe, colour_model, drag_enter, drop, solid
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl, qVersion
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QLabel
@@ -28,22 +27,6 @@ RED_TOP5 = ["crimson", "red", "blue", "green", "navy"]
 GREEK = ("alpha", "beta", "gamma", "delta", "epsilon")
 RED_TOP5_GREEK = ["delta", "alpha", "gamma", "beta", "epsilon"]
 GREEN_TOP5 = ["lime", "green", "blue", "red", "navy"]
-
-
-def colour_model(folder: Path, classes: tuple[str, ...] = COLOURS, name: str = "Colours") -> Path:
-    """A tiny classifier with a labels file and a sidecar manifest: red images are "red"."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name.lower()}.onnx"
-    modelgen.colour_classifier(path, classes=classes)
-    modelgen.write_labels(folder / f"{name.lower()}-labels.txt", classes)
-    path.with_suffix(".json").write_text(json.dumps(
-        {"name": name, "labels": f"{name.lower()}-labels.txt", "license": "CC0-1.0"}))
-    return path
-
-
-def solid(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> Path:
-    Image.new("RGB", size, colour).save(path)
-    return path
 
 
 @pytest.fixture
