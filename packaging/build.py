@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import plistlib
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +32,7 @@ ROOT = PACKAGING.parent
 sys.path[:0] = [str(PACKAGING), str(ROOT)]
 
 import bundle_rules  # noqa: E402
+import licences  # noqa: E402
 
 SPEC = PACKAGING / "resnet_desktop.spec"
 ICON_SVG = ROOT / "resources" / "icons" / "resnet-desktop.svg"
@@ -187,10 +190,22 @@ def platform_icon(png: Path | None, work: Path, system: str = sys.platform) -> P
 
 # --- PyInstaller ---------------------------------------------------------------------------
 
-def run_pyinstaller(args: argparse.Namespace, icon: Path | None) -> Path:
-    env = dict(os.environ)
+def pyinstaller_env(base: dict[str, str], icon: Path | None,
+                    system: str = sys.platform) -> dict[str, str]:
+    """PyInstaller's environment: the icon for the spec and, on macOS with a signing identity,
+    signing failures as errors (PyInstaller only warns by default and ships an app that
+    Gatekeeper then rejects) and a verification of the finished bundle's signature."""
+    env = dict(base)
     if icon is not None:
         env["RESNET_DESKTOP_ICON"] = str(icon)
+    if system == "darwin" and env.get("CODESIGN_IDENTITY"):
+        env["PYINSTALLER_STRICT_BUNDLE_CODESIGN_ERROR"] = "1"
+        env["PYINSTALLER_VERIFY_BUNDLE_SIGNATURE"] = "1"
+    return env
+
+
+def run_pyinstaller(args: argparse.Namespace, icon: Path | None) -> Path:
+    env = pyinstaller_env(dict(os.environ), icon)
     command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
                "--distpath", str(args.dist), "--workpath", str(args.work), str(SPEC)]
     if args.clean:
@@ -311,9 +326,76 @@ def report_missing_libraries(bundle: Path) -> None:
         print(f"  {library}  (needed by {shown})")
 
 
+def forbidden_libraries(bundle: Path) -> list[str]:
+    """The build machine's libstdc++/libgcc_s if they are in the bundle (they must not be)."""
+    internal = bundle / "_internal"
+    if not internal.is_dir():
+        return []
+    return sorted(p.name for p in internal.iterdir()
+                  if bundle_rules.FORBIDDEN_LINUX_LIBRARIES.match(p.name))
+
+
+def native_libraries(internal: Path) -> list[str]:
+    """Bundle paths (below ``_internal``) of every native library that is not a Python
+    extension module: what the licence index must name."""
+    found = []
+    for path in internal.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        relative = path.relative_to(internal).as_posix()
+        if re.search(r"\.(so(\.[\w-]+)*|dll|dylib)$", path.name) and \
+                not licences.is_extension_module(relative):
+            found.append(relative)
+    return sorted(found)
+
+
+def unlisted_native_libraries(bundle: Path) -> list[str]:
+    """Native libraries in the finished bundle that ``licences/THIRD-PARTY.txt`` does not name.
+
+    The index is written from the libraries PyInstaller was about to collect; this checks that
+    what it actually collected matches, so no notice goes missing.
+    """
+    internal = bundle / "_internal"
+    index = internal / licences.BUNDLE_FOLDER / "THIRD-PARTY.txt"
+    if not index.is_file():
+        raise BuildError(f"{index} is missing: the bundle carries no licence index")
+    listed = licences.listed_native_files(index.read_text(encoding="utf-8"))
+    return [path for path in native_libraries(internal) if path not in listed]
+
+
+def check_bundle_contents(bundle: Path) -> None:
+    """Linux and Windows: fail on libraries that must not ship and on unlisted ones."""
+    forbidden = forbidden_libraries(bundle) if sys.platform.startswith("linux") else []
+    if forbidden:
+        raise BuildError(f"the bundle carries {', '.join(forbidden)}: the user's Mesa drivers "
+                         "then fail to load ('GLIBCXX... not found'); bundle_rules.py must "
+                         "prune them")
+    unlisted = unlisted_native_libraries(bundle)
+    if unlisted:
+        raise BuildError("native libraries in the bundle that licences/THIRD-PARTY.txt does not "
+                         "name (packaging/licences.py):\n  " + "\n  ".join(unlisted))
+    log("licence index names every bundled native library; no libstdc++/libgcc_s")
+
+
 def linux_arch() -> str:
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(),
                                                         platform.machine())
+
+
+LINUX_ICON_SIZE = 512
+"""install.sh puts the icon into hicolor/512x512/apps, so the archive's icon is that size."""
+
+
+def linux_icon(png: Path, out: Path) -> None:
+    """The app icon at exactly LINUX_ICON_SIZE px, as the icon theme folder it goes to says."""
+    from PIL import Image
+
+    with Image.open(png) as source:
+        if source.size == (LINUX_ICON_SIZE, LINUX_ICON_SIZE) and source.format == "PNG":
+            shutil.copy2(png, out)
+            return
+        image = source.convert("RGBA")
+    image.resize((LINUX_ICON_SIZE, LINUX_ICON_SIZE), Image.Resampling.LANCZOS).save(out)
 
 
 def build_linux(bundle: Path, args: argparse.Namespace, png: Path | None, version: str) -> None:
@@ -326,7 +408,7 @@ def build_linux(bundle: Path, args: argparse.Namespace, png: Path | None, versio
         shutil.copy2(PACKAGING / "linux" / "resnet-desktop.desktop", stage)
         shutil.copy2(PACKAGING / "linux" / "install.sh", stage)
         if png is not None:
-            shutil.copy2(png, stage / "resnet-desktop.png")
+            linux_icon(png, stage / "resnet-desktop.png")
         (stage / "README-linux.txt").write_text(LINUX_XCB_NOTE, encoding="utf-8")
         partial = tarball.with_name(tarball.name + ".part")
         with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
@@ -373,6 +455,69 @@ def find_iscc() -> str | None:
     return found or next((p for p in ISCC_DEFAULTS if Path(p).is_file()), None)
 
 
+VC_RUNTIME_FLOOR = (14, 40)
+"""ONNX Runtime is built with Visual Studio 2022 17.10+; with an older msvcp140.dll it crashes
+in std::mutex."""
+VC_RUNTIME_DLL = re.compile(r"^(msvcp140|vcruntime140|concrt140)(_\w+)?(-[0-9a-f]+)?\.dll$",
+                            re.IGNORECASE)
+VC_RUNTIME_REQUIRED = ("msvcp140.dll", "vcruntime140.dll", "vcruntime140_1.dll")
+"""The installer installs no Visual C++ runtime: the bundle carries these, new enough."""
+
+
+def pe_file_version(path: Path) -> tuple[int, int, int, int] | None:
+    """A Windows PE file's FileVersion from its version resource (pefile, which PyInstaller
+    requires on Windows), or None when it has none or is no PE file."""
+    import pefile
+
+    try:
+        pe = pefile.PE(str(path), fast_load=True)
+    except pefile.PEFormatError:
+        return None
+    try:
+        pe.parse_data_directories(
+            directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_RESOURCE"]])
+        fixed = getattr(pe, "VS_FIXEDFILEINFO", None)
+        if not fixed:
+            return None
+        ms, ls = fixed[0].FileVersionMS, fixed[0].FileVersionLS
+        return ms >> 16, ms & 0xFFFF, ls >> 16, ls & 0xFFFF
+    finally:
+        pe.close()
+
+
+def vc_runtime_problems(bundle: Path) -> list[str]:
+    """Every Visual C++ runtime DLL in the bundle older than 14.40 (or of unknown version),
+    and the required ones that are missing.
+
+    PyInstaller and the PySide6 wheel each bring copies, and whichever the process loads first
+    is the one every module uses, so all of them must be new enough.
+    """
+    internal = bundle / "_internal"
+    problems = []
+    copies = [p for p in internal.rglob("*.dll") if VC_RUNTIME_DLL.match(p.name)]
+    for path in sorted(copies):
+        version = pe_file_version(path)
+        where = path.relative_to(bundle).as_posix()
+        if version is None:
+            problems.append(f"{where}: not a PE file with a version resource")
+        elif version[:2] < VC_RUNTIME_FLOOR:
+            problems.append(f"{where}: {'.'.join(map(str, version))}, older than "
+                            f"{'.'.join(map(str, VC_RUNTIME_FLOOR))}")
+    top = {p.name.lower() for p in internal.iterdir()} if internal.is_dir() else set()
+    problems += [f"_internal/{name}: missing" for name in VC_RUNTIME_REQUIRED if name not in top]
+    return problems
+
+
+def check_vc_runtime(bundle: Path) -> None:
+    problems = vc_runtime_problems(bundle)
+    if problems:
+        raise BuildError("the bundle's Visual C++ runtime is not fit to ship (install the "
+                         "latest Visual C++ 2015-2022 redistributable on the build machine and "
+                         "rebuild):\n  " + "\n  ".join(problems))
+    log(f"Visual C++ runtime: every bundled copy is {'.'.join(map(str, VC_RUNTIME_FLOOR))} "
+        "or newer")
+
+
 def build_windows(bundle: Path, args: argparse.Namespace, icon: Path | None,
                   version: str) -> None:
     iscc = find_iscc()
@@ -380,16 +525,10 @@ def build_windows(bundle: Path, args: argparse.Namespace, icon: Path | None,
         log("Setup.exe skipped: Inno Setup 6 (ISCC.exe) is not installed; install it from "
             "jrsoftware.org, or run ISCC packaging\\windows\\resnet-desktop.iss yourself")
         return
-    redist = Path(os.environ.get("VC_REDIST", PACKAGING / "windows" / "vc_redist.x64.exe"))
     defines = {"AppVersion": version, "BundleDir": str(bundle.resolve()),
                "OutputDir": str(args.dist.resolve())}
     if icon is not None:
         defines["IconFile"] = str(icon.resolve())
-    if redist.is_file():
-        defines["VCRedist"] = str(redist.resolve())
-    else:
-        log(f"warning: {redist} not found; the installer will not install the Visual C++ "
-            "runtime (download vc_redist.x64.exe from Microsoft, or set VC_REDIST)")
     command = [iscc, *(f"/D{k}={v}" for k, v in defines.items()),
                str(PACKAGING / "windows" / "resnet-desktop.iss")]
     log("running " + " ".join(command))
@@ -399,6 +538,96 @@ def build_windows(bundle: Path, args: argparse.Namespace, icon: Path | None,
 
 
 # --- macOS ---------------------------------------------------------------------------------
+
+MACHO_MAGICS = frozenset(bytes.fromhex(magic) for magic in (
+    "feedface", "feedfacf", "cefaedfe", "cffaedfe", "cafebabe", "cafebabf"))
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """``"14.0"`` -> ``(14, 0)``; trailing zeros dropped so that 14 == 14.0 == 14.0.0."""
+    numbers = [int(n) for n in text.strip().split(".")]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
+
+
+def parse_minos(otool_output: str) -> list[tuple[int, ...]]:
+    """The minimum macOS versions in ``otool -l`` output: ``minos`` of each LC_BUILD_VERSION
+    for macOS (platform 1) and ``version`` of each older LC_VERSION_MIN_MACOSX (one per
+    architecture of a universal binary)."""
+    found = []
+    command = platform_id = None
+    for line in otool_output.splitlines():
+        key, _, value = line.strip().partition(" ")
+        value = value.strip()
+        if key == "cmd":
+            command, platform_id = value, None
+        elif command == "LC_BUILD_VERSION" and key == "platform":
+            platform_id = value
+        else:
+            build_version = (command == "LC_BUILD_VERSION" and key == "minos"
+                             and platform_id in ("1", "MACOS"))
+            old_style = command == "LC_VERSION_MIN_MACOSX" and key == "version"
+            if build_version or old_style:
+                found.append(version_tuple(value))
+    return found
+
+
+def macos_floor_violations(minimums: dict[str, tuple[int, ...]],
+                           floor: tuple[int, ...]) -> list[str]:
+    """The binaries (bundle path -> highest minos) that need a newer macOS than ``floor``."""
+    return [f"{path} needs macOS {'.'.join(map(str, needed))}"
+            for path, needed in sorted(minimums.items(), key=lambda item: item[1], reverse=True)
+            if needed > floor]
+
+
+def macho_files(app: Path) -> list[Path]:
+    found = []
+    for path in sorted(app.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            with path.open("rb") as handle:
+                if handle.read(4) in MACHO_MAGICS:
+                    found.append(path)
+    return found
+
+
+def check_macos_minimum(app: Path) -> None:
+    """Fail when a bundled binary needs a newer macOS than Info.plist's LSMinimumSystemVersion.
+
+    pip picks wheels for the build Mac's own macOS (numpy's ``macosx_14_0_arm64`` on macOS 14),
+    and such a library does not load on an older system that Info.plist still admits.
+    """
+    with (app / "Contents" / "Info.plist").open("rb") as handle:
+        declared = plistlib.load(handle)["LSMinimumSystemVersion"]
+    minimums = {}
+    for path in macho_files(app):
+        result = subprocess.run(["otool", "-l", str(path)], capture_output=True, text=True)
+        found = parse_minos(result.stdout) if result.returncode == 0 else []
+        if found:
+            minimums[path.relative_to(app).as_posix()] = max(found)
+    violations = macos_floor_violations(minimums, version_tuple(declared))
+    if violations:
+        shown = violations[:15] + ([f"... and {len(violations) - 15} more"]
+                                   if len(violations) > 15 else [])
+        raise BuildError(f"LSMinimumSystemVersion is {declared} (packaging/macos/Info.plist), "
+                         "but these binaries need a newer macOS; build on that macOS with "
+                         "wheels for it, or raise the floor deliberately:\n  "
+                         + "\n  ".join(shown))
+    highest = max(minimums.values(), default=(0,))
+    log(f"macOS floor {declared}: the highest minos of {len(minimums)} binaries is "
+        f"{'.'.join(map(str, highest))}")
+
+
+def verify_macos_signature(app: Path) -> None:
+    """``codesign --verify --deep --strict``: an app whose signature does not verify is killed
+    on launch on Apple Silicon, or rejected by Gatekeeper."""
+    result = subprocess.run(["codesign", "--verify", "--deep", "--strict", "--verbose=2",
+                             str(app)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BuildError(f"codesign --verify --deep --strict failed for {app}:\n"
+                         f"{result.stderr.strip()}")
+    log("codesign --verify --deep --strict: the signature is valid")
+
 
 def build_macos(bundle: Path, args: argparse.Namespace, version: str) -> None:
     dmg = args.dist / f"{bundle_rules.APP_NAME}-{version}-macos-arm64.dmg"
@@ -442,6 +671,13 @@ def main(argv: list[str] | None = None) -> int:
             log(f"warning: the bundle is over {bundle_rules.SIZE_LIMIT_MB} MB")
         if sys.platform.startswith("linux"):
             report_missing_libraries(bundle)
+        if sys.platform == "darwin":
+            check_macos_minimum(bundle)
+            verify_macos_signature(bundle)
+        else:
+            check_bundle_contents(bundle)
+        if sys.platform == "win32":
+            check_vc_runtime(bundle)
         if args.skip_installer:
             return 0
         if sys.platform.startswith("linux"):

@@ -51,6 +51,9 @@ EXCLUDED_PYTHON_MODULES = (
     "setuptools", "pkg_resources", "pip", "wheel", "lazy_loader", "imageio", "tifffile",
     "networkx", "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
     "onnxruntime.datasets", "onnx.reference", "onnx.backend",
+    # Python's readline module links GNU readline, which is GPL-3.0: nothing the app does reads
+    # lines interactively, and packaging/licences.py has no entry for it on purpose.
+    "readline",
 )
 
 # Qt plugin folders the app never loads (bundle paths under PySide6/Qt/plugins).
@@ -71,12 +74,18 @@ PRUNED_QT_PLUGIN_FILES = re.compile(
     r"qpdf\.|qtvirtualkeyboardplugin\.|qtuiotouchplugin\.|wl-shell-plugin\.|qgtk3\.)",
     re.IGNORECASE,
 )
-# The build machine's GTK stack that only the GTK 3 theme plugin pulled in.
+# The build machine's GTK stack that only the GTK 3 theme plugin pulled in; and its C++ and GCC
+# runtimes. A bundled libstdc++.so.6 is loaded before the user's, and the user's Mesa drivers,
+# built against a newer one, then fail with "GLIBCXX_3.4.x not found" and the app has no OpenGL.
+# The glibc floor (the build machine's, README) already guarantees a user's libstdc++ at least
+# as new as the build machine's, so the user's copies are always good enough.
 PRUNED_SYSTEM_LIBRARIES = re.compile(
     r"^lib(gtk-3|gdk-3|gdk_pixbuf-2\.0|atk-1\.0|atk-bridge-2\.0|atspi|cairo|cairo-gobject|"
     r"pango-1\.0|pangocairo-1\.0|pangoft2-1\.0|harfbuzz|thai|datrie|fribidi|pixman-1|"
-    r"graphite2|epoxy)\.so",
+    r"graphite2|epoxy|stdc\+\+|gcc_s)\.so",
 )
+FORBIDDEN_LINUX_LIBRARIES = re.compile(r"^lib(stdc\+\+|gcc_s)\.so")
+"""Top-level libraries a Linux bundle must never carry (``build.py`` fails if they are back)."""
 # Qt translations: Qt's own strings for standard dialogs and the camera are all the app needs.
 KEPT_TRANSLATION_PREFIXES = ("qt_", "qtbase_", "qtmultimedia_")
 
@@ -141,6 +150,66 @@ def _is_library(name: str) -> bool:
 def prune(toc: list) -> list:
     """The TOC (``(dest, source, kind)`` tuples) without the entries ``is_pruned`` rejects."""
     return [entry for entry in toc if not is_pruned(entry[0])]
+
+
+def vendored_libraries(distribution: str) -> tuple[list[tuple[str, str]],
+                                                   list[tuple[str, str]]]:
+    """The files of a wheel's ``<package>.libs`` folder as PyInstaller (binaries, datas).
+
+    auditwheel (Linux) and delvewheel (Windows) put a wheel's own copies of native libraries
+    there, beside the package rather than in it, and delvewheel's ``__init__`` adds that folder
+    to the DLL search path and preloads the DLLs in the order its ``.load-order-*`` file gives.
+    PyInstaller has no hook for pi-heif, so the folder (and that file) is collected explicitly
+    under the same name.
+    """
+    from importlib import metadata
+
+    binaries, datas = [], []
+    try:
+        files = metadata.distribution(distribution).files or ()
+    except metadata.PackageNotFoundError:
+        return [], []
+    for entry in files:
+        parts = PurePosixPath(str(entry)).parts
+        if len(parts) == 2 and parts[0].endswith(".libs"):
+            pair = (str(entry.locate()), parts[0])
+            (binaries if _is_library(parts[1]) else datas).append(pair)
+    return binaries, datas
+
+
+def windows_version_info(version: str, exe_name: str, description: str) -> str:
+    """A PyInstaller version file (``EXE(version=...)``): the Windows version resource that
+    Explorer's Properties and Task Manager show (description, company, version)."""
+    release = re.match(r"\d+(\.\d+)*", version)  # "1.2.0rc1" -> 1.2.0.0
+    numbers = [int(n) for n in release.group(0).split(".")[:4]] if release else []
+    numbers += [0] * (4 - len(numbers))
+    strings = {
+        "CompanyName": PUBLISHER,
+        "FileDescription": description,
+        "FileVersion": version,
+        "InternalName": exe_name.removesuffix(".exe"),
+        "LegalCopyright": f"Copyright {PUBLISHER}; Apache License 2.0",
+        "OriginalFilename": exe_name,
+        "ProductName": DISPLAY_NAME,
+        "ProductVersion": version,
+    }
+    entries = ",\n".join(f"          StringStruct({k!r}, {v!r})" for k, v in strings.items())
+    return f"""\
+# UTF-8
+VSVersionInfo(
+  ffi=FixedFileInfo(filevers={tuple(numbers)!r}, prodvers={tuple(numbers)!r},
+                    mask=0x3f, flags=0x0, OS=0x40004, fileType=0x1, subtype=0x0,
+                    date=(0, 0)),
+  kids=[
+    StringFileInfo([
+      StringTable('040904B0', [
+{entries}
+      ])
+    ]),
+    VarFileInfo([VarStruct('Translation', [1033, 1200])])
+  ]
+)
+"""
 
 
 def app_version(root: Path) -> str:

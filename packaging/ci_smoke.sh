@@ -82,8 +82,10 @@ fi
 licence_dir="$BUNDLE/_internal/licences"
 if [ -f "$licence_dir/LICENSE" ] && [ -f "$licence_dir/THIRD-PARTY.txt" ] \
     && ls "$licence_dir"/PySide6_Essentials-*/LGPL-3.0.txt "$licence_dir"/onnxruntime-*/onnxruntime/ThirdPartyNotices.txt \
-      "$licence_dir"/pi_heif-*/licenses/LICENSES_bundled.txt >/dev/null 2>&1; then
-  say "licences: $(( $(ls "$licence_dir" | wc -l) - 2 )) bundled distributions, and the app's own"
+      "$licence_dir"/pi_heif-*/licenses/LICENSES_bundled.txt "$licence_dir"/Python-*/* \
+      "$licence_dir"/native/FFmpeg/LGPL-2.1.txt "$licence_dir"/native/ICU/ICU.txt >/dev/null 2>&1; then
+  say "licences: $(( $(ls "$licence_dir" | wc -l) - 3 )) bundled distributions with Python," \
+      "$(ls "$licence_dir/native" | wc -l) native components, and the app's own"
 else
   failures+=("the bundle lacks its licence texts in _internal/licences")
 fi

@@ -7,13 +7,29 @@ installed distributions, and collects each one's licence files from its ``.dist-
 and its package's top folder. Distributions whose wheels carry no text (PySide6 and shiboken6)
 get the texts their licence names from ``packaging/licences/``.
 
+The bundle also carries native libraries that no Python distribution declares: the CPython
+runtime, the build machine's system libraries (glib, libxcb, fontconfig, OpenSSL, PulseAudio,
+...) and third-party code inside wheels (Qt's FFmpeg and ICU, numpy's OpenBLAS). The spec hands
+the libraries PyInstaller actually collected to :func:`datas`, which maps each one to its
+component and licence with :data:`NATIVE_COMPONENTS` and gathers the texts: the build machine's
+Debian ``copyright`` file for a system library, ``packaging/licences/`` for code inside a wheel
+that ships no text of its own, or the folder of the distribution (or of Python) that carries
+it. A library with no entry, or a component left without a text, stops the build.
+
 Kept free of PyInstaller so that the spec, ``build.py`` and the tests share it.
 """
 
 from __future__ import annotations
 
+import os
+import platform
 import re
+import shutil
+import subprocess
+import sys
+import sysconfig
 import tomllib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
@@ -121,30 +137,341 @@ def notices(root: Path) -> list[Notice]:
     return result
 
 
-def summary(app_name: str, app_version: str, items: list[Notice]) -> str:
-    """The index file of the bundle's licence folder."""
+def python_notice() -> Notice:
+    """CPython itself: the interpreter, its standard library and the libraries its installer
+    bundles (OpenSSL, libffi, SQLite, ... on Windows and macOS), under the PSF licence."""
+    notice = Notice("Python", platform.python_version(), "PSF-2.0")
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    for candidate in (stdlib / "LICENSE.txt", Path(sys.base_prefix) / "LICENSE.txt"):
+        if candidate.is_file():
+            notice.files.append((candidate, "LICENSE.txt"))
+            return notice
+    # Debian's own Python leaves LICENSE.txt out; its copyright file carries the same text.
+    for package in debian_packages([stdlib / "os.py"]).values():
+        copyright_file = debian_copyright(package)
+        if copyright_file is not None:
+            notice.files.append((copyright_file, f"{package}.copyright"))
+    return notice
+
+
+# --- native libraries ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NativeComponent:
+    """A native library (or family of them) the bundle may carry, and its licence."""
+
+    name: str
+    licence: str
+    pattern: re.Pattern[str]
+    """Searched in the library's bundle path (``/`` separators)."""
+    texts: tuple[str, ...] = ()
+    """Texts from ``packaging/licences/`` it always gets (code inside a wheel with no text)."""
+    needs_text: bool = True
+    """False only for Microsoft's redistributable runtime, whose terms ask for no notice."""
+
+
+def _names(*names: str) -> re.Pattern[str]:
+    """A file called ``[lib]NAME`` followed by a version, a hash or a suffix (``libz.so.1``,
+    ``libjpeg-6dc8d115.so.62.4.0``, ``avcodec-61.dll``, ``libicuuc.73.dylib``)."""
+    alternatives = "|".join(names)
+    return re.compile(rf"(^|/)(lib)?({alternatives})([-_.\d][^/]*)?$", re.IGNORECASE)
+
+
+def _component(name: str, licence: str, *names: str, texts: tuple[str, ...] = (),
+               needs_text: bool = True) -> NativeComponent:
+    return NativeComponent(name, licence, _names(*names), texts, needs_text)
+
+
+QT_TEXTS = ("LGPL-3.0.txt", "GPL-3.0.txt")
+
+NATIVE_COMPONENTS: tuple[NativeComponent, ...] = (
+    # Third-party code inside the Qt wheels comes before the catch-all Qt entry.
+    _component("FFmpeg (Qt Multimedia's build)", "LGPL-2.1-or-later", "avcodec", "avformat",
+               "avutil", "avdevice", "avfilter", "swresample", "swscale", "postproc",
+               texts=("LGPL-2.1.txt",)),
+    _component("ICU", "Unicode-3.0", "icudata", "icui18n", "icuuc", "icuio", "icutu", "icudt",
+               "icuin", texts=("ICU.txt",)),
+    _component("Microsoft Visual C++ runtime", "LicenseRef-Microsoft-VC-Redistributable",
+               "msvcp140", "vcruntime140", "concrt140", "vccorlib140", "ucrtbase",
+               r"api-ms-win-[\w-]+", needs_text=False),
+    NativeComponent("Qt 6", "LGPL-3.0-only",
+                    re.compile(r"(^|/)(lib)?Qt6[^/]*$|(^|/)Qt\w*\.framework/|"
+                               r"(^|/)PySide6/(Qt/)?plugins/", re.IGNORECASE),
+                    texts=QT_TEXTS),
+    _component("Qt for Python (PySide6, Shiboken6)", "LGPL-3.0-only", "pyside6", "shiboken6",
+               texts=QT_TEXTS),
+    NativeComponent("Python", "PSF-2.0",
+                    re.compile(r"(^|/)lib-dynload/|(^|/)(lib)?python3\d*([-_.\d][^/]*)?$|"
+                               r"(^|/)Python(\.framework/|$)", re.IGNORECASE)),
+    _component("ONNX Runtime", "MIT", "onnxruntime"),
+    _component("DirectML", "LicenseRef-Microsoft-DirectML", "DirectML"),
+    _component("OpenBLAS", "BSD-3-Clause", "scipy_openblas", "openblas"),
+    _component("GCC runtime libraries", "GPL-3.0-or-later WITH GCC-exception-3.1", "gfortran",
+               "quadmath", "gcc_s", "gomp", r"stdc\+\+"),
+    _component("libheif", "LGPL-3.0-or-later", "heif"),
+    _component("libde265", "LGPL-3.0-or-later", "de265"),
+    _component("libavif, dav1d, libaom", "BSD-2-Clause", "avif", "dav1d", "aom"),
+    _component("libjpeg-turbo", "IJG AND BSD-3-Clause AND Zlib", "jpeg", "turbojpeg"),
+    _component("libpng", "libpng-2.0", "png16", "png"),
+    _component("LibTIFF", "libtiff", "tiff"),
+    _component("libwebp", "BSD-3-Clause", "webp", "webpdemux", "webpmux", "sharpyuv"),
+    _component("Little CMS", "MIT", "lcms2"),
+    _component("OpenJPEG", "BSD-2-Clause", "openjp2"),
+    _component("XZ Utils (liblzma)", "0BSD", "lzma"),
+    _component("Zstandard", "BSD-3-Clause", "zstd"),
+    _component("zlib", "Zlib", "z", "zlib", "zlib-ng"),
+    _component("bzip2", "bzip2-1.0.6", "bz2"),
+    _component("LZ4", "BSD-2-Clause", "lz4"),
+    _component("Brotli", "MIT", "brotlicommon", "brotlidec", "brotlienc"),
+    _component("FreeType", "FTL OR GPL-2.0-or-later", "freetype"),
+    _component("HarfBuzz", "MIT", "harfbuzz"),
+    _component("Fontconfig", "HPND-sell-variant", "fontconfig"),
+    _component("Expat", "MIT", "expat"),
+    _component("X.Org libraries", "MIT", "X11", "Xau", "Xdmcp", "Xext", "Xrandr", "Xrender",
+               "Xfixes", "Xi", "Xcursor", "Xinerama", "ICE", "SM"),
+    _component("libxcb and xcb-util", "MIT", "xcb"),
+    _component("xkbcommon", "MIT", "xkbcommon"),
+    _component("Wayland", "MIT", "wayland-client", "wayland-cursor", "wayland-egl"),
+    _component("GLib", "LGPL-2.1-or-later", r"glib-2\.0", r"gio-2\.0", r"gobject-2\.0",
+               r"gmodule-2\.0", r"gthread-2\.0"),
+    _component("PCRE2", "BSD-3-Clause", "pcre2-8", "pcre2-16"),
+    _component("libffi", "MIT", "ffi"),
+    _component("D-Bus", "AFL-2.1 OR GPL-2.0-or-later", "dbus-1"),
+    _component("systemd (libsystemd)", "LGPL-2.1-or-later", "systemd"),
+    _component("libcap", "BSD-3-Clause OR GPL-2.0-only", "cap"),
+    _component("libselinux", "LicenseRef-SELinux-Public-Domain", "selinux"),
+    _component("util-linux (libblkid, libmount, libuuid)", "LGPL-2.1-or-later AND BSD-3-Clause",
+               "blkid", "mount", "uuid"),
+    _component("OpenSSL", "Apache-2.0", "ssl", "crypto"),
+    _component("MIT Kerberos", "MIT", "gssapi_krb5", "k5crypto", "krb5", "krb5support"),
+    _component("e2fsprogs (libcom_err)", "MIT", "com_err"),
+    _component("keyutils", "LGPL-2.1-or-later", "keyutils"),
+    _component("libgcrypt, libgpg-error", "LGPL-2.1-or-later", "gcrypt", "gpg-error"),
+    _component("libbsd, libmd", "BSD-3-Clause", "bsd", "md"),
+    _component("PulseAudio client libraries", "LGPL-2.1-or-later", "pulse", "pulsecommon",
+               "pulse-simple", "asyncns"),
+    _component("libsndfile", "LGPL-2.1-or-later", "sndfile"),
+    _component("FLAC, Ogg, Vorbis, Opus", "BSD-3-Clause", "FLAC", "ogg", "vorbis",
+               "vorbisenc", "vorbisfile", "opus"),
+    _component("LAME", "LGPL-2.0-or-later", "mp3lame"),
+    _component("mpg123", "LGPL-2.1-only", "mpg123"),
+    _component("SQLite", "blessing", "sqlite3"),
+    _component("ncurses (terminfo)", "X11", "tinfo", "ncurses", "ncursesw"),
+)
+"""Every native library a bundle may carry, first match wins. A library that matches none
+stops the build: find its project and licence, and add it here (or keep it out of the bundle,
+as ``bundle_rules.EXCLUDED_PYTHON_MODULES`` does for GNU readline, which is GPL-3.0)."""
+
+_EXTENSION_MODULE = re.compile(r"\.(cpython-[^/]*\.so|abi3\.so|pyd)$|\.cpython-[^/]*\.dylib$")
+
+
+def is_extension_module(dest: str) -> bool:
+    """True for a Python extension module (``_imaging.cpython-311-x86_64-linux-gnu.so``)."""
+    return bool(_EXTENSION_MODULE.search(dest))
+
+
+def native_component(dest: str) -> NativeComponent | None:
+    """The entry of :data:`NATIVE_COMPONENTS` a bundle path belongs to, if any."""
+    path = dest.replace("\\", "/")
+    return next((c for c in NATIVE_COMPONENTS if c.pattern.search(path)), None)
+
+
+@dataclass
+class NativeNotice:
+    """One native component found in the bundle: its files and where its texts are."""
+
+    component: NativeComponent
+    bundle_files: list[str] = field(default_factory=list)
+    texts: list[tuple[Path, str]] = field(default_factory=list)
+    """(source file, name inside ``licences/native/<folder>``)."""
+    covered_by: list[str] = field(default_factory=list)
+    """Folders of ``licences/`` (a distribution's, Python's) that hold its texts."""
+
+    @property
+    def folder(self) -> str:
+        short = self.component.name.split(" (")[0]
+        slug = re.sub(r"[^A-Za-z0-9.+-]+", "-", short).strip("-")
+        return f"{BUNDLE_FOLDER}/native/{slug}"
+
+
+class LicenceError(Exception):
+    """A bundled native library without a licence entry or text; the message lists them."""
+
+
+def debian_packages(paths: Iterable[Path]) -> dict[Path, str]:
+    """The Debian package that installed each file, for the files dpkg knows (none elsewhere).
+
+    ``/lib`` is a link to ``/usr/lib`` on merged-/usr systems, and dpkg knows only one of the
+    two spellings, so both are asked.
+    """
+    if shutil.which("dpkg-query") is None:
+        return {}
+    spellings: dict[str, Path] = {}
+    for path in paths:
+        for candidate in {str(path), os.path.realpath(path)}:
+            spellings[candidate] = path
+            if candidate.startswith(("/lib/", "/lib64/", "/bin/", "/sbin/")):
+                spellings["/usr" + candidate] = path
+            elif candidate.startswith("/usr/"):
+                spellings[candidate[4:]] = path
+    if not spellings:
+        return {}
+    result = subprocess.run(["dpkg-query", "-S", *sorted(spellings)], capture_output=True,
+                            text=True)
+    found: dict[Path, str] = {}
+    for line in result.stdout.splitlines():
+        packages, _, where = line.rpartition(": ")
+        if where in spellings and packages and "diversion" not in packages:
+            found.setdefault(spellings[where], packages.split(",")[0].split(":")[0].strip())
+    return found
+
+
+def debian_copyright(package: str) -> Path | None:
+    path = Path("/usr/share/doc") / package / "copyright"
+    return path if path.is_file() else None
+
+
+def _owners(distributions: Iterable[metadata.Distribution]) -> dict[str, str]:
+    """Resolved path of every installed file -> the notice folder of its distribution."""
+    owners = {}
+    for distribution in distributions:
+        folder = f"{BUNDLE_FOLDER}/{distribution.metadata['Name']}-{distribution.version}"
+        for entry in distribution.files or ():
+            owners[os.path.realpath(distribution.locate_file(entry))] = folder
+    return owners
+
+
+def _python_roots() -> tuple[str, ...]:
+    """Folders of the Python installation (not of a virtual environment) that hold its own
+    native libraries: ``lib-dynload``, ``libpython``, and on Windows ``DLLs``."""
+    roots = {sysconfig.get_paths()["stdlib"], os.path.join(sys.base_prefix, "DLLs"),
+             os.path.join(sys.base_prefix, "lib")}
+    return tuple(os.path.realpath(r) + os.sep for r in roots)
+
+
+def native_notices(binaries: Iterable[tuple[str, str, str]],
+                   distributions: Iterable[metadata.Distribution],
+                   python_folder: str, extras: Path) -> list[NativeNotice]:
+    """Group the bundle's native libraries (PyInstaller TOC entries ``(dest, source, kind)``)
+    by component, with the texts of each; :class:`LicenceError` lists what has none.
+
+    Python extension modules of an installed distribution are its own code, covered by its
+    notice; the standard library's are Python's.
+    """
+    owners = _owners(distributions)
+    python_roots = _python_roots()
+    found: dict[str, NativeNotice] = {}
+    sources: dict[str, list[str]] = {}
+    unknown = []
+    for dest, source, kind in binaries:
+        if kind not in ("BINARY", "EXTENSION"):
+            continue
+        dest = dest.replace("\\", "/")
+        real = os.path.realpath(source)
+        owner = owners.get(real)
+        component = native_component(dest)
+        if kind == "EXTENSION" or is_extension_module(dest):
+            if owner is not None:
+                continue
+            if real.startswith(python_roots):
+                component = native_component("lib-dynload/")
+        if component is None:
+            unknown.append(f"{dest} (from {source})")
+            continue
+        notice = found.setdefault(component.name, NativeNotice(component))
+        notice.bundle_files.append(dest)
+        if owner is None:
+            sources.setdefault(component.name, []).append(real)
+        elif owner not in notice.covered_by:
+            notice.covered_by.append(owner)
+    if unknown:
+        raise LicenceError("bundled native libraries with no licence entry; add each to "
+                           "NATIVE_COMPONENTS in packaging/licences.py (or keep it out of the "
+                           "bundle):\n  " + "\n  ".join(sorted(unknown)))
+    packages = debian_packages(Path(s) for paths in sources.values() for s in paths)
+    missing = []
+    for name, notice in found.items():
+        notice.texts.extend((extras / text, text) for text in notice.component.texts)
+        own = sources.get(name, [])
+        for package in sorted({packages[Path(s)] for s in own if Path(s) in packages}):
+            copyright_file = debian_copyright(package)
+            if copyright_file is not None:
+                notice.texts.append((copyright_file, f"{package}.copyright"))
+        # Python's installer carries these (OpenSSL and libffi in a python.org build); a
+        # Debian package's file under /usr/lib has its own copyright file instead.
+        from_python = any(s.startswith(python_roots) and Path(s) not in packages for s in own)
+        if (from_python or notice.component.name == "Python") and \
+                python_folder not in notice.covered_by:
+            notice.covered_by.append(python_folder)
+        if notice.component.needs_text and not notice.texts and not notice.covered_by:
+            missing.append(f"{name}: {', '.join(sorted(notice.bundle_files))}")
+    if missing:
+        raise LicenceError("bundled native libraries whose licence text was not found (not "
+                           "from a Python distribution, Python or a Debian package): add the "
+                           "text to packaging/licences/ and name it in NATIVE_COMPONENTS:\n  "
+                           + "\n  ".join(missing))
+    return sorted(found.values(), key=lambda n: n.component.name.lower())
+
+
+def summary(app_name: str, app_version: str, items: list[Notice],
+            native: Sequence[NativeNotice] = ()) -> str:
+    """The index file of the bundle's licence folder.
+
+    Each native library is named on a line of its own (four spaces, then its bundle path), so
+    ``build.py`` can check that everything in the finished bundle is accounted for.
+    """
     lines = [f"{app_name} {app_version} is licensed under the Apache License 2.0 (LICENSE).",
              "",
              "It bundles the following software, each under its own licence; the texts are in",
              "the folder named after each one.", ""]
     width = max((len(f"{n.name} {n.version}") for n in items), default=0)
     lines += [f"{f'{n.name} {n.version}':<{width}}  {n.licence}" for n in items]
+    if native:
+        lines += ["", "Native libraries in the bundle, by the project they come from. The texts "
+                  "are in the", "folders named after 'texts:'.", ""]
+        for notice in native:
+            folders = ([notice.folder] if notice.texts else []) + notice.covered_by
+            where = ", ".join(f.removeprefix(f"{BUNDLE_FOLDER}/") for f in folders)
+            lines.append(f"{notice.component.name}  {notice.component.licence}"
+                         + (f"  (texts: {where})" if where else ""))
+            lines += [f"    {path}" for path in sorted(notice.bundle_files)]
     return "\n".join(lines) + "\n"
 
 
-def datas(root: Path, workdir: Path, app_name: str, app_version: str) -> list[tuple[str, str]]:
-    """PyInstaller ``datas`` entries: the app's LICENSE, an index, and every notice's files.
+def listed_native_files(index_text: str) -> set[str]:
+    """The bundle paths of native libraries that an index written by :func:`summary` names."""
+    return {line[4:] for line in index_text.splitlines()
+            if line.startswith("    ") and not line[4:].startswith(" ")}
+
+
+def datas(root: Path, workdir: Path, app_name: str, app_version: str,
+          binaries: Iterable[tuple[str, str, str]] = ()) -> list[tuple[str, str]]:
+    """PyInstaller ``datas`` entries: the app's LICENSE, an index, every notice's files, and the
+    texts of the native libraries in ``binaries`` (the TOC PyInstaller will collect).
 
     The index is written into ``workdir`` (the build folder) first.
     """
     items = notices(root)
+    python = python_notice()
+    native = native_notices(binaries, runtime_distributions(root), python.folder,
+                            root / "packaging" / "licences")
+    items.append(python)
     workdir.mkdir(parents=True, exist_ok=True)
     index = workdir / "THIRD-PARTY.txt"
-    index.write_text(summary(app_name, app_version, items), encoding="utf-8")
+    index.write_text(summary(app_name, app_version, items, native), encoding="utf-8")
     entries = [(str(root / "LICENSE"), BUNDLE_FOLDER), (str(index), BUNDLE_FOLDER)]
-    for notice in items:
-        for source, inside in notice.files:
-            parent = PurePosixPath(inside).parent
-            target = notice.folder if str(parent) == "." else f"{notice.folder}/{parent}"
-            entries.append((str(source), target))
+    placed = [(notice.folder, source, inside) for notice in items
+              for source, inside in notice.files]
+    placed += [(notice.folder, source, inside) for notice in native
+               for source, inside in notice.texts]
+    for folder, source, inside in placed:
+        inside_path = PurePosixPath(inside)
+        if inside_path.name != source.name:
+            # PyInstaller keeps a data file's name: every Debian text is called "copyright".
+            renamed = workdir / folder / inside
+            renamed.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, renamed)
+            source = renamed
+        parent = inside_path.parent
+        entries.append((str(source), folder if str(parent) == "." else f"{folder}/{parent}"))
     return entries

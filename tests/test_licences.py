@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "packaging"))
@@ -59,3 +62,125 @@ def test_datas_place_every_text_in_its_own_folder_with_an_index(tmp_path):
     assert len(pairs) == len(set(pairs)), "two texts would land on the same bundle path"
     apache = (REPO / "LICENSE").read_text(encoding="utf-8")
     assert "Apache License" in apache and "Version 2.0" in apache
+
+
+@pytest.mark.parametrize(("dest", "component"), [
+    ("PySide6/Qt/lib/libavcodec.so.61", "FFmpeg (Qt Multimedia's build)"),
+    ("PySide6/avcodec-61.dll", "FFmpeg (Qt Multimedia's build)"),
+    ("PySide6/Qt/lib/libswscale.8.dylib", "FFmpeg (Qt Multimedia's build)"),
+    ("PySide6/Qt/lib/libicudata.so.73", "ICU"),
+    ("PySide6/Qt/lib/libQt6Gui.so.6", "Qt 6"),
+    ("PySide6/Qt/lib/libQt6FFmpegStub-crypto.so.3", "Qt 6"),
+    ("PySide6/Qt6Core.dll", "Qt 6"),
+    ("PySide6/Qt/lib/QtGui.framework/Versions/A/QtGui", "Qt 6"),
+    ("PySide6/Qt/plugins/platforms/libqxcb.so", "Qt 6"),
+    ("PySide6/plugins/platforms/qwindows.dll", "Qt 6"),
+    ("PySide6/libpyside6.abi3.so.6.11", "Qt for Python (PySide6, Shiboken6)"),
+    ("PySide6/msvcp140.dll", "Microsoft Visual C++ runtime"),
+    ("libpython3.11.so.1.0", "Python"),
+    ("python311.dll", "Python"),
+    ("python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so", "Python"),
+    ("numpy.libs/libscipy_openblas64_-32a4b2a6.so", "OpenBLAS"),
+    ("numpy.libs/libgfortran-040039e1-0352e75f.so.5.0.0", "GCC runtime libraries"),
+    ("pi_heif.libs/libheif-7a3e919c.so.1.23.0", "libheif"),
+    ("pillow.libs/libjpeg-6dc8d115.so.62.4.0", "libjpeg-turbo"),
+    ("libcrypto.so.3", "OpenSSL"),
+    ("libcrypto-3-x64.dll", "OpenSSL"),
+    ("libk5crypto.so.3", "MIT Kerberos"),
+    ("libz.so.1", "zlib"),
+    ("libzstd.so.1", "Zstandard"),
+    ("libxcb-cursor.so.0", "libxcb and xcb-util"),
+    ("libglib-2.0.so.0", "GLib"),
+    ("libfontconfig.so.1", "Fontconfig"),
+    ("libfreetype.so.6", "FreeType"),
+    ("onnxruntime/capi/libonnxruntime_providers_shared.so", "ONNX Runtime"),
+    ("onnxruntime/capi/DirectML.dll", "DirectML"),
+    # GNU readline is GPL-3.0: it has no entry, so a bundle that carries it fails to build.
+    ("libreadline.so.8", None),
+    ("libmystery.so.1", None),
+])
+def test_native_libraries_map_to_their_component(dest: str, component: str | None) -> None:
+    found = licences.native_component(dest)
+    assert (found.name if found else None) == component
+
+
+def site_file(*parts: str) -> Path:
+    """A file of an installed distribution in this environment."""
+    import numpy
+
+    return Path(numpy.__file__).resolve().parent.parent.joinpath(*parts)
+
+
+def test_native_notices_come_from_what_is_bundled(tmp_path: Path) -> None:
+    import PySide6
+
+    qt_lib = Path(PySide6.__file__).resolve().parent / "Qt" / "lib"
+    avcodec = next(qt_lib.glob("libavcodec.so.*"), None) or next(qt_lib.glob("*avcodec*"))
+    blas = next(site_file("numpy.libs").glob("*openblas*"))
+    toc = [(f"PySide6/Qt/lib/{avcodec.name}", str(avcodec), "BINARY"),
+           (f"numpy.libs/{blas.name}", str(blas), "BINARY"),
+           ("numpy/_core/_multiarray_umath.so", str(blas), "EXTENSION"),
+           ("resources/models.json", str(REPO / "resources" / "models.json"), "DATA")]
+    notices = {n.component.name: n for n in licences.native_notices(
+        toc, licences.runtime_distributions(REPO), "licences/Python-3",
+        REPO / "packaging" / "licences")}
+    assert set(notices) == {"FFmpeg (Qt Multimedia's build)", "OpenBLAS"}
+    ffmpeg = notices["FFmpeg (Qt Multimedia's build)"]
+    assert [inside for _, inside in ffmpeg.texts] == ["LGPL-2.1.txt"]
+    assert ffmpeg.folder == "licences/native/FFmpeg"
+    assert "GNU LESSER GENERAL PUBLIC LICENSE" in ffmpeg.texts[0][0].read_text(encoding="utf-8")
+    openblas = notices["OpenBLAS"]
+    assert openblas.texts == [] and openblas.covered_by == [f"licences/numpy-{numpy_version()}"]
+    assert openblas.bundle_files == [f"numpy.libs/{blas.name}"]
+
+
+def numpy_version() -> str:
+    import numpy
+
+    return numpy.__version__
+
+
+def test_an_unknown_native_library_stops_the_build(tmp_path: Path) -> None:
+    mystery = tmp_path / "libmystery.so.1"
+    mystery.write_bytes(b"\x7fELF")
+    toc = [("libmystery.so.1", str(mystery), "BINARY")]
+    with pytest.raises(licences.LicenceError, match=r"no licence entry[\s\S]*libmystery\.so\.1"):
+        licences.native_notices(toc, [], "licences/Python-3", REPO / "packaging" / "licences")
+
+
+def test_a_known_library_without_any_text_stops_the_build(tmp_path: Path) -> None:
+    # Not from a distribution, Python or a Debian package, and its entry names no text.
+    stray = tmp_path / "libwebp.so.7"
+    stray.write_bytes(b"\x7fELF")
+    with pytest.raises(licences.LicenceError, match=r"text was not found[\s\S]*libwebp: "):
+        licences.native_notices([("libwebp.so.7", str(stray), "BINARY")], [],
+                                "licences/Python-3", REPO / "packaging" / "licences")
+
+
+@pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs a Debian system")
+def test_a_system_library_gets_its_debian_copyright_file(tmp_path: Path) -> None:
+    zlib = next((p for p in (Path("/lib/x86_64-linux-gnu/libz.so.1"),
+                             Path("/usr/lib/x86_64-linux-gnu/libz.so.1"),
+                             Path("/lib/aarch64-linux-gnu/libz.so.1")) if p.exists()), None)
+    if zlib is None:
+        pytest.skip("no system libz.so.1")
+    entries = licences.datas(REPO, tmp_path / "build", "resnet-desktop", "9.9",
+                             [("libz.so.1", str(zlib), "BINARY")])
+    texts = [(Path(source), target) for source, target in entries
+             if target == "licences/native/zlib"]
+    assert [source.name for source, _ in texts] == ["zlib1g.copyright"]
+    assert "zlib" in texts[0][0].read_text(encoding="utf-8").lower()
+    index = (tmp_path / "build" / "THIRD-PARTY.txt").read_text(encoding="utf-8")
+    assert "zlib  Zlib  (texts: native/zlib)" in index
+    assert licences.listed_native_files(index) == {"libz.so.1"}
+
+
+def test_python_itself_is_in_the_index_with_its_licence(tmp_path: Path) -> None:
+    notice = licences.python_notice()
+    assert notice.name == "Python" and notice.licence == "PSF-2.0"
+    assert notice.files and all(source.is_file() for source, _ in notice.files)
+    assert "PYTHON SOFTWARE FOUNDATION LICENSE" in notice.files[0][0].read_text(
+        encoding="utf-8", errors="replace").upper()
+    licences.datas(REPO, tmp_path / "build", "resnet-desktop", "9.9")
+    index = (tmp_path / "build" / "THIRD-PARTY.txt").read_text(encoding="utf-8")
+    assert f"Python {notice.version}" in index

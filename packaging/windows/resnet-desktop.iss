@@ -1,11 +1,15 @@
-; Inno Setup 6 script: a per-user Setup.exe for ResNet Desktop (no administrator rights needed,
-; except once for the Visual C++ runtime when it is missing).
+; Inno Setup 6 script: a per-user Setup.exe for ResNet Desktop (no administrator rights needed).
 ;
 ; packaging/build.py runs it after PyInstaller, passing:
 ;   /DAppVersion=0.1.0  /DBundleDir=...\dist\resnet-desktop  /DOutputDir=...\dist
-;   /DIconFile=...\resnet-desktop.ico (optional)  /DVCRedist=...\vc_redist.x64.exe (optional)
+;   /DIconFile=...\resnet-desktop.ico (optional)
 ; By hand, from the repository root after `python packaging\build.py --skip-installer`:
-;   ISCC /DAppVersion=0.1.0 /DVCRedist=%CD%\packaging\windows\vc_redist.x64.exe packaging\windows\resnet-desktop.iss
+;   ISCC /DAppVersion=0.1.0 packaging\windows\resnet-desktop.iss
+;
+; No Visual C++ runtime is installed: the bundle carries its own msvcp140.dll and
+; vcruntime140*.dll beside the app, and build.py fails when any copy is older than 14.40, the
+; version ONNX Runtime needs. (Installing the redistributable could not decide which copy the
+; app loads anyway: the bundle's are found first.)
 
 #ifndef AppVersion
   #define AppVersion "0.0.0"
@@ -18,6 +22,7 @@
 #endif
 #define AppName "ResNet Desktop"
 #define AppExe "resnet-desktop.exe"
+#define ProgId "ResNetDesktop.Image"
 
 [Setup]
 ; Keep the AppId for every release: upgrades and the uninstaller find the installation by it.
@@ -45,6 +50,8 @@ WizardStyle=modern
 UninstallDisplayName={#AppName}
 UninstallDisplayIcon={app}\{#AppExe}
 CloseApplications=yes
+; Explorer reloads the "Open with" lists after the openwith task's registry changes.
+ChangesAssociations=yes
 #ifdef IconFile
 SetupIconFile={#IconFile}
 #endif
@@ -59,6 +66,7 @@ Name: "english"; MessagesFile: "compiler:Default.isl"
 
 [Tasks]
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
+Name: "openwith"; Description: "Add ""Open with {#AppName}"" for images (JPEG, PNG, WebP, HEIC, ...)"; GroupDescription: "File types:"; Flags: unchecked
 
 [InstallDelete]
 ; A new version replaces the whole bundle: no stale DLLs from the previous one.
@@ -66,40 +74,52 @@ Type: filesandordirs; Name: "{app}\_internal"
 
 [Files]
 Source: "{#BundleDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
-#ifdef VCRedist
-Source: "{#VCRedist}"; DestDir: "{tmp}"; DestName: "vc_redist.x64.exe"; Flags: deleteafterinstall; Check: VCRedistNeeded
-#endif
 
 [Icons]
 Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#AppExe}"; WorkingDir: "{app}"
 Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; WorkingDir: "{app}"; Tasks: desktopicon
 
+[Registry]
+; Task "openwith": the app joins each image type's "Open with" list without becoming its default
+; program. HKA is the current user's hive for a per-user install, the machine's for all users.
+; Applications\resnet-desktop.exe names the app and the types it accepts; a ProgID opens a file;
+; each extension's OpenWithProgids lists that ProgID. The uninstaller removes all of it.
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}"; ValueType: string; ValueName: "FriendlyAppName"; ValueData: "{#AppName}"; Flags: uninsdeletekey; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\shell\open\command"; ValueType: string; ValueName: ""; ValueData: """{app}\{#AppExe}"" ""%1"""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\{#ProgId}"; ValueType: string; ValueName: ""; ValueData: "Image ({#AppName})"; Flags: uninsdeletekey; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\{#ProgId}\DefaultIcon"; ValueType: string; ValueName: ""; ValueData: "{app}\{#AppExe},0"; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\{#ProgId}\shell\open\command"; ValueType: string; ValueName: ""; ValueData: """{app}\{#AppExe}"" ""%1"""; Tasks: openwith
+; The extensions the app decodes (core/imaging/decode.py EXTENSIONS, less Netpbm's).
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".jpg"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".jpeg"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".jpe"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".jfif"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".png"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".webp"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".bmp"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".gif"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".tif"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".tiff"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".heic"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".heif"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; ValueType: string; ValueName: ".avif"; ValueData: ""; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.jpg\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.jpeg\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.jpe\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.jfif\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.png\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.webp\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.bmp\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.gif\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.tif\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.tiff\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.heic\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.heif\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+Root: HKA; Subkey: "Software\Classes\.avif\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: openwith
+
 [Run]
-#ifdef VCRedist
-; ONNX Runtime needs the Visual C++ 2015-2022 runtime. Installing it needs administrator
-; rights, so only this step asks for them (runas), and only when the runtime is missing.
-Filename: "{tmp}\vc_redist.x64.exe"; Parameters: "/install /quiet /norestart"; Verb: "runas"; Flags: shellexec waituntilterminated; StatusMsg: "Installing the Microsoft Visual C++ runtime..."; Check: VCRedistNeeded
-#endif
 Filename: "{app}\{#AppExe}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent
 
 [UninstallDelete]
 ; Settings, downloaded models and logs live in the user's profile (platformdirs) and are kept.
 Type: dirifempty; Name: "{app}"
-
-[Code]
-const
-  VCRuntimeKey = 'SOFTWARE\Microsoft\VisualStudio\14.0\VC\Runtimes\x64';
-
-// True unless the Visual C++ 2015-2022 x64 runtime 14.40 or newer is installed. ONNX Runtime
-// is built with Visual Studio 2022 17.10+, whose programs crash in std::mutex with an older
-// msvcp140.dll.
-function VCRedistNeeded: Boolean;
-var
-  Installed, Major, Minor: Cardinal;
-begin
-  Result := True;
-  if RegQueryDWordValue(HKLM64, VCRuntimeKey, 'Installed', Installed) and (Installed = 1) and
-     RegQueryDWordValue(HKLM64, VCRuntimeKey, 'Major', Major) and
-     RegQueryDWordValue(HKLM64, VCRuntimeKey, 'Minor', Minor) then
-    Result := (Major < 14) or ((Major = 14) and (Minor < 40));
-end;
