@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import modelgen
 import numpy as np
@@ -139,3 +140,26 @@ def test_map_is_placed_on_the_crop_of_the_oriented_photo(tmp_path, shared_model,
     assert (crop.right, crop.bottom) == pytest.approx((304 / 384, 240 / 256))
     x, y = result.cam.peak(cat.index, 600, 400)
     assert 0 <= x < 300 and 0 <= y < 400
+
+
+def test_full_size_resnet50_with_constant_of_shape_weights_has_a_head():
+    """The onnx package's light_resnet50: AveragePool 7x7, Reshape, Gemm(transB), Softmax, its
+    weights made by ConstantOfShape nodes."""
+    path = Path(onnx.__file__).parent / "backend/test/data/light/light_resnet50.onnx"
+    head = find_cam_head(onnx.load(str(path)))
+    assert head is not None and head.pool_kernel == (7, 7)
+    assert head.weights.shape == (1000, 2048)
+    assert np.allclose(head.weights, 0.02)
+
+
+def test_heads_that_are_not_a_pooled_linear_layer_are_refused():
+    model = modelgen.resnet(blocks=(1, 1, 1, 1))
+    assert find_cam_head(model) is not None
+    gemm = next(n for n in model.graph.node if n.op_type == "Gemm")
+    # Weights computed at run time (here from the input) are not a fixed linear layer.
+    gemm.input[1] = next(n for n in model.graph.node if n.op_type == "Flatten").output[0]
+    assert find_cam_head(model) is None
+    pooled = modelgen.resnet(blocks=(1, 1, 1, 1))
+    pool = next(n for n in pooled.graph.node if n.op_type == "GlobalAveragePool")
+    pool.op_type = "GlobalMaxPool"
+    assert find_cam_head(pooled) is None

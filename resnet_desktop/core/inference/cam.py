@@ -17,6 +17,7 @@ or ``ConstantOfShape`` nodes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,7 +115,11 @@ def find_cam_head(model: onnx.ModelProto) -> CamHead | None:
     return CamHead(node.input[0], np.ascontiguousarray(weights), kernel)
 
 
-def _fully_connected(node, producer, constant) -> tuple[np.ndarray | None, str | None]:
+def _fully_connected(
+    node: onnx.NodeProto | None,
+    producer: Callable[[str], onnx.NodeProto | None],
+    constant: Callable[[str], np.ndarray | None],
+) -> tuple[np.ndarray | None, str | None]:
     """(weights (classes, K), name of the layer's input) of a Gemm or MatMul(+Add) node."""
     if node is None:
         return None, None
@@ -126,12 +131,12 @@ def _fully_connected(node, producer, constant) -> tuple[np.ndarray | None, str |
         weights = b if attrs.get("transB", 0) else b.T
         return weights * np.float32(attrs.get("alpha", 1.0)), node.input[0]
     if node.op_type == "Add":
-        matmul = next((producer(i) for i in node.input
-                       if producer(i) is not None and producer(i).op_type == "MatMul"), None)
-        others = [i for i in node.input if producer(i) is not matmul]
-        if matmul is None or len(others) != 1 or constant(others[0]) is None:
+        terms = [(name, producer(name)) for name in node.input]
+        matmuls = [n for _, n in terms if n is not None and n.op_type == "MatMul"]
+        biases = [name for name, n in terms if n is None or n.op_type != "MatMul"]
+        if len(matmuls) != 1 or len(biases) != 1 or constant(biases[0]) is None:
             return None, None
-        node = matmul
+        node = matmuls[0]
     if node.op_type == "MatMul":
         b = constant(node.input[1])
         if b is None or b.ndim != 2:
