@@ -11,6 +11,7 @@ import modelgen
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 
 from resnet_desktop.gui.main_window import MainWindow
 
@@ -153,3 +154,40 @@ def test_a_failed_download_names_the_source(qtbot, catalog, new_window):
         window.select_model("colours-v2-50")
     assert "missing.onnx" in failed.args[1] and "404" in failed.args[1]
     assert "404" in window.statusBar().currentMessage()
+
+
+@pytest.mark.parametrize("tab", ["Batch", "Camera", "Validate"])
+def test_every_tabs_download_shows_in_the_status_bar_with_cancel(qtbot, catalog, new_window,
+                                                                tmp_path, tab):
+    """The Batch tab, the camera and the validate dialog download through the one model
+    service: the status-bar bar shows it, and its Cancel stops it."""
+    catalog(delay=0.15)
+    window = new_window()
+    window.picker.select_model(MODEL_ID)
+    assert window.models.current_model() == MODEL_ID
+    progress: list[int] = []
+    window.models.download_progressed.connect(lambda d, t, r: progress.append(d))
+    photo = Image.new("RGB", (40, 40), (255, 0, 0))
+    if tab == "Batch":
+        photo.save(tmp_path / "red.png")
+        window.batch_panel.set_folder(tmp_path)
+        window.batch_panel.start()
+        stopped = window.batch_panel.batch_stopped
+    elif tab == "Camera":
+        classifier = window.camera_panel.classifier()
+        classifier.classify_snapshot(image=QImage(photo.tobytes(), 40, 40, 120,
+                                                  QImage.Format.Format_RGB888).copy())
+        stopped = window.models.download_ended
+    else:
+        dialog = window.validate_model()
+        dialog.set_folder(tmp_path)
+        dialog.start()
+        stopped = dialog.validation_cancelled
+    qtbot.waitUntil(lambda: any(d > 0 for d in progress), timeout=10_000)
+    assert window.download_bar.isVisible()
+    assert window.download_bar.text().startswith("Downloading Colours 18 v1")
+    with qtbot.waitSignal(stopped, timeout=10_000):
+        qtbot.mouseClick(window.download_bar.cancel_button, Qt.MouseButton.LeftButton)
+    assert not window.download_bar.isVisible()
+    assert "Download of Colours 18 v1 cancelled" in window.statusBar().currentMessage()
+    assert window.models.engine.cache.partial_bytes(MODEL_ID) > 0
