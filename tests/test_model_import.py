@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import modelgen
@@ -15,13 +16,14 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from resnet_desktop.cli import main
-from resnet_desktop.core.foundation.errors import ManifestError
+from resnet_desktop.core.foundation.errors import ManifestError, ModelError
 from resnet_desktop.core.imaging.preprocess import preprocess
 from resnet_desktop.core.inference.classifier import Classifier
-from resnet_desktop.core.models.manifest import load_manifest_for
+from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
 from resnet_desktop.core.operations.import_model import (
     PRESETS,
     ImportRequest,
+    ManifestExistsError,
     check_import,
     import_model,
     preset_for,
@@ -206,7 +208,7 @@ def test_sidecar_that_cannot_be_written_is_refused_without_leftovers(tmp_path):
     (tmp_path / "m" / "flowers.json").mkdir()  # replacing a folder fails on every system
     with pytest.raises(ManifestError, match=r"cannot write flowers\.json beside the model") \
             as info:
-        import_model(ImportRequest(path, tmp_path / "m" / "flowers.txt"))
+        import_model(ImportRequest(path, tmp_path / "m" / "flowers.txt"), overwrite=True)
     assert info.value.field == "model"
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["flowers.json", "flowers.onnx",
                                                                  "flowers.txt"]
@@ -319,3 +321,48 @@ def test_cli_info_of_a_catalog_model_needs_it_downloaded(tmp_path, capsys, monke
         ("tiny", "Tiny ResNet", 1000, "imagenet")
     assert info["published"] == {"top1": 1.5, "top5": 7.0}
     assert info["bytes"] == len(blob) and info["input_size"] == 224
+
+
+def test_import_does_not_replace_an_existing_sidecar_unless_told(tmp_path):
+    path = _model(tmp_path)
+    labels = tmp_path / "flowers.txt"
+    sidecar = import_model(ImportRequest(path, labels, name="First")).sidecar
+    before = sidecar.read_bytes()
+    with pytest.raises(ManifestExistsError, match=r"^model: flowers\.json already exists beside "
+                                                  r"flowers\.onnx; it was left as it is$"):
+        import_model(ImportRequest(path, labels, name="Second"))
+    assert sidecar.read_bytes() == before
+    import_model(ImportRequest(path, labels, name="Second"), overwrite=True)
+    assert load_manifest_for(path).name == "Second"
+
+
+def test_cli_import_needs_force_to_replace_a_sidecar(tmp_path, capsys):
+    path = _model(tmp_path)
+    labels = tmp_path / "flowers.txt"
+    assert run_cli(capsys, "import", path, "--labels", labels, "--name", "First")[0] == 0
+    code, out, err = run_cli(capsys, "import", path, "--labels", labels, "--name", "Second")
+    assert (code, out) == (2, "")
+    assert err.strip() == ("resnet-desktop: error: model: flowers.json already exists beside "
+                           "flowers.onnx; it was left as it is; add --force to replace it")
+    assert load_manifest_for(path).name == "First"
+    code, _, err = run_cli(capsys, "import", path, "--labels", labels, "--name", "Second",
+                           "--force")
+    assert code == 0, err
+    assert load_manifest_for(path).name == "Second"
+
+
+HUGE_INPUT = r"\[N, 3, 30000, 30000\] needs 10\.1 GiB of memory for each run on each worker, " \
+    r"more than the 512 MiB the app allows"
+
+
+def test_import_refuses_an_input_that_needs_more_memory_than_the_budget(tmp_path):
+    path = _model(tmp_path, input_size=30000)
+    error = _refused(ImportRequest(path, tmp_path / "flowers.txt"))
+    assert error.field == "model"
+    assert re.search(HUGE_INPUT, str(error)), str(error)
+
+
+def test_loading_refuses_an_input_that_needs_more_memory_than_the_budget(tmp_path):
+    path = _model(tmp_path, input_size=30000)
+    with pytest.raises(ModelError, match=HUGE_INPUT):
+        Classifier(path, ModelManifest(name="huge", labels=str(tmp_path / "flowers.txt")), "cpu")

@@ -15,6 +15,7 @@ from resnet_desktop.core.operations.import_model import (
     PRESET_CHOICES,
     PRESETS,
     ImportRequest,
+    ManifestExistsError,
     check_import,
     import_model,
 )
@@ -53,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="what the model outputs (default: detected by a test run)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check only; do not write the sidecar")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the model's existing sidecar manifest")
     parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
     parser.set_defaults(func=run)
 
@@ -73,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
         layout=args.layout,
         output=args.output,
     )
-    result = check_import(request) if args.dry_run else import_model(request)
+    try:
+        result = check_import(request) if args.dry_run else \
+            import_model(request, overwrite=args.force)
+    except ManifestExistsError as exc:
+        raise ManifestExistsError(f"{exc}; add --force to replace it", exc.field) from None
     manifest_json = result.manifest.to_json(result.model_path.parent)
     if args.json:
         json.dump({"model": str(result.model_path),

@@ -16,6 +16,7 @@ import onnx
 import onnxruntime as ort
 
 from resnet_desktop.core.foundation.errors import ModelError, first_line
+from resnet_desktop.core.foundation.telemetry import disable_onnxruntime_events
 from resnet_desktop.core.inference.cam import (
     ActivationMaps,
     CamHead,
@@ -28,12 +29,15 @@ from resnet_desktop.core.inference.providers import (
     ProviderStatus,
     candidates,
 )
+from resnet_desktop.core.models.input_budget import input_budget_problem
 from resnet_desktop.core.models.labels import Label, load_labels
 from resnet_desktop.core.models.manifest import ModelManifest
 
 log = logging.getLogger(__name__)
 
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+disable_onnxruntime_events(ort)  # Windows' ETW events; see core.foundation.telemetry
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,9 @@ def inspect_io(session: ort.InferenceSession, manifest: ModelManifest, name: str
                 raise ModelError(f"{name}: the model takes {height}x{width} images but its "
                                  f"manifest says input_size {input_size}")
             input_size = height
+    itemsize = np.dtype(_FLOAT_TYPES[inp.type]).itemsize
+    if problem := input_budget_problem(shape, itemsize, input_size, layout):
+        raise ModelError(f"{name}: {problem}")
     outputs = session.get_outputs()
     out = outputs[0]
     out_shape = tuple(out.shape)

@@ -14,11 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from resnet_desktop.core.foundation.errors import ManifestError
+from resnet_desktop.core.foundation.regular_file import (
+    FileTooLargeError,
+    NotRegularFileError,
+    read_regular_bytes,
+)
 from resnet_desktop.core.models.manifest import ModelManifest, parse_manifest
 from resnet_desktop.resources import resource_path
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_CATALOG_BYTES = 16 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -112,9 +118,15 @@ def load_catalog(path: Path | None = None) -> Catalog:
     """Read and validate a catalog file; a bad one raises ManifestError naming the field."""
     path = Path(path) if path is not None else default_catalog_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular_bytes(path, max_bytes=MAX_CATALOG_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise ManifestError(f"catalog not found: {path}") from None
+    except NotRegularFileError as exc:
+        raise ManifestError(f"catalog {path} is {exc.kind}, not a regular file") from None
+    except FileTooLargeError as exc:
+        raise ManifestError(f"catalog {path}: too large ({exc.size:,} bytes)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"catalog {path}: cannot be read ({exc})") from None
     except json.JSONDecodeError as exc:
         raise ManifestError(f"catalog {path}: not valid JSON (line {exc.lineno}: {exc.msg})") \
             from None

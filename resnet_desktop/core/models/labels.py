@@ -8,10 +8,16 @@ from functools import lru_cache
 from pathlib import Path
 
 from resnet_desktop.core.foundation.errors import ManifestError
+from resnet_desktop.core.foundation.regular_file import (
+    FileTooLargeError,
+    NotRegularFileError,
+    read_regular_bytes,
+)
 from resnet_desktop.resources import resource_path
 
 IMAGENET = "imagenet"
 _WNID = re.compile(r"^n\d{8}$")
+MAX_LABELS_BYTES = 16 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -38,9 +44,15 @@ def parse_label_line(line: str) -> Label:
 def read_labels_file(path: Path) -> tuple[Label, ...]:
     """One label per line; blank lines at the end are ignored, blank lines inside are an error."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        text = read_regular_bytes(path, max_bytes=MAX_LABELS_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
         raise ManifestError(f"labels: file not found: {path}", "labels") from None
+    except NotRegularFileError as exc:
+        raise ManifestError(f"labels: {path} is {exc.kind}, not a regular file", "labels") \
+            from None
+    except FileTooLargeError as exc:
+        raise ManifestError(f"labels: {path} is too large ({exc.size:,} bytes)", "labels") \
+            from None
     except UnicodeDecodeError:
         raise ManifestError(f"labels: {path} is not UTF-8 text", "labels") from None
     except OSError as exc:

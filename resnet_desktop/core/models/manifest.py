@@ -14,11 +14,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from resnet_desktop.core.foundation.errors import ManifestError
+from resnet_desktop.core.foundation.regular_file import (
+    FileTooLargeError,
+    NotRegularFileError,
+    is_regular_file,
+    read_regular_bytes,
+)
 from resnet_desktop.core.models.labels import IMAGENET
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -27,6 +34,7 @@ LAYOUTS = ("NCHW", "NHWC")
 COLORS = ("RGB", "BGR")
 OUTPUTS = ("logits", "probabilities")
 MAX_INPUT_SIZE = 4096
+MAX_MANIFEST_BYTES = 1024**2
 
 
 @dataclass(frozen=True)
@@ -135,8 +143,10 @@ def parse_manifest(data: Any, base_dir: Path, default_name: str) -> ModelManifes
                             "labels")
     if labels != IMAGENET:
         labels_path = (Path(base_dir) / labels).resolve()
-        if not labels_path.is_file():
+        if not labels_path.exists():
             raise ManifestError(f"labels: file not found: {labels_path}", "labels")
+        if not is_regular_file(labels_path):
+            raise ManifestError(f"labels: {labels_path} is not a regular file", "labels")
         labels = str(labels_path)
     input_size = _positive_int(data, "input_size", 224)
     resize_default = 256 if "input_size" not in data else round(input_size * 256 / 224)
@@ -171,13 +181,22 @@ def sidecar_path(model_path: Path) -> Path:
 
 
 def load_manifest_for(model_path: Path) -> ModelManifest:
-    """The sidecar manifest of a custom model, or the defaults when there is none."""
+    """The sidecar manifest of a custom model, or the defaults when there is none.
+
+    A sidecar that is there but not a regular file (a FIFO would block the read) is an error,
+    not a reason to fall back to the defaults silently.
+    """
     model_path = Path(model_path)
     sidecar = sidecar_path(model_path)
-    if not sidecar.is_file():
+    if not os.path.lexists(sidecar):
         return ModelManifest(name=model_path.stem)
     try:
-        data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+        raw = read_regular_bytes(sidecar, max_bytes=MAX_MANIFEST_BYTES)
+        data = json.loads(raw.decode("utf-8-sig"))
+    except NotRegularFileError as exc:
+        raise ManifestError(f"{sidecar.name} is {exc.kind}, not a regular file") from None
+    except FileTooLargeError as exc:
+        raise ManifestError(f"{sidecar.name}: too large ({exc.size:,} bytes)") from None
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{sidecar.name}: not valid JSON (line {exc.lineno}: {exc.msg})") \
             from None

@@ -5,8 +5,10 @@ whose ``field`` names the setting to fix (``model``, ``labels``, ``name``, ``pre
 ``mean``, ``std``, ``color``, ``input_size``, ``resize``, ``layout``, ``output``). It opens the
 model with :class:`core.inference.Classifier`, the class every classification goes through,
 and runs a blank and a random image through it, so a model that imports is a model that
-classifies. :func:`import_model` then writes the sidecar (``foo.onnx`` -> ``foo.json``)
-atomically with :func:`core.manifest.write_manifest`.
+classifies. A model whose declared input would need more memory per run than
+:data:`core.models.input_budget.MAX_INPUT_BYTES` is refused before anything runs.
+:func:`import_model` then writes the sidecar (``foo.onnx`` -> ``foo.json``) atomically with
+:func:`core.manifest.write_manifest`, and replaces an existing one only when told to.
 
 Settings left as None are read from the model: the layout from where its 3 channels are, the
 input size from fixed spatial dimensions (else 224), the resize as 256/224 of the input size,
@@ -17,6 +19,7 @@ probabilities, anything else logits).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,9 @@ import numpy as np
 import onnx
 
 from resnet_desktop.core.foundation.errors import ManifestError, ModelError
+from resnet_desktop.core.foundation.regular_file import NotRegularFileError, open_regular
 from resnet_desktop.core.inference.classifier import Classifier, create_session, inspect_io
+from resnet_desktop.core.models.input_budget import input_budget_problem
 from resnet_desktop.core.models.labels import IMAGENET, Label, load_labels
 from resnet_desktop.core.models.manifest import (
     COLORS,
@@ -115,14 +120,25 @@ class ImportedModel:
     sidecar: Path | None = None
 
 
+class ManifestExistsError(ManifestError):
+    """The model already has a sidecar manifest, and the import was not told to replace it."""
+
+
 def _refuse(field: str, message: str) -> ManifestError:
     return ManifestError(f"{field}: {message}", field)
 
 
-def _declared_io(path: Path) -> tuple[tuple, tuple | None]:
-    """(image input shape, first output shape) as the graph declares them."""
+def _declared_io(path: Path) -> tuple[tuple, tuple | None, int]:
+    """(image input shape, first output shape, bytes per input value) as the graph declares."""
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        with open_regular(path) as handle:
+            data = handle.read()
+    except NotRegularFileError as exc:
+        raise _refuse("model", f"{path.name} is {exc.kind}, not a regular file") from None
+    except OSError as exc:
+        raise _refuse("model", f"cannot read {path.name} ({exc.strerror or exc})") from None
+    try:
+        model = onnx.load_model_from_string(data)  # external data, if any, is not read
     except Exception as exc:  # protobuf DecodeError and onnx's own errors
         text = str(exc).strip().splitlines()
         raise _refuse("model", f"{path.name} is not an ONNX model "
@@ -147,7 +163,8 @@ def _declared_io(path: Path) -> tuple[tuple, tuple | None]:
     output = None
     if graph.output and graph.output[0].type.tensor_type.HasField("shape"):
         output = tuple(_dim(d) for d in graph.output[0].type.tensor_type.shape.dim)
-    return shape, output
+    itemsize = 2 if tensor.elem_type == onnx.TensorProto.FLOAT16 else 4
+    return shape, output, itemsize
 
 
 def _dim(dim: onnx.TensorShapeProto.Dimension) -> int | str | None:
@@ -292,7 +309,7 @@ def check_import(request: ImportRequest, provider: str = "cpu") -> ImportedModel
     path = Path(request.model).expanduser()
     if not str(request.model).strip():
         raise _refuse("model", "choose the model's .onnx file")
-    if not path.is_file():
+    if not path.exists():
         raise _refuse("model", f"file not found: {path}")
     if path.suffix.lower() != ".onnx":
         raise _refuse("model", f"{path.name} is not an .onnx file")
@@ -303,9 +320,12 @@ def check_import(request: ImportRequest, provider: str = "cpu") -> ImportedModel
         raise _refuse("color", f"must be one of {', '.join(COLORS)}, got {request.color!r}")
     labels = _labels(request)
     detected: list[str] = []
-    shape, output_shape = _declared_io(path)
+    shape, output_shape, itemsize = _declared_io(path)
     layout = _layout(shape, request.layout, detected)
     input_size = _input_size(shape, layout, request.input_size, detected)
+    if problem := input_budget_problem(shape, itemsize, input_size, layout):
+        field = "model" if request.input_size is None else "input_size"
+        raise _refuse(field, f"{path.name}: {problem}")
     data = _manifest_data(request, layout, input_size)
     manifest = parse_manifest(data, path.parent, path.stem)
     classes = _class_count(path, manifest, output_shape)
@@ -342,13 +362,21 @@ def check_import(request: ImportRequest, provider: str = "cpu") -> ImportedModel
     return ImportedModel(path, manifest, classes, shape, tuple(detected))
 
 
-def import_model(request: ImportRequest, provider: str = "cpu") -> ImportedModel:
-    """Check the import, then write the sidecar manifest beside the model (atomically)."""
+def import_model(request: ImportRequest, provider: str = "cpu", *,
+                 overwrite: bool = False) -> ImportedModel:
+    """Check the import, then write the sidecar manifest beside the model (atomically).
+
+    An existing sidecar is replaced only with ``overwrite``; otherwise
+    :class:`ManifestExistsError` says so and nothing is written.
+    """
     checked = check_import(request, provider)
+    target = sidecar_path(checked.model_path)
+    if not overwrite and os.path.lexists(target):
+        raise ManifestExistsError(f"model: {target.name} already exists beside "
+                                  f"{checked.model_path.name}; it was left as it is", "model")
     try:
         sidecar = write_manifest(checked.model_path, checked.manifest)
     except OSError as exc:
-        target = sidecar_path(checked.model_path)
         raise _refuse("model", f"cannot write {target.name} beside the model "
                                f"({exc.strerror or exc}); copy the model to a folder you can "
                                "write to") from None
