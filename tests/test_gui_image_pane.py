@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import shiboken6
 from gui_helpers import drag_enter
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
+from resnet_desktop.gui.classify.image_loader import ImageLoader, _LoadTask
 from resnet_desktop.gui.classify.image_pane import ImagePane
 
 pytestmark = pytest.mark.gui
@@ -141,3 +143,13 @@ def test_paste_prefers_files_then_image_data(qtbot, pane, tmp_path):
     QGuiApplication.clipboard().clear()
     assert not pane.paste()
     assert pane.message()
+
+
+def test_a_load_finishing_after_its_loader_was_deleted_is_dropped(qtbot, tmp_path):
+    """A pool thread must not emit into a deleted owner (the pane closed mid-decode)."""
+    path = tmp_path / "late.png"
+    Image.new("RGB", (8, 8), (0, 0, 255)).save(path)
+    loader = ImageLoader()
+    task = _LoadTask(loader, 1, path, 64)
+    shiboken6.delete(loader)
+    task.run()  # what the pool thread does when its decode ends after the pane went away

@@ -6,6 +6,7 @@ exactly the files the classifier accepts and shows the engine's message for the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -60,10 +61,14 @@ class _LoadTask(QRunnable):
             image.thumbnail((self._max_side, self._max_side))
             qimage = pil_to_qimage(image)
         except ResNetDesktopError as exc:
-            self._loader.failed.emit(self._ticket, str(exc))
+            self._emit("failed", str(exc))
             return
         except Exception as exc:  # a decoder bug must not kill the pool thread silently
             log.exception("could not display %s", self._path)
-            self._loader.failed.emit(self._ticket, f"{self._path.name}: cannot be shown ({exc})")
+            self._emit("failed", f"{self._path.name}: cannot be shown ({exc})")
             return
-        self._loader.loaded.emit(self._ticket, qimage)
+        self._emit("loaded", qimage)
+
+    def _emit(self, name: str, payload: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the pane that asked is gone; nobody listens
+            getattr(self._loader, name).emit(self._ticket, payload)

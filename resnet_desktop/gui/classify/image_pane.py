@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QMimeData, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -204,8 +204,6 @@ class ImagePane(QWidget):
     """An :class:`ImageSource` is now on screen and should be classified."""
     image_failed = Signal(object, str)
     """(:class:`ImageSource`, message): the current file cannot be shown (message in the pane)."""
-    paths_opened = Signal(list)
-    """Files the user brought in (for the Recent menu)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -285,7 +283,6 @@ class ImagePane(QWidget):
             self.show_message("Nothing to show: no image files were given.", error=True)
             return
         self._set_sources([ImageSource(path=p) for p in paths])
-        self.paths_opened.emit(paths)
 
     def show_image(self, image: QImage, name: str = "Pasted image") -> None:
         """Show an image that has no file (pasted); it replaces the strip."""
@@ -466,8 +463,3 @@ class ImagePane(QWidget):
             self.set_index(len(self._sources) - 1)
         else:
             super().keyPressEvent(event)
-
-
-def file_urls(paths: list[Path]) -> list[QUrl]:
-    """QUrls for local files (drag sources, clipboard)."""
-    return [QUrl.fromLocalFile(str(Path(p).resolve())) for p in paths]
