@@ -8,7 +8,9 @@ import sys
 import textwrap
 
 import pytest
+from test_batch_helpers import colour_model, solid
 
+from resnet_desktop.cli import main
 from resnet_desktop.core.foundation.folder_lock import (
     DataFolderError,
     FolderBusyError,
@@ -90,3 +92,52 @@ def test_an_unwritable_data_folder_is_one_clear_error(tmp_path, monkeypatch):
         pass
     with pytest.raises(DataFolderError, match="undo journal"):
         UndoJournal.start(tmp_path)
+
+
+def test_two_tag_runs_on_one_folder_at_once_the_second_names_the_first(tmp_path):
+    """Two real ``tag --xmp`` processes. The first is held mid-run without a sleep: it reports
+    every file that is not an image on stderr, and once the test stops reading, the pipe fills
+    and it blocks in the middle of its run, holding the lock."""
+    folder = tmp_path / "photos"
+    solid(folder / "a.jpg", "red")
+    for i in range(2000):  # ~250 KB of error lines: far more than a pipe holds
+        (folder / f"note_{i:04d}.jpg").write_text("not a photo")
+    model = colour_model(tmp_path / "model")
+    command = [sys.executable, "-m", "resnet_desktop", "tag", str(folder), "--model", str(model),
+               "--xmp"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, env=os.environ.copy())
+    try:
+        for line in first.stderr:
+            if "not a supported image" in line:  # records come only once the lock is held
+                break
+        second = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                                env=os.environ.copy())
+        assert second.returncode == 2
+        assert f"is being changed by process {first.pid} (" in second.stderr
+        assert "tag" in second.stderr and "Traceback" not in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+    finally:
+        rest, _ = first.communicate(timeout=120)
+    assert first.returncode == 0, rest[-2000:]
+    assert (folder / "a.jpg.xmp").is_file()
+    third = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                           env=os.environ.copy())
+    assert third.returncode == 0, third.stderr[-2000:]
+
+
+def test_tag_xmp_with_an_unwritable_data_folder_is_one_line_and_writes_nothing(
+        capsys, tmp_path, monkeypatch):
+    folder = tmp_path / "photos"
+    solid(folder / "a.jpg", "red")
+    model = colour_model(tmp_path / "model")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    monkeypatch.setenv("RESNET_DESKTOP_DATA", str(blocker / "data"))
+    code = main(["tag", str(folder), "--model", str(model), "--xmp"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("resnet-desktop: error: cannot create a lock file in the app's data "
+                          f"folder {blocker / 'data'}")
+    assert len(err.strip().splitlines()) == 1, err
+    assert not list(folder.glob("*.xmp"))

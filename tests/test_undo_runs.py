@@ -104,3 +104,21 @@ def test_an_undo_that_meets_a_changed_sidecar_stays_retryable(tmp_path):
     with pytest.raises(UndoError, match="nothing to undo"):
         undo_last(folder)
 
+
+
+def test_the_cli_says_how_many_more_runs_can_be_undone(capsys, tmp_path, folder):
+    model = colour_model(tmp_path / "model")
+    assert undoable_runs(folder) == 0
+    for confidence in ("0.9", "0.0"):
+        assert main(["tag", str(folder), "--model", str(model), "--xmp", "--no-skip",
+                     "--min-confidence", confidence]) == 0
+    assert undoable_runs(folder) == 2
+    capsys.readouterr()
+    assert main(["tag", str(folder), "--undo"]) == 0
+    out = capsys.readouterr().out
+    assert "1 more run can be undone" in out and f"resnet-desktop tag --undo {folder}" in out
+    assert all(read_keywords(p.read_bytes()).subject in (("red",), ("green",), ("blue",))
+               for p in folder.glob("*.xmp"))
+    assert main(["tag", str(folder), "--undo"]) == 0
+    assert "more run" not in capsys.readouterr().out
+    assert undoable_runs(folder) == 0

@@ -110,7 +110,13 @@ def _run_undo(folder: Path) -> int:
     print(report.summary())
     for line in report.conflicts + report.failed:
         print(f"resnet-desktop: {line}", file=sys.stderr)
-    return 1 if report.failed else 0
+    if not report.complete:
+        print(f"resnet-desktop: the run is not marked undone; once those files are dealt "
+              f"with, `resnet-desktop tag --undo {folder}` tries again", file=sys.stderr)
+        return 1
+    if report.remaining:
+        print(f"`resnet-desktop tag --undo {folder}` again undoes the run before")
+    return 0
 
 
 class _TerminalSink(TagSink):

@@ -35,6 +35,7 @@ from resnet_desktop.core.batch.run import (
     model_fingerprint,
 )
 from resnet_desktop.core.foundation.cancel import CancelToken, PauseToken
+from resnet_desktop.core.foundation.folder_lock import folder_lock
 from resnet_desktop.core.foundation.hashing import sha256_file_remembered
 from resnet_desktop.core.inference.classifier import Classifier
 from resnet_desktop.core.keywords.policy import KeywordPolicy
@@ -153,8 +154,9 @@ def tag_folder(classifier: Classifier, request: TagRequest, sink: TagSink | None
     """Classify ``request.folder`` with ``classifier`` and write the outputs it asks for.
 
     Raises :class:`~resnet_desktop.core.foundation.errors.ResNetDesktopError` (an unreadable
-    folder, an export that cannot be written) or ``Cancelled``; per-image problems and failed
-    sidecars are reported through ``sink`` instead.
+    folder, an export that cannot be written, another run writing into the folder:
+    :class:`~resnet_desktop.core.foundation.folder_lock.FolderBusyError`) or ``Cancelled``;
+    per-image problems and failed sidecars are reported through ``sink`` instead.
     """
     sink = sink if sink is not None else TagSink()
     model = describe_model(classifier, model_sha256)
@@ -171,6 +173,9 @@ def tag_folder(classifier: Classifier, request: TagRequest, sink: TagSink | None
                          vocabulary_sha256=request.vocabulary.sha256)
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
+        if report is not None or embedder is not None:
+            # One writer per folder: a second run says who holds it instead of interleaving.
+            stack.enter_context(folder_lock(request.folder))
         store = open_results_store()
         if store is not None:
             stack.callback(store.close)
@@ -213,5 +218,5 @@ def write_planned_sidecars(folder: Path, changes: Iterable[SidecarChange], model
                            cancel: CancelToken | None = None) -> SidecarReport:
     """Write sidecars planned earlier (the Batch tab's confirmed preview) under one undo
     journal for ``folder``; a file that fails is reported and the rest go on."""
-    with UndoJournal.start(folder) as journal:
+    with folder_lock(folder), UndoJournal.start(folder) as journal:
         return write_sidecars(changes, journal, model=model, cancel=cancel or CancelToken())
