@@ -340,7 +340,8 @@ def test_the_store_keeps_results_across_connections(tmp_path):
 
 
 def test_a_throughput_session_gives_each_lane_its_own_thread(tmp_path):
-    from resnet_desktop.core.inference.classifier import ClassifierCache, throughput_layout
+    from resnet_desktop.core.inference.classifier import throughput_layout
+    from resnet_desktop.core.inference.session_cache import ClassifierCache
 
     path = colour_model(tmp_path / "m")
     manifest = load_manifest_for(path)

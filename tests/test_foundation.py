@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
 from resnet_desktop.core.foundation.errors import Cancelled, first_line, write_error_reason
 from resnet_desktop.core.foundation.formatting import format_bytes
 from resnet_desktop.core.foundation.hashing import sha256_file, sha256_file_remembered
@@ -61,3 +61,13 @@ def test_an_unknown_write_error_keeps_the_system_text():
 def test_first_line_of_a_long_library_error():
     assert first_line(RuntimeError("bad graph\n  at node 12\n  ...")) == "bad graph"
     assert first_line(ValueError("")) == "ValueError"
+
+
+def test_the_shared_never_token_cannot_be_cancelled():
+    with pytest.raises(TypeError, match="cannot be cancelled"):
+        NEVER.cancel()
+    assert not NEVER.cancelled
+    NEVER.raise_if_cancelled()
+    fresh = CancelToken()
+    fresh.cancel()
+    assert fresh.cancelled

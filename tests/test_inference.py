@@ -12,8 +12,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from resnet_desktop.core.foundation.errors import ModelError
-from resnet_desktop.core.inference.classifier import Classifier, ClassifierCache, softmax
+from resnet_desktop.core.inference.classifier import Classifier, softmax
 from resnet_desktop.core.inference.providers import candidates
+from resnet_desktop.core.inference.session_cache import ClassifierCache
 from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
 
 

@@ -36,10 +36,11 @@ from resnet_desktop.core.foundation.formatting import format_bytes, format_count
 from resnet_desktop.core.imaging.crop_box import crop_box
 from resnet_desktop.core.imaging.decode import EXTENSIONS, draft_size_for, load_image
 from resnet_desktop.core.imaging.preprocess import preprocess
-from resnet_desktop.core.inference.classifier import Classifier, ClassifierCache, Prediction
+from resnet_desktop.core.inference.classifier import Classifier, Prediction
 from resnet_desktop.core.inference.providers import POLICIES, ProviderStatus
 from resnet_desktop.core.inference.results import CamResult, Classification
 from resnet_desktop.core.inference.runtime_check import flavour_warning
+from resnet_desktop.core.inference.session_cache import ClassifierCache
 from resnet_desktop.core.keywords.policy import KeywordPolicy
 from resnet_desktop.core.keywords.rollup import CategoryMatch
 from resnet_desktop.core.keywords.vocabulary import (

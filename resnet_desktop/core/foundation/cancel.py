@@ -31,8 +31,16 @@ class CancelToken:
         return self._event.wait(timeout)
 
 
-NEVER = CancelToken()
-"""A token nobody cancels, for callers that do not need cancellation."""
+class _NeverCancelled(CancelToken):
+    """The shared default token: cancelling it would cancel every caller's work, so it refuses."""
+
+    def cancel(self) -> None:
+        raise TypeError("NEVER is shared by every caller and cannot be cancelled; pass the work "
+                        "a CancelToken of its own")
+
+
+NEVER: CancelToken = _NeverCancelled()
+"""A token nobody can cancel, for callers that do not need cancellation."""
 
 
 class PauseToken:
