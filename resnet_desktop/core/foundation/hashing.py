@@ -7,14 +7,19 @@ import threading
 from pathlib import Path
 
 from resnet_desktop.core.foundation.cancel import CancelToken
+from resnet_desktop.core.foundation.regular_file import open_regular
 
 CHUNK_SIZE = 1 << 20
 
 
 def sha256_file(path: Path, cancel: CancelToken | None = None) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks; ``cancel`` is checked between chunks."""
+    """Hex SHA-256 of a file, read in 1 MiB chunks; ``cancel`` is checked between chunks.
+
+    Only a regular file is read (a FIFO or device raises
+    :class:`~resnet_desktop.core.foundation.regular_file.NotRegularFileError` instead of hanging).
+    """
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(CHUNK_SIZE):
             if cancel is not None:
                 cancel.raise_if_cancelled()

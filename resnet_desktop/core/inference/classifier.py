@@ -7,7 +7,6 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -367,33 +366,3 @@ class Classifier:
         start = time.perf_counter()
         probabilities = self.run(batch)
         return probabilities, (time.perf_counter() - start) * 1000.0
-
-
-class ClassifierCache:
-    """The last few sessions per (model file, manifest, provider): switching back is instant."""
-
-    def __init__(self, size: int = 2) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple, Classifier] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, model_path: Path, manifest: ModelManifest, provider: str,
-            model_id: str | None = None, *, throughput: bool = False) -> Classifier:
-        path = Path(model_path).resolve()
-        stat = path.stat() if path.exists() else None
-        key = (str(path), stat.st_size if stat else None, stat.st_mtime_ns if stat else None,
-               manifest, provider, throughput)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        classifier = Classifier(path, manifest, provider, model_id, throughput=throughput)
-        with self._lock:
-            self._items[key] = classifier
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return classifier
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()

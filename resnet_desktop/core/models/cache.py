@@ -21,6 +21,7 @@ import filelock
 
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.hashing import sha256_file
 from resnet_desktop.core.foundation.paths import cache_dir
 from resnet_desktop.core.models import download
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
@@ -132,7 +133,7 @@ class ModelCache:
         with self._locked(path):
             try:
                 good = (path.stat().st_size == entry.bytes
-                        and download.sha256_file(path, cancel) == entry.sha256)
+                        and sha256_file(path, cancel) == entry.sha256)
             except FileNotFoundError:
                 return False
             if good:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -54,8 +53,10 @@ from resnet_desktop.core.foundation.errors import (
     ChecksumError,
     DownloadError,
     OfflineError,
+    write_error_reason,
 )
-from resnet_desktop.core.foundation.regular_file import describe_mode, open_regular
+from resnet_desktop.core.foundation.hashing import sha256_file
+from resnet_desktop.core.foundation.regular_file import describe_mode
 from resnet_desktop.core.models.verified_stamp import remove_stamp, stamp_matches, write_stamp
 
 logger = logging.getLogger(__name__)
@@ -165,17 +166,6 @@ def discard_partial(dest: Path) -> bool:
             path.unlink()
             found = True
     return found
-
-
-def sha256_file(path: Path, cancel: CancelToken | None = None) -> str:
-    """Hex SHA-256 of a file, checking ``cancel`` between chunks."""
-    cancel = cancel or NEVER
-    digest = hashlib.sha256()
-    with open_regular(path) as handle:
-        while chunk := handle.read(1024 * 1024):
-            cancel.raise_if_cancelled()
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @functools.cache
@@ -473,7 +463,7 @@ def _stream(job: _Job, response: Any, part: Path, offset: int) -> None:
         if exc.errno == errno.ENOSPC:
             discard_partial(job.dest)
             raise _disk_full(job.dest.parent, job.size - offset) from None
-        raise DownloadError(f"cannot write {part}: {exc.strerror or exc}") from None
+        raise DownloadError(f"cannot write {part}: {write_error_reason(exc)}") from None
     job.cancel.raise_if_cancelled()
     if done < job.size:
         raise _SourceFailure(f"connection closed after {done} of {job.size} bytes", retry=True)
@@ -535,7 +525,7 @@ def _finish(dest: Path, size: int, sha256: str, cancel: CancelToken) -> str | No
         if exc.errno == errno.ENOSPC:
             discard_partial(dest)
             raise _disk_full(dest.parent, size) from None
-        raise DownloadError(f"cannot move the download into {dest}: {exc.strerror or exc}") \
+        raise DownloadError(f"cannot move the download into {dest}: {write_error_reason(exc)}") \
             from None
     with contextlib.suppress(FileNotFoundError):
         partial_meta_path(dest).unlink()
