@@ -22,6 +22,7 @@ from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.foundation.paths import data_dir
 from resnet_desktop.core.inference.providers import POLICIES
 from resnet_desktop.gui import error_hook
+from resnet_desktop.gui.display_check import missing_display
 from resnet_desktop.gui.settings import APPLICATION, ORGANIZATION
 from resnet_desktop.gui.widgets.icon import app_icon
 
@@ -113,6 +114,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.screenshot is not None and args.image is not None and not args.image.exists():
         print(f"resnet-desktop: error: {args.image}: file not found", file=sys.stderr)
+        return 2
+    problem = None if QApplication.instance() else missing_display(qt_args)
+    if problem:  # Qt would abort with several lines about platform plugins
+        print(f"resnet-desktop: error: {problem}", file=sys.stderr)
         return 2
     handlers = _configure_logging(args.verbose)
     app = _application(qt_args)

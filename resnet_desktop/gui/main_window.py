@@ -34,11 +34,10 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_desktop import __version__
-from resnet_desktop.core.engine import ModelRef
+from resnet_desktop.core.engine import ModelRef, flavour_warning
 from resnet_desktop.core.imaging.decode import EXTENSIONS
 from resnet_desktop.core.inference.providers import DISPLAY_NAMES
 from resnet_desktop.core.inference.results import Classification
-from resnet_desktop.core.inference.runtime_check import flavour_warning
 from resnet_desktop.gui.batch.panel import BatchPanel
 from resnet_desktop.gui.camera.panel import CameraPanel
 from resnet_desktop.gui.classify.image_pane import ImagePane, ImageSource

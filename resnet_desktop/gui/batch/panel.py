@@ -46,7 +46,7 @@ from resnet_desktop.core.engine import (
     UndoReport,
     normalise_extensions,
 )
-from resnet_desktop.core.sidecars.undo_journal import last_journal
+from resnet_desktop.core.sidecars.undo_journal import undoable_runs
 from resnet_desktop.core.sidecars.xmp import SidecarReport
 from resnet_desktop.gui.batch import jobs
 from resnet_desktop.gui.batch.dialogs import SidecarPreviewDialog
@@ -213,7 +213,9 @@ class BatchPanel(QWidget):
             self.naming_combo.addItem(f"{naming.example} ({naming.readers})", naming.value)
         self.write_xmp_button = QPushButton("Write XMP sidecars…", self)
         self.undo_button = QPushButton("Undo sidecars", self)
-        self.undo_button.setToolTip("Put back every sidecar of the last write in this folder")
+        self.undo_button.setToolTip("Put back every sidecar of the last write in this folder "
+                                    "(with an interrupted run it resumed); the count is how "
+                                    "many runs can be undone, one after the other")
         self.status = QLabel(self)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
@@ -585,8 +587,10 @@ class BatchPanel(QWidget):
         self.export_json_button.setEnabled(idle and has_rows)
         self.write_xmp_button.setEnabled(idle and has_rows and self._folder is not None
                                          and any(r.ok for r in self.results.records()))
-        self.undo_button.setEnabled(idle and self._folder is not None
-                                    and last_journal(self._folder) is not None)
+        runs = undoable_runs(self._folder) if idle and self._folder is not None else 0
+        self.undo_button.setEnabled(runs > 0)
+        self.undo_button.setText(f"Undo sidecars ({runs} run{'s' if runs > 1 else ''})" if runs
+                                 else "Undo sidecars")
 
     # -- file dialogs ----------------------------------------------------------------------------
 

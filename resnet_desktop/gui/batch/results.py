@@ -18,7 +18,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
-from resnet_desktop.core.batch.run import BatchRecord
+from resnet_desktop.core.engine import BatchRecord
 from resnet_desktop.gui.batch.thumbnails import ThumbnailCache
 from resnet_desktop.gui.widgets import palette as colours
 from resnet_desktop.gui.widgets.formatting import format_percent

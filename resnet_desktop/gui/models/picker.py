@@ -26,9 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.engine import Engine
+from resnet_desktop.core.engine import CatalogEntry, Engine
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
-from resnet_desktop.core.models.catalog import CatalogEntry
 from resnet_desktop.gui.settings import app_settings, read_str_list
 from resnet_desktop.gui.widgets import palette as colours
 from resnet_desktop.gui.widgets.formatting import format_bytes
