@@ -29,6 +29,7 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("RESNET_DESKTOP_CACHE", str(root / "cache"))
     monkeypatch.setenv("RESNET_DESKTOP_DATA", str(root / "data"))
     monkeypatch.setenv("RESNET_DESKTOP_SETTINGS", str(root / "settings"))
+    monkeypatch.setenv("RESNET_DESKTOP_CONFIG", str(root / "config" / "resnet-desktop"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "config"))
     for name in ("RESNET_DESKTOP_MIRROR", "RESNET_DESKTOP_CATALOG", "RESNET_DESKTOP_OFFLINE"):
         monkeypatch.delenv(name, raising=False)

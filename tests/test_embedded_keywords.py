@@ -17,8 +17,10 @@ from resnet_desktop.core.sidecars.embedded import (
     can_embed,
     embed_keywords,
     read_embedded,
+    write_planned_keywords,
 )
 from resnet_desktop.core.sidecars.undo_journal import UndoJournal, undo_last
+from resnet_desktop.core.sidecars.xmp import SidecarChange, read_keywords, sidecar_path
 
 KEYWORDS = ("cat", "tabby")
 HIERARCHY = ("ImageNet|animal|mammal|cat", "ImageNet|animal|mammal|cat|tabby")
@@ -130,3 +132,18 @@ def test_heic_and_raw_files_are_not_embedded_into():
     assert not can_embed(Path("IMG_1.HEIC")) and not can_embed(Path("IMG_1.CR2"))
     with pytest.raises(EmbedError, match="use a sidecar"):
         embed_keywords(Path("IMG_1.heic"), KEYWORDS, (), journal=None)
+
+
+def test_planned_keywords_go_into_images_and_into_sidecars_for_other_formats(tmp_path, chelsea):
+    photo = _save(chelsea, tmp_path, "chelsea.jpg")
+    gif = _save(chelsea, tmp_path, "chelsea.gif")
+    gif_bytes = gif.read_bytes()
+    paths = (("animal", "mammal", "cat"),)
+    changes = [SidecarChange(p, sidecar_path(p), ("cat",), paths) for p in (photo, gif)]
+    report = write_planned_keywords(tmp_path, changes, "efficientnet-lite0")
+    assert (report.embedded, report.sidecars, report.failed) == (1, ["chelsea.gif"], [])
+    assert read_embedded(photo).hierarchical == ("ImageNet|animal|mammal|cat",)
+    assert gif.read_bytes() == gif_bytes
+    assert read_keywords(sidecar_path(gif).read_bytes()).subject == ("cat",)
+    undo_last(tmp_path)
+    assert not sidecar_path(gif).exists() and read_embedded(photo).subject == ()

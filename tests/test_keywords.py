@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -191,3 +192,22 @@ def test_real_model_rolls_chelsea_up_to_cat_and_coffee_to_a_drink(shared_model, 
     coffee = policy.category(engine.classify_file(classifier, photos["coffee"]).top)
     assert coffee is not None and "drink" in coffee.path
     assert coffee.probability >= MIN_TOP1
+
+
+def test_the_user_vocabulary_saves_and_loads_back_with_its_sha256():
+    from resnet_desktop.core.keywords.vocabulary import (
+        DEFAULT_VOCABULARY,
+        load_user_vocabulary,
+        save_vocabulary,
+        user_vocabulary_path,
+    )
+
+    assert load_user_vocabulary() is DEFAULT_VOCABULARY
+    original = parse_vocabulary(json.dumps(ISSUE_VOCABULARY).encode())
+    saved = save_vocabulary(original)
+    assert user_vocabulary_path().is_file()
+    loaded = load_user_vocabulary()
+    assert (loaded.rename, loaded.block, loaded.min_probability, loaded.levels) == (
+        original.rename, original.block, original.min_probability, original.levels)
+    assert loaded.sha256 == saved.sha256 == hashlib.sha256(
+        user_vocabulary_path().read_bytes()).hexdigest()

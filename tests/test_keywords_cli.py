@@ -141,3 +141,14 @@ def test_tag_embed_writes_into_the_jpeg_and_undo_restores_it(capsys, tmp_path, s
     assert code == 0, err
     assert hashlib.sha256(jpeg.read_bytes()).hexdigest() == before_sha
     assert not (folder / "IMG_1.heic.xmp").exists()
+
+
+def test_classify_uses_the_vocabulary_saved_by_the_editor(capsys, shared_model, photos):
+    from resnet_desktop.core.keywords.vocabulary import parse_vocabulary, save_vocabulary
+
+    save_vocabulary(parse_vocabulary(b'{"rename": {"cat": "Katze", "animal": "Tier"}}'))
+    code, out, err = run_cli(capsys, "classify", "--model", shared_model, "--json",
+                             photos["chelsea"])
+    assert code == 0, err
+    category = json.loads(out)[0]["category"]
+    assert category["label"] == "Katze" and category["path"] == ["Tier", "mammal", "Katze"]

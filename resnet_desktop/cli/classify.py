@@ -9,12 +9,12 @@ from pathlib import Path
 
 from resnet_desktop.cli.common import add_model_options, load_classifier
 from resnet_desktop.core.engine import (
-    DEFAULT_VOCABULARY,
     CategoryMatch,
     Classification,
     Classifier,
     Engine,
     KeywordPolicy,
+    load_user_vocabulary,
     load_vocabulary,
 )
 from resnet_desktop.core.operations.where_it_looked import (
@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "top-1")
     parser.add_argument("--vocabulary", type=Path, metavar="FILE",
                         help="a vocabulary JSON file (renames, blocked classes, per-class "
-                             "thresholds, levels; see the README) applied to the category")
+                             "thresholds, levels; see the README) applied to the category "
+                             "(default: the one saved by the window's vocabulary editor)")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     parser.set_defaults(func=run)
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cam_label and args.cam is None:
         print("resnet-desktop: error: --cam-label needs --cam DIR", file=sys.stderr)
         return 2
-    vocabulary = load_vocabulary(args.vocabulary) if args.vocabulary else DEFAULT_VOCABULARY
+    vocabulary = load_vocabulary(args.vocabulary) if args.vocabulary else load_user_vocabulary()
     engine = Engine()
     _, classifier = load_classifier(engine, args)
     policy = KeywordPolicy(0.0, vocabulary)

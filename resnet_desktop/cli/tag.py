@@ -18,7 +18,6 @@ from tqdm import tqdm
 from resnet_desktop.cli.common import add_model_options, download_bar, warn_flavours
 from resnet_desktop.core.engine import (
     DEFAULT_NAMING,
-    DEFAULT_VOCABULARY,
     EXTENSIONS,
     BatchOptions,
     BatchProgress,
@@ -30,6 +29,7 @@ from resnet_desktop.core.engine import (
     TagRequest,
     TagSink,
     UndoError,
+    load_user_vocabulary,
     load_vocabulary,
     normalise_extensions,
     undo_last,
@@ -87,7 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "originals (only their metadata); --undo restores them")
     parser.add_argument("--vocabulary", type=Path, metavar="FILE",
                         help="a vocabulary JSON file: renames, blocked classes, per-class "
-                             "thresholds and levels for every output (see the README)")
+                             "thresholds and levels for every output (see the README; "
+                             "default: the one saved by the window's vocabulary editor)")
     parser.add_argument("--undo", action="store_true",
                         help="revert the sidecars and image files written by the last run in "
                              "FOLDER, and stop")
@@ -163,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     extensions = _extensions(args.extensions)
     if not extensions:
         return _error("--extensions: no extension given")
-    vocabulary = load_vocabulary(args.vocabulary) if args.vocabulary else DEFAULT_VOCABULARY
+    vocabulary = load_vocabulary(args.vocabulary) if args.vocabulary else load_user_vocabulary()
     mode = (SidecarMode.PREVIEW if args.dry_run
             else SidecarMode.WRITE if args.xmp else SidecarMode.NONE)
     request = TagRequest(

@@ -47,6 +47,7 @@ from resnet_desktop.core.keywords.vocabulary import (
     DEFAULT_VOCABULARY,
     Vocabulary,
     VocabularyError,
+    load_user_vocabulary,
     load_vocabulary,
 )
 from resnet_desktop.core.models.cache import ModelCache
@@ -105,6 +106,7 @@ __all__ = [
     "flavour_warning",
     "format_bytes",
     "format_count",
+    "load_user_vocabulary",
     "load_vocabulary",
     "normalise_extensions",
     "undo_last",

@@ -25,3 +25,12 @@ def data_dir() -> Path:
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
+
+
+def config_dir() -> Path:
+    """Files the user edits through the app (the keyword vocabulary); ``RESNET_DESKTOP_CONFIG``
+    overrides the platform's user config folder."""
+    override = os.environ.get("RESNET_DESKTOP_CONFIG")
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME, APP_AUTHOR))

@@ -15,8 +15,10 @@ A JSON object, every key optional::
   ``"label"`` (the classes at or above the threshold), or both (the default).
 
 The same vocabulary is applied by the window, ``classify``, ``tag``, the exports and the
-sidecars; its SHA-256 goes into the JSON export's provenance. A file that breaks any rule is
-refused with one line that names the file and the problem.
+sidecars; its SHA-256 goes into the JSON export's provenance. The window's editor saves it as
+``vocabulary.json`` in the user's config folder (:func:`user_vocabulary_path`), which every
+front end uses unless told otherwise. A file that breaks any rule is refused with one line that
+names the file and the problem.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.atomic import atomic_write_bytes
+from resnet_desktop.core.foundation.errors import ResNetDesktopError, write_error_reason
+from resnet_desktop.core.foundation.paths import config_dir
 from resnet_desktop.core.foundation.regular_file import (
     FileTooLargeError,
     NotRegularFileError,
@@ -37,6 +41,7 @@ from resnet_desktop.core.foundation.regular_file import (
 )
 
 LEVELS = ("category", "label")
+USER_VOCABULARY = "vocabulary.json"
 _KEYS = ("rename", "block", "min_probability", "levels")
 MAX_BYTES = 4 * 1024 * 1024
 """A vocabulary is a few kilobytes; anything this large is the wrong file."""
@@ -80,6 +85,19 @@ class Vocabulary:
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     raise VocabularyError(f"{self.source or 'vocabulary'}: {key}: {name!r} is "
                                           f"not a class of this model or a category{hint}")
+
+
+    def to_json(self) -> str:
+        """The vocabulary as a file: only the keys that differ from the default, sorted."""
+        document: dict[str, object] = {}
+        if self.rename:
+            document["rename"] = dict(sorted(self.rename.items()))
+        if self.block:
+            document["block"] = sorted(self.block)
+        if self.min_probability:
+            document["min_probability"] = dict(sorted(self.min_probability.items()))
+        document["levels"] = list(self.levels)
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
 DEFAULT_VOCABULARY = Vocabulary()
@@ -145,4 +163,30 @@ def load_vocabulary(path: Path) -> Vocabulary:
         raise _fail(str(path), "is too large to be a vocabulary (over 4 MB)") from None
     except OSError as exc:
         raise _fail(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    return parse_vocabulary(data, path.name)
+
+
+def user_vocabulary_path() -> Path:
+    """Where the window's vocabulary editor saves (``vocabulary.json`` in the config folder)."""
+    return config_dir() / USER_VOCABULARY
+
+
+def load_user_vocabulary() -> Vocabulary:
+    """The vocabulary saved by the editor, or the default one when none was saved."""
+    path = user_vocabulary_path()
+    if not path.exists():
+        return DEFAULT_VOCABULARY
+    return load_vocabulary(path)
+
+
+def save_vocabulary(vocabulary: Vocabulary, path: Path | None = None) -> Vocabulary:
+    """Write ``vocabulary`` atomically (to the user's file by default) and return it as read
+    back, with its SHA-256. Raises :class:`VocabularyError` when the file cannot be written."""
+    path = Path(path) if path is not None else user_vocabulary_path()
+    data = vocabulary.to_json().encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise _fail(str(path), f"cannot be written ({write_error_reason(exc)})") from None
     return parse_vocabulary(data, path.name)

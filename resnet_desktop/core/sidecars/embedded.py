@@ -31,22 +31,26 @@ import shutil
 import stat as stat_module
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import exiv2
 
 from resnet_desktop.core.batch.run import BatchRecord
+from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
 from resnet_desktop.core.foundation.errors import ResNetDesktopError, write_error_reason
 from resnet_desktop.core.keywords.policy import KeywordPolicy
+from resnet_desktop.core.sidecars.undo_journal import UndoJournal
 from resnet_desktop.core.sidecars.xmp import (
     APP_NS,
     DEFAULT_NAMING,
+    SidecarChange,
     SidecarNaming,
     SidecarPlanner,
     XmpError,
     apply_change,
+    sidecar_path,
 )
 from resnet_desktop.core.sidecars.xmp_document import clean_text
 from resnet_desktop.core.sidecars.xmp_keywords import HIERARCHICAL
@@ -286,6 +290,43 @@ class EmbedReport:
         return text
 
 
+def write_change(change: SidecarChange, journal, report: EmbedReport,
+                 model: str | None = None) -> str | None:
+    """Write one image's keywords into it, or into its sidecar when its format is not written
+    into; counted in ``report``. A failure's one-line message, or None."""
+    try:
+        if can_embed(change.image):
+            paths = change.paths or tuple((k,) for k in change.keywords)
+            outcome = embed_keywords(change.image,
+                                     [k for k in map(clean_text, change.keywords) if k],
+                                     hierarchical_values(paths), journal)
+            if outcome == "merged":
+                report.embedded += 1
+            else:
+                report.unchanged += 1
+        else:
+            report.sidecars.append(change.image.name)
+            apply_change(change, journal, model=model)
+    except (EmbedError, XmpError) as exc:
+        report.failed.append(str(exc))
+        return str(exc)
+    return None
+
+
+def write_planned_keywords(folder: Path, changes: Iterable[SidecarChange], model: str | None,
+                           cancel: CancelToken = NEVER) -> EmbedReport:
+    """Write keywords planned earlier (the Batch tab's confirmed preview) into the images, and
+    into sidecars for the other formats, under one undo journal for ``folder``."""
+    report = EmbedReport()
+    with UndoJournal.start(folder) as journal:
+        for change in changes:
+            cancel.raise_if_cancelled()
+            problem = write_change(change, journal, report, model)
+            if problem is not None:
+                log.warning("%s", problem)
+    return report
+
+
 class EmbedWriter:
     """Writes each record's keywords into its image, or into a sidecar for formats that are
     not written into (HEIC/HEIF, raw); streamed, one record at a time."""
@@ -295,6 +336,7 @@ class EmbedWriter:
         """``fallback=False`` when the run writes sidecars for every image anyway."""
         self.policy = policy
         self.model = model
+        self.naming = SidecarNaming(naming)
         self.fallback = fallback
         self.report = EmbedReport()
         self._fallback = SidecarPlanner(policy.min_confidence, naming, keywords=policy)
@@ -305,28 +347,12 @@ class EmbedWriter:
         if not record.ok:
             return None
         image = Path(record.file)
-        if not can_embed(image):
-            if not self.fallback:
-                return None
+        if can_embed(image):
+            chosen = self.policy.keywords(record.top)
+            change = SidecarChange(image, sidecar_path(image, self.naming), chosen.flat,
+                                   chosen.paths)
+        elif self.fallback:
             change = self._fallback.change_for(record)
-            if change is None:
-                return None
-            self.report.sidecars.append(record.path)
-            try:
-                apply_change(change, journal, model=self.model)
-            except XmpError as exc:
-                self.report.failed.append(str(exc))
-                return str(exc)
-            return None
-        chosen = self.policy.keywords(record.top)
-        try:
-            outcome = embed_keywords(image, [k for k in map(clean_text, chosen.flat) if k],
-                                     hierarchical_values(chosen.paths), journal)
-        except EmbedError as exc:
-            self.report.failed.append(str(exc))
-            return str(exc)
-        if outcome == "merged":
-            self.report.embedded += 1
         else:
-            self.report.unchanged += 1
-        return None
+            change = None
+        return write_change(change, journal, self.report, self.model) if change else None
