@@ -266,8 +266,19 @@ class _Journal:
     entries: list[dict]
 
 
-def _journals(folder: Path, directory: Path | None) -> list[_Journal]:
-    """Journals of ``folder`` not yet undone, in the order their writes happened."""
+def _header(path: Path) -> dict | None:
+    """A journal's first line, without reading the rest (journals hold whole sidecars)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            header = json.loads(handle.readline())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        log.warning("undo journal %s cannot be read (%s)", path.name, exc)
+        return None
+    return header if isinstance(header, dict) and "folder" in header else None
+
+
+def _journal_paths(folder: Path, directory: Path | None) -> list[tuple[int, Path]]:
+    """(sequence, path) of the journals of ``folder`` not yet undone, in write order."""
     directory = Path(directory) if directory is not None else journal_dir()
     if not directory.is_dir():
         return []
@@ -276,28 +287,39 @@ def _journals(folder: Path, directory: Path | None) -> list[_Journal]:
     for path in directory.glob(f"*{JOURNAL_SUFFIX}"):
         if path.name.endswith(UNDONE_SUFFIX):
             continue
+        header = _header(path)
+        if header is not None and header.get("folder") == key:
+            # Journals from before the write sequence (version 1) sort first, by start time.
+            found.append((int(header.get("sequence", 0)), path))
+    return sorted(found, key=lambda item: (item[0], item[1].name))
+
+
+def _journals(folder: Path, directory: Path | None) -> list[_Journal]:
+    """Journals of ``folder`` not yet undone, read whole, in the order their writes happened."""
+    journals = []
+    for sequence, path in _journal_paths(folder, directory):
         try:
-            header, lines = _read_journal(path)
+            _, lines = _read_journal(path)
         except UndoError as exc:
             log.warning("%s", exc)
             continue
-        if header.get("folder") != key:
-            continue
         entries = [line for line in lines if "sidecar" in line]
         finished = any(line.get("finished") for line in lines)
-        # Journals from before the write sequence (version 1) sort first, by their start time.
-        found.append(_Journal(path, int(header.get("sequence", 0)), finished, entries))
-    return sorted(found, key=lambda journal: (journal.sequence, journal.path.name))
+        journals.append(_Journal(path, sequence, finished, entries))
+    return journals
 
 
 def journals_for(folder: Path, directory: Path | None = None) -> list[Path]:
     """Journals of ``folder`` not yet undone, oldest write first."""
-    return [journal.path for journal in _journals(folder, directory)]
+    return [path for _, path in _journal_paths(folder, directory)]
 
 
 def undoable_runs(folder: Path, directory: Path | None = None) -> int:
-    """How many runs that wrote into ``folder`` can still be undone (0: nothing to undo)."""
-    return len(_journals(folder, directory))
+    """How many runs that wrote into ``folder`` can still be undone (0: nothing to undo).
+
+    Reads only each journal's first line, so a view may call it whenever it refreshes.
+    """
+    return len(_journal_paths(folder, directory))
 
 
 def last_journal(folder: Path, directory: Path | None = None) -> Path | None:
