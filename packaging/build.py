@@ -629,8 +629,13 @@ def verify_macos_signature(app: Path) -> None:
     log("codesign --verify --deep --strict: the signature is valid")
 
 
+def dmg_path(dist: Path, version: str) -> Path:
+    """The disk image, named for the architecture this Mac builds (``arm64``, ``x86_64``)."""
+    return dist / f"{bundle_rules.APP_NAME}-{version}-macos-{platform.machine()}.dmg"
+
+
 def build_macos(bundle: Path, args: argparse.Namespace, version: str) -> None:
-    dmg = args.dist / f"{bundle_rules.APP_NAME}-{version}-macos-arm64.dmg"
+    dmg = dmg_path(args.dist, version)
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
         subprocess.run(["ditto", str(bundle), str(stage / bundle.name)], check=True)

@@ -660,3 +660,11 @@ def test_pi_heif_libraries_are_collected_from_their_own_folder() -> None:
     if sys.platform.startswith("linux"):
         assert any("libheif" in Path(source).name for source, _ in binaries)
     assert bundle_rules.vendored_libraries("no-such-distribution") == ([], [])
+
+
+@pytest.mark.parametrize("machine", ["arm64", "x86_64"])
+def test_the_disk_image_is_named_for_the_mac_that_builds_it(tmp_path: Path, monkeypatch,
+                                                            machine: str) -> None:
+    monkeypatch.setattr(build.platform, "machine", lambda: machine)
+    expected = tmp_path / f"resnet-desktop-1.2.3-macos-{machine}.dmg"
+    assert build.dmg_path(tmp_path, "1.2.3") == expected

@@ -13,19 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from resnet_desktop import __version__
-from resnet_desktop.cli import classify as classify_cmd
-from resnet_desktop.cli import models as models_cmd
+from resnet_desktop.cli import classify, compare, import_model, info, models, tag, validate
 from resnet_desktop.core.engine import Cancelled, ResNetDesktopError
 
-SUBCOMMAND_MODULES = [classify_cmd, models_cmd]
-
-for _optional in ("tag", "info", "validate", "import_model", "compare"):
-    try:
-        SUBCOMMAND_MODULES.append(__import__(f"resnet_desktop.cli.{_optional}",
-                                             fromlist=["register"]))
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"resnet_desktop.cli.{_optional}":
-            raise
+SUBCOMMAND_MODULES = (classify, models, tag, info, validate, import_model, compare)
 
 
 def build_parser() -> argparse.ArgumentParser:
