@@ -39,7 +39,7 @@ from resnet_desktop.core.imaging.decode import EXTENSIONS
 from resnet_desktop.core.inference.providers import DISPLAY_NAMES
 from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.batch.panel import BatchPanel
-from resnet_desktop.gui.camera.panel import CameraPanel
+from resnet_desktop.gui.camera.availability import CameraUnavailable, qt_multimedia_problem
 from resnet_desktop.gui.classify.image_pane import ImagePane, ImageSource
 from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.classify.view import ClassifyView
@@ -133,14 +133,24 @@ class MainWindow(QMainWindow):
     def _add_panels(self) -> None:
         """The other tabs; each follows the picker through ``model_changed``."""
         self.batch_panel = BatchPanel(self.models, self)
-        self.camera_panel = CameraPanel(self.models, self)
+        self.camera_panel: CameraPanel | None = None
+        camera_problem = qt_multimedia_problem()
+        if camera_problem is None:
+            from resnet_desktop.gui.camera.panel import CameraPanel  # imports Qt Multimedia
+
+            self.camera_panel = CameraPanel(self.models, self)
+            camera_page: QWidget = self.camera_panel
+        else:
+            camera_page = CameraUnavailable(camera_problem)
         self.info_panel = ModelInfoPanel(self.models.engine, self)
         self.batch_tab = self.add_tab(_scrollable(self.batch_panel), "Batch")
-        self.camera_tab = self.add_tab(_scrollable(self.camera_panel), "Camera")
+        self.camera_tab = self.add_tab(_scrollable(camera_page), "Camera")
         self.info_tab = self.add_tab(_scrollable(self.info_panel), "Model Info")
         self.batch_panel.image_activated.connect(lambda path: self.show_image_path(Path(path)))
         self.model_changed.connect(lambda model, _provider: self.info_panel.show_model(model))
-        self.camera_panel.snapshot_sent.connect(lambda path: self.show_image_path(Path(path)))
+        if self.camera_panel is not None:
+            self.camera_panel.snapshot_sent.connect(
+                lambda path: self.show_image_path(Path(path)))
 
     def current_model(self) -> str:
         """The selected model: a catalog id or an ``.onnx`` path."""
@@ -526,7 +536,8 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.batch_panel.shutdown()
-        self.camera_panel.shutdown(500)
+        if self.camera_panel is not None:
+            self.camera_panel.shutdown(500)
         self.info_panel.shutdown()
         self.models.cancel_downloads()
         self.service.shutdown(1000)
