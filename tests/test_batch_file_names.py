@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -84,3 +85,15 @@ def test_the_undo_journal_restores_a_latin1_sidecar(tmp_path):
     report = undo_last(folder, tmp_path / "undo")
     assert report.restored == 1, report.summary()
     assert sidecar.read_bytes() == b"<old/>"
+
+
+def test_classify_prints_a_latin1_name_as_its_own_bytes_under_a_strict_utf8_locale(tmp_path):
+    model = colour_model(tmp_path / "model")
+    _, latin1 = _latin1_folder(tmp_path)
+    env = os.environ | {"PYTHONIOENCODING": "utf-8"}  # strict, as in an en_US.UTF-8 terminal
+    for extra in ([], ["--json"]):
+        result = subprocess.run([sys.executable, "-m", "resnet_desktop", "classify", "--model",
+                                 str(model), *extra, latin1], capture_output=True, env=env,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+        assert RAW_NAME in result.stdout and b"blue" in result.stdout

@@ -56,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if os.name == "posix" and hasattr(sys.stdout, "reconfigure"):
+        # A file name that is not UTF-8 prints as its own bytes, as `ls` prints it, instead of
+        # a UnicodeEncodeError under a strict UTF-8 locale.
+        sys.stdout.reconfigure(errors="surrogateescape")
     if args.command is None:
         parser.print_help()
         return 2
