@@ -164,6 +164,9 @@ class NativeComponent:
     licence: str
     pattern: re.Pattern[str]
     """Searched in the library's bundle path (``/`` separators)."""
+    names: tuple[str, ...]
+    """Words a wheel's licence texts use for it (``libtiff``): a wheel's vendored copy
+    (``pillow.libs/``) counts as covered by that wheel's texts only if they mention one."""
     texts: tuple[str, ...] = ()
     """Texts from ``packaging/licences/`` it always gets (code inside a wheel with no text)."""
     needs_text: bool = True
@@ -179,7 +182,8 @@ def _names(*names: str) -> re.Pattern[str]:
 
 def _component(name: str, licence: str, *names: str, texts: tuple[str, ...] = (),
                needs_text: bool = True) -> NativeComponent:
-    return NativeComponent(name, licence, _names(*names), texts, needs_text)
+    words = tuple(n.replace("\\", "") for n in names)
+    return NativeComponent(name, licence, _names(*names), words, texts, needs_text)
 
 
 QT_TEXTS = ("LGPL-3.0.txt", "GPL-3.0.txt")
@@ -197,12 +201,12 @@ NATIVE_COMPONENTS: tuple[NativeComponent, ...] = (
     NativeComponent("Qt 6", "LGPL-3.0-only",
                     re.compile(r"(^|/)(lib)?Qt6[^/]*$|(^|/)Qt\w*\.framework/|"
                                r"(^|/)PySide6/(Qt/)?plugins/", re.IGNORECASE),
-                    texts=QT_TEXTS),
+                    ("Qt",), texts=QT_TEXTS),
     _component("Qt for Python (PySide6, Shiboken6)", "LGPL-3.0-only", "pyside6", "shiboken6",
                texts=QT_TEXTS),
     NativeComponent("Python", "PSF-2.0",
                     re.compile(r"(^|/)lib-dynload/|(^|/)(lib)?python3\d*([-_.\d][^/]*)?$|"
-                               r"(^|/)Python(\.framework/|$)", re.IGNORECASE)),
+                               r"(^|/)Python(\.framework/|$)", re.IGNORECASE), ("Python",)),
     _component("ONNX Runtime", "MIT", "onnxruntime"),
     _component("DirectML", "LicenseRef-Microsoft-DirectML", "DirectML"),
     _component("OpenBLAS", "BSD-3-Clause", "scipy_openblas", "openblas"),
@@ -227,9 +231,10 @@ NATIVE_COMPONENTS: tuple[NativeComponent, ...] = (
     _component("HarfBuzz", "MIT", "harfbuzz"),
     _component("Fontconfig", "HPND-sell-variant", "fontconfig"),
     _component("Expat", "MIT", "expat"),
-    _component("X.Org libraries", "MIT", "X11", "Xau", "Xdmcp", "Xext", "Xrandr", "Xrender",
+    _component("X.Org libraries", "MIT", "X11", "Xdmcp", "Xext", "Xrandr", "Xrender",
                "Xfixes", "Xi", "Xcursor", "Xinerama", "ICE", "SM"),
-    _component("libxcb and xcb-util", "MIT", "xcb"),
+    _component("libXau", "MIT", "Xau", texts=("libXau.txt",)),
+    _component("libxcb and xcb-util", "MIT", "xcb", texts=("libxcb.txt",)),
     _component("xkbcommon", "MIT", "xkbcommon"),
     _component("Wayland", "MIT", "wayland-client", "wayland-cursor", "wayland-egl"),
     _component("GLib", "LGPL-2.1-or-later", r"glib-2\.0", r"gio-2\.0", r"gobject-2\.0",
@@ -257,6 +262,22 @@ NATIVE_COMPONENTS: tuple[NativeComponent, ...] = (
     _component("mpg123", "LGPL-2.1-only", "mpg123"),
     _component("SQLite", "blessing", "sqlite3"),
     _component("ncurses (terminfo)", "X11", "tinfo", "ncurses", "ncursesw"),
+    # The exiv2 wheel's own copies (exiv2.libs/), whose wheel carries only its GPL-3.0 text;
+    # the texts here are Debian's copyright files for the same projects.
+    _component("Exiv2", "GPL-2.0-or-later", "exiv2", texts=("exiv2.txt",)),
+    _component("curl (libcurl)", "curl", "curl", texts=("curl.txt",)),
+    _component("OpenLDAP", "OLDAP-2.8", "ldap", "lber", texts=("OpenLDAP.txt",)),
+    _component("Cyrus SASL", "BSD-Attribution-HPND-disclaimer", "sasl2",
+               texts=("Cyrus-SASL.txt",)),
+    _component("libssh", "LGPL-2.1-or-later", "ssh", texts=("libssh.txt",)),
+    _component("libidn2", "LGPL-3.0-or-later OR GPL-2.0-or-later", "idn2",
+               texts=("libidn2.txt",)),
+    _component("libunistring", "LGPL-3.0-or-later OR GPL-2.0-or-later", "unistring",
+               texts=("libunistring.txt",)),
+    _component("nghttp2", "MIT", "nghttp2", texts=("nghttp2.txt",)),
+    _component("libpsl", "MIT", "psl", texts=("libpsl.txt",)),
+    _component("libxcrypt", "LGPL-2.1-or-later", "crypt", texts=("libxcrypt.txt",)),
+    _component("inih", "BSD-3-Clause", "inih", "INIReader", texts=("inih.txt",)),
 )
 """Every native library a bundle may carry, first match wins. A library that matches none
 stops the build: find its project and licence, and add it here (or keep it out of the bundle,
@@ -331,14 +352,24 @@ def debian_copyright(package: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _owners(distributions: Iterable[metadata.Distribution]) -> dict[str, str]:
-    """Resolved path of every installed file -> the notice folder of its distribution."""
-    owners = {}
+def _owners(distributions: Iterable[metadata.Distribution],
+            ) -> tuple[dict[str, str], dict[str, str]]:
+    """Resolved path of every installed file -> the notice folder of its distribution; and
+    each folder -> the (lower-case) text of that distribution's licence files."""
+    owners, texts = {}, {}
     for distribution in distributions:
         folder = f"{BUNDLE_FOLDER}/{distribution.metadata['Name']}-{distribution.version}"
         for entry in distribution.files or ():
             owners[os.path.realpath(distribution.locate_file(entry))] = folder
-    return owners
+        texts[folder] = "\n".join(source.read_text(encoding="utf-8", errors="replace")
+                                  for source, _ in _licence_files(distribution)).lower()
+    return owners, texts
+
+
+def _is_vendored(dest: str) -> bool:
+    """A wheel's copy of a third-party library: auditwheel's and delvewheel's ``<pkg>.libs/``,
+    delocate's ``.dylibs/``."""
+    return any(part.endswith(".libs") or part == ".dylibs" for part in dest.split("/")[:-1])
 
 
 def _python_roots() -> tuple[str, ...]:
@@ -358,7 +389,7 @@ def native_notices(binaries: Iterable[tuple[str, str, str]],
     Python extension modules of an installed distribution are its own code, covered by its
     notice; the standard library's are Python's.
     """
-    owners = _owners(distributions)
+    owners, owner_texts = _owners(distributions)
     python_roots = _python_roots()
     found: dict[str, NativeNotice] = {}
     sources: dict[str, list[str]] = {}
@@ -382,6 +413,9 @@ def native_notices(binaries: Iterable[tuple[str, str, str]],
         notice.bundle_files.append(dest)
         if owner is None:
             sources.setdefault(component.name, []).append(real)
+        elif _is_vendored(dest) and not any(word.lower() in owner_texts.get(owner, "")
+                                            for word in component.names):
+            continue  # the wheel's texts do not cover its copy: the entry's own texts must
         elif owner not in notice.covered_by:
             notice.covered_by.append(owner)
     if unknown:
