@@ -83,6 +83,14 @@ class ModelService(QObject):
             self._download(ref, cancel)
         return self.engine.load(ref, provider, cancel=cancel, throughput=throughput)
 
+    def fetch(self, model: str | Path | ModelRef, cancel: CancelToken) -> ModelRef:
+        """Download ``model`` if needed, like :meth:`load`, without opening a session (the
+        Compare dialog opens and releases its own, one model at a time)."""
+        ref = self.resolve(model)
+        if not self.engine.is_ready(ref):
+            self._download(ref, cancel)
+        return ref
+
     def is_downloading(self) -> bool:
         with self._lock:
             return self._downloads > 0
