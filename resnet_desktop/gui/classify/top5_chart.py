@@ -1,5 +1,10 @@
 """The live top-5 chart: a headline answer (or "No confident match") over animated bars.
 
+The headline is the image's category when one is confident ("Cat — 93.5%", the leaf classes
+rolled up through WordNet, :mod:`~resnet_desktop.core.keywords.rollup`), else the top-1 class
+when it is confident on its own; a click on it shows the category's chain
+(animal › mammal › cat) in the caption above.
+
 Custom-painted rather than QtCharts: long ImageNet names get a full line above their bar
 instead of a cramped axis, and every colour comes from the palette, so the chart reads well in
 light and dark themes.
@@ -14,6 +19,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from resnet_desktop.core.inference.providers import DISPLAY_NAMES
 from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.core.keywords.confidence import is_confident
+from resnet_desktop.core.keywords.policy import KeywordPolicy
+from resnet_desktop.core.keywords.rollup import CategoryMatch
+from resnet_desktop.core.keywords.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from resnet_desktop.gui.widgets import palette as colours
 from resnet_desktop.gui.widgets.formatting import format_percent
 
@@ -39,6 +47,9 @@ class Top5Chart(QWidget):
         self._pending = False
         self._placeholder = "Drop an image to classify it"
         self._labels: list[str] = []
+        self._policy = KeywordPolicy(0.0, DEFAULT_VOCABULARY)
+        self._category: CategoryMatch | None = None
+        self._show_chain = False
         self._targets: list[float] = [0.0] * ROWS
         self._starts: list[float] = [0.0] * ROWS
         self._shown: list[float] = [0.0] * ROWS
@@ -63,14 +74,38 @@ class Top5Chart(QWidget):
         """The probabilities the bars are heading to (their final lengths)."""
         return self._targets[:len(self._labels)]
 
+    def category(self) -> CategoryMatch | None:
+        """The confident category of the result on the chart (None: none, or custom labels)."""
+        return self._category
+
     def is_confident(self) -> bool:
-        return bool(self._labels) and is_confident(self.probabilities())
+        return bool(self._labels) and (self._category is not None
+                                       or is_confident(self.probabilities()))
 
     def headline(self) -> str:
-        """The line above the bars: the answer, "No confident match", or the placeholder."""
+        """The line above the bars: the category ("Cat — 93.5%"), the confident top-1 class,
+        "No confident match", or the placeholder."""
         if not self._labels:
             return self._placeholder
+        if self._category is not None:
+            label = self._category.label
+            return f"{label[:1].upper()}{label[1:]} — {format_percent(self._category.probability)}"
         return self._labels[0] if self.is_confident() else "No confident match"
+
+    def chain_shown(self) -> bool:
+        return self._show_chain and self._category is not None
+
+    def toggle_chain(self) -> None:
+        """Show or hide the category's chain (animal › mammal › cat) above the headline."""
+        self._show_chain = not self._show_chain
+        self.update()
+
+    def set_vocabulary(self, vocabulary: Vocabulary) -> None:
+        """Use ``vocabulary``'s renames, blocks and thresholds for the category."""
+        self._policy = KeywordPolicy(0.0, vocabulary)
+        if self._result is not None:
+            self._category = self._policy.category(self._result.top)
+            self.update()
 
     def is_pending(self) -> bool:
         return self._pending
@@ -93,6 +128,7 @@ class Top5Chart(QWidget):
             self.clear(result.error or "")
             return
         self._result = result
+        self._category = self._policy.category(result.top)
         self._labels = [p.label for p in result.top[:ROWS]]
         self._starts = list(self._shown)
         self._targets = [p.probability for p in result.top[:ROWS]]
@@ -110,6 +146,7 @@ class Top5Chart(QWidget):
         self._animation.stop()
         self._pending = False
         self._result = None
+        self._category = None
         self._labels = []
         self._targets = [0.0] * ROWS
         self._starts = [0.0] * ROWS
@@ -121,6 +158,15 @@ class Top5Chart(QWidget):
         self.setToolTip("")
         self.setAccessibleDescription(self._placeholder)
         self.update()
+
+    def mousePressEvent(self, event) -> None:
+        """A click on the headline shows or hides the category's chain."""
+        if (self._category is not None and event.button() == Qt.MouseButton.LeftButton
+                and event.position().y() <= _MARGIN + self._headline_height()):
+            self.toggle_chain()
+            event.accept()
+            return
+        super().mousePressEvent(event)
 
     def _on_animation_value(self, value: float) -> None:
         t = float(value)
@@ -198,6 +244,9 @@ class Top5Chart(QWidget):
             caption = "Classifying…"
         elif not self._labels:
             caption = "Top 5"
+        elif self._category is not None:
+            caption = (" › ".join(self._category.path) if self._show_chain
+                       else "Category (click for its chain)")
         elif self.is_confident():
             caption = "Best match"
             detail = format_percent(self._targets[0])

@@ -1,0 +1,1 @@
+"""The keyword vocabulary: its owner (the store) and its editor."""
