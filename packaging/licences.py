@@ -182,7 +182,7 @@ def _names(*names: str) -> re.Pattern[str]:
 
 def _component(name: str, licence: str, *names: str, texts: tuple[str, ...] = (),
                needs_text: bool = True) -> NativeComponent:
-    words = tuple(n.replace("\\", "") for n in names)
+    words = (name.split(" (")[0], *(n.replace("\\", "") for n in names))
     return NativeComponent(name, licence, _names(*names), words, texts, needs_text)
 
 
@@ -226,7 +226,7 @@ NATIVE_COMPONENTS: tuple[NativeComponent, ...] = (
     _component("zlib", "Zlib", "z", "zlib", "zlib-ng"),
     _component("bzip2", "bzip2-1.0.6", "bz2"),
     _component("LZ4", "BSD-2-Clause", "lz4"),
-    _component("Brotli", "MIT", "brotlicommon", "brotlidec", "brotlienc"),
+    _component("Brotli", "MIT", "brotlicommon", "brotlidec", "brotlienc", texts=("Brotli.txt",)),
     _component("FreeType", "FTL OR GPL-2.0-or-later", "freetype"),
     _component("HarfBuzz", "MIT", "harfbuzz"),
     _component("Fontconfig", "HPND-sell-variant", "fontconfig"),
@@ -239,18 +239,20 @@ NATIVE_COMPONENTS: tuple[NativeComponent, ...] = (
     _component("Wayland", "MIT", "wayland-client", "wayland-cursor", "wayland-egl"),
     _component("GLib", "LGPL-2.1-or-later", r"glib-2\.0", r"gio-2\.0", r"gobject-2\.0",
                r"gmodule-2\.0", r"gthread-2\.0"),
-    _component("PCRE2", "BSD-3-Clause", "pcre2-8", "pcre2-16"),
+    _component("PCRE2", "BSD-3-Clause", "pcre2-8", "pcre2-16", texts=("PCRE2.txt",)),
     _component("libffi", "MIT", "ffi"),
     _component("D-Bus", "AFL-2.1 OR GPL-2.0-or-later", "dbus-1"),
     _component("systemd (libsystemd)", "LGPL-2.1-or-later", "systemd"),
     _component("libcap", "BSD-3-Clause OR GPL-2.0-only", "cap"),
-    _component("libselinux", "LicenseRef-SELinux-Public-Domain", "selinux"),
+    _component("libselinux", "LicenseRef-SELinux-Public-Domain", "selinux",
+               texts=("libselinux.txt",)),
     _component("util-linux (libblkid, libmount, libuuid)", "LGPL-2.1-or-later AND BSD-3-Clause",
                "blkid", "mount", "uuid"),
-    _component("OpenSSL", "Apache-2.0", "ssl", "crypto"),
-    _component("MIT Kerberos", "MIT", "gssapi_krb5", "k5crypto", "krb5", "krb5support"),
-    _component("e2fsprogs (libcom_err)", "MIT", "com_err"),
-    _component("keyutils", "LGPL-2.1-or-later", "keyutils"),
+    _component("OpenSSL", "Apache-2.0", "ssl", "crypto", texts=("OpenSSL.txt",)),
+    _component("MIT Kerberos", "MIT", "gssapi_krb5", "k5crypto", "krb5", "krb5support",
+               texts=("MIT-Kerberos.txt",)),
+    _component("e2fsprogs (libcom_err)", "MIT", "com_err", texts=("e2fsprogs-libcom_err.txt",)),
+    _component("keyutils", "LGPL-2.1-or-later", "keyutils", texts=("keyutils.txt",)),
     _component("libgcrypt, libgpg-error", "LGPL-2.1-or-later", "gcrypt", "gpg-error"),
     _component("libbsd, libmd", "BSD-3-Clause", "bsd", "md"),
     _component("PulseAudio client libraries", "LGPL-2.1-or-later", "pulse", "pulsecommon",
@@ -262,8 +264,9 @@ NATIVE_COMPONENTS: tuple[NativeComponent, ...] = (
     _component("mpg123", "LGPL-2.1-only", "mpg123"),
     _component("SQLite", "blessing", "sqlite3"),
     _component("ncurses (terminfo)", "X11", "tinfo", "ncurses", "ncursesw"),
-    # The exiv2 wheel's own copies (exiv2.libs/), whose wheel carries only its GPL-3.0 text;
-    # the texts here are Debian's copyright files for the same projects.
+    # The exiv2 wheel's own copies (exiv2.libs/), whose wheel carries only its GPL-3.0 text.
+    # Texts named here, for these and for the entries above that exiv2.libs also holds, are
+    # Debian's copyright files for the same projects.
     _component("Exiv2", "GPL-2.0-or-later", "exiv2", texts=("exiv2.txt",)),
     _component("curl (libcurl)", "curl", "curl", texts=("curl.txt",)),
     _component("OpenLDAP", "OLDAP-2.8", "ldap", "lber", texts=("OpenLDAP.txt",)),
@@ -366,6 +369,15 @@ def _owners(distributions: Iterable[metadata.Distribution],
     return owners, texts
 
 
+def _mentions(text: str, component: NativeComponent) -> bool:
+    """Whether a licence text names the component (as a word: "ssl" in "OpenSSL" counts,
+    inside "vessel" not)."""
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(word.lower())}(?![a-z0-9])", text)
+               or re.search(rf"(?<![a-z0-9])(lib|open){re.escape(word.lower())}(?![a-z0-9])",
+                            text)
+               for word in component.names)
+
+
 def _is_vendored(dest: str) -> bool:
     """A wheel's copy of a third-party library: auditwheel's and delvewheel's ``<pkg>.libs/``,
     delocate's ``.dylibs/``."""
@@ -413,8 +425,7 @@ def native_notices(binaries: Iterable[tuple[str, str, str]],
         notice.bundle_files.append(dest)
         if owner is None:
             sources.setdefault(component.name, []).append(real)
-        elif _is_vendored(dest) and not any(word.lower() in owner_texts.get(owner, "")
-                                            for word in component.names):
+        elif _is_vendored(dest) and not _mentions(owner_texts.get(owner, ""), component):
             continue  # the wheel's texts do not cover its copy: the entry's own texts must
         elif owner not in notice.covered_by:
             notice.covered_by.append(owner)
