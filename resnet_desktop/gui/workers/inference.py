@@ -1,31 +1,30 @@
-"""One long-lived worker that owns model loading (downloads included) and the ONNX Runtime session.
+"""The Classify tab's background work: load the chosen model, classify the image on screen.
 
 Shape: a single-worker executor fed immutable requests (napari's slicer, Anki's serialised
-task). :class:`InferenceService` lives on the GUI thread: it numbers requests, posts them to a
-mailbox and wakes :class:`InferenceWorker`, which lives on its own QThread. The mailbox keeps
-only the newest pending request of each kind, so images dropped faster than inference are
-coalesced and the newest wins; a newer model request cancels the download of an older one.
-Answers come back by signals; the service drops answers to requests that a newer one has
-superseded, so a stale result is never shown. Models are loaded (and downloaded) by the app's
+task), built on the app's one :class:`TaskRunner`: its one thread owns the ONNX Runtime session,
+so loads and classifications run in order. :class:`InferenceService` lives on the GUI thread
+and numbers every request. An image that arrives while another is still queued replaces it
+(images dropped faster than inference are coalesced and the newest wins); a newer model request
+cancels an older one's download. Answers to a request that a newer one has superseded are
+dropped, so a stale result is never shown. Models are loaded (and downloaded) by the app's
 :class:`ModelService`, which shows downloads in the status bar. No widget is touched here.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from resnet_desktop.core.engine import (
-    Cancelled,
     CancelToken,
     Classification,
     Classifier,
     Engine,
+    ModelError,
     ModelRef,
     ProviderStatus,
     ResNetDesktopError,
@@ -33,30 +32,11 @@ from resnet_desktop.core.engine import (
 from resnet_desktop.core.imaging.decode import image_from_array
 from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
 from resnet_desktop.gui.workers.model_service import ModelService
+from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
 
 log = logging.getLogger(__name__)
 
 TOP_K = 5
-
-
-@dataclass(frozen=True)
-class LoadRequest:
-    """Load ``model`` (catalog id or ``.onnx`` path) on ``provider``, downloading if needed."""
-
-    id: int
-    model: str
-    provider: str
-    cancel: CancelToken = field(default_factory=CancelToken, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ClassifyRequest:
-    """Classify one image: a file (decoded by the worker) or a QImage."""
-
-    id: int
-    path: Path | None = None
-    image: QImage | None = field(default=None, compare=False, repr=False)
-    top_k: int = TOP_K
 
 
 @dataclass(frozen=True)
@@ -86,127 +66,72 @@ class LoadedModel:
         return self.ref.entry.license if self.ref.entry is not None else None
 
 
-class _Mailbox:
-    """The newest pending request of each kind, shared by the GUI thread and the worker."""
+@dataclass(frozen=True)
+class _Request:
+    """One request: load a model, or classify a file or an image that has no file."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._load: LoadRequest | None = None
-        self._classify: ClassifyRequest | None = None
-        self.stopping = False
-
-    def put_load(self, request: LoadRequest) -> None:
-        with self._lock:
-            self._load = request
-
-    def put_classify(self, request: ClassifyRequest | None) -> None:
-        with self._lock:
-            self._classify = request
-
-    def take_load(self) -> LoadRequest | None:
-        with self._lock:
-            request, self._load = self._load, None
-            return request
-
-    def take_classify(self) -> ClassifyRequest | None:
-        with self._lock:
-            request, self._classify = self._classify, None
-            return request
-
-    def has_load(self) -> bool:
-        with self._lock:
-            return self._load is not None
+    id: int
+    model: str = ""
+    provider: str = "auto"
+    path: Path | None = None
+    image: QImage | None = None
+    top_k: int = TOP_K
 
 
-class InferenceWorker(QObject):
-    """Runs on its own QThread; use it through :class:`InferenceService`."""
+class _NoModel:
+    """A classification that ran before any model had loaded: it waits for the next one."""
 
-    model_loading = Signal(int, object, bool)
-    """(request id, ModelRef, needs a download)."""
-    model_loaded = Signal(int, object)
-    """(request id, LoadedModel)."""
-    load_cancelled = Signal(int, object)
-    """(request id, ModelRef or None)."""
-    load_failed = Signal(int, str)
-    result_ready = Signal(int, object)
-    """(request id, Classification); a bad image is a Classification with ``error`` set."""
-    classify_failed = Signal(int, str)
 
-    def __init__(self, models: ModelService, mailbox: _Mailbox) -> None:
-        super().__init__()
-        self._models = models
-        self._engine = models.engine
-        self._mailbox = mailbox
-        self._classifier: Classifier | None = None
+class _Session:
+    """The loaded classifier; only the runner's one thread reads or writes it."""
 
-    @Slot()
-    def drain(self) -> None:
-        """Handle everything pending: the newest model request first, then the newest image."""
-        while not self._mailbox.stopping:
-            load = self._mailbox.take_load()
-            if load is not None:
-                self._load(load)
-                continue
-            if self._classifier is None:
-                return  # the pending image waits for a model
-            request = self._mailbox.take_classify()
-            if request is None:
-                return
-            self._classify(request)
+    def __init__(self, models: ModelService) -> None:
+        self.models = models
+        self.classifier: Classifier | None = None
 
-    def _load(self, request: LoadRequest) -> None:
-        ref: ModelRef | None = None
+    def load(self, request: _Request, report: Report, cancel: CancelToken) -> LoadedModel:
+        ref = self.models.resolve(request.model)
+        report((ref, not self.models.engine.is_ready(ref)))
         try:
-            ref = self._engine.resolve(request.model)
-            needs_download = not self._engine.is_ready(ref)
-            self.model_loading.emit(request.id, ref, needs_download)
-            classifier = self._models.load(ref, request.provider, request.cancel)
-        except Cancelled:
-            self.load_cancelled.emit(request.id, ref)
-            return
-        except ResNetDesktopError as exc:
-            self.load_failed.emit(request.id, str(exc))
-            return
-        except Exception as exc:  # ORT and OS errors must reach the user, not kill the thread
+            classifier = self.models.load(ref, request.provider, cancel)
+        except ResNetDesktopError:
+            raise
+        except Exception as exc:  # ORT and OS errors reach the user as one line
             log.exception("loading %s failed", request.model)
-            self.load_failed.emit(request.id, f"{request.model}: cannot be loaded ({exc})")
-            return
-        self._classifier = classifier
-        self.model_loaded.emit(request.id, LoadedModel(
-            request.model, ref, classifier.provider, classifier.model_path,
-            classifier.io.num_classes, classifier.io.input_size))
+            raise ModelError(f"{request.model}: cannot be loaded ({exc})") from exc
+        self.classifier = classifier
+        return LoadedModel(request.model, ref, classifier.provider, classifier.model_path,
+                           classifier.io.num_classes, classifier.io.input_size)
 
-    def _classify(self, request: ClassifyRequest) -> None:
-        classifier = self._classifier
-        assert classifier is not None
+    def classify(self, request: _Request, _report: Report,
+                 _cancel: CancelToken) -> Classification | _NoModel:
         try:
-            if request.path is not None:
-                result = self._engine.classify_file(classifier, request.path, request.top_k)
-            else:
-                result = self._classify_image(classifier, request.image, request.top_k)
-        except Exception as exc:  # e.g. an ONNX Runtime error at run time
+            return self._classify(request)
+        except Exception as exc:  # e.g. an ONNX Runtime error at run time: a bug, not a file
             log.exception("classification failed")
-            self.classify_failed.emit(request.id, f"Classification failed: {exc}")
-            return
-        self.result_ready.emit(request.id, result)
+            raise ResNetDesktopError(f"Classification failed: {exc}") from exc
 
-    def _classify_image(self, classifier: Classifier, image: QImage,
-                        top_k: int) -> Classification:
+    def _classify(self, request: _Request) -> Classification | _NoModel:
+        classifier = self.classifier
+        if classifier is None:
+            return _NoModel()
+        engine = self.models.engine
+        if request.path is not None:
+            return engine.classify_file(classifier, request.path, request.top_k)
+        image = request.image
         if image is None or image.isNull():
             return Classification(None, classifier.model_id, error="The image is empty.")
         try:
-            image = image_from_array(qimage_to_rgb_array(image))
+            picture = image_from_array(qimage_to_rgb_array(image))
         except ResNetDesktopError as exc:
             return Classification(None, classifier.model_id, error=str(exc))
-        return self._engine.classify_image(classifier, image, top_k)
+        return engine.classify_image(classifier, picture, request.top_k)
 
 
 class InferenceService(QObject):
-    """The GUI thread's handle on the worker: numbers requests and drops stale answers.
-
-    Every ``load_model`` and ``classify_*`` call returns its request id; the signals below
-    carry it. Only answers to the newest model request and the newest image are emitted.
-    """
+    """The GUI thread's handle on the Classify tab's worker: numbers requests, drops stale
+    answers. Every ``load_model`` and ``classify_*`` call returns its request id; the signals
+    carry it. Only answers to the newest model request and the newest image are emitted."""
 
     model_loading = Signal(int, object, bool)
     """(request id, ModelRef, needs a download): loading has started."""
@@ -223,63 +148,57 @@ class InferenceService(QObject):
     a file that is not an image gives a Classification with ``error`` set)."""
     failed = Signal(int, str)
     """Either of the two above."""
-    _wake = Signal()
 
     def __init__(self, models: ModelService | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.models = models if models is not None else ModelService(parent=self)
         self.engine: Engine = self.models.engine
-        self._mailbox = _Mailbox()
+        self._session = _Session(self.models)
+        self._runner = TaskRunner(self, "classification")
+        self._runner.job_progressed.connect(self._on_progressed)
+        self._runner.job_returned.connect(self._on_returned)
+        self._runner.job_failed.connect(self._on_failed)
+        self._runner.job_cancelled.connect(self._on_cancelled)
         self._next_id = 0
-        self._latest_load: LoadRequest | None = None
-        self._latest_classify_id = 0
-        self._answered_classify_id = 0
+        self._load: tuple[int, _Request] | None = None
+        """(job id, request) of the newest model request until it is answered."""
+        self._load_ref: ModelRef | None = None
+        self._classify: tuple[int, _Request] | None = None
+        """(job id, request) of the newest image until it is answered."""
+        self._parked: _Request | None = None
+        """The newest image while no model is loaded or loading."""
         self._loaded: LoadedModel | None = None
-        self._thread = QThread()
-        self._thread.setObjectName("inference-worker")
-        self._worker = InferenceWorker(self.models, self._mailbox)
-        self._worker.moveToThread(self._thread)
-        self._wake.connect(self._worker.drain)
-        self._worker.model_loading.connect(self._on_model_loading)
-        self._worker.model_loaded.connect(self._on_model_loaded)
-        self._worker.load_cancelled.connect(self._on_load_cancelled)
-        self._worker.load_failed.connect(self._on_load_failed)
-        self._worker.result_ready.connect(self._on_result_ready)
-        self._worker.classify_failed.connect(self._on_classify_failed)
-        self._thread.finished.connect(self._worker.deleteLater)
-        self._thread.start()
         self._stopped = False
 
     # -- requests ------------------------------------------------------------------------------
 
     def load_model(self, model: str, provider: str = "auto") -> int:
         """Load ``model`` (catalog id or ``.onnx`` path); cancels an older model's download."""
-        if self._latest_load is not None:
-            self._latest_load.cancel.cancel()
-        request = LoadRequest(self._new_id(), str(model), provider)
-        self._latest_load = request
-        self._mailbox.put_load(request)
-        self._wake.emit()
+        if self._load is not None:
+            self._runner.forget(self._load[0])
+        request = _Request(self._new_id(), model=str(model), provider=provider)
+        job = self._runner.submit(lambda report, cancel: self._session.load(request, report,
+                                                                           cancel))
+        self._load, self._load_ref = (job, request), None
+        if self._parked is not None:
+            parked, self._parked = self._parked, None
+            self._post(parked)
         return request.id
 
     def classify_path(self, path: Path, top_k: int = TOP_K) -> int:
-        return self._post(ClassifyRequest(self._new_id(), path=Path(path), top_k=top_k))
+        return self._post(_Request(self._new_id(), path=Path(path), top_k=top_k))
 
     def classify_image(self, image: QImage, top_k: int = TOP_K) -> int:
         """Classify an image that has no file (pasted, a camera frame); the image is copied."""
-        return self._post(ClassifyRequest(self._new_id(), image=image.copy(), top_k=top_k))
+        return self._post(_Request(self._new_id(), image=image.copy(), top_k=top_k))
 
     def forget_image(self) -> None:
         """The current image went away: drop its pending request and any answer still coming."""
-        self._mailbox.put_classify(None)
-        self._latest_classify_id = self._new_id()
-        self._answered_classify_id = self._latest_classify_id
-
-    def cancel_download(self) -> None:
-        """Cancel the current model request; a partial download stays for resuming."""
-        if self._latest_load is not None:
-            self._latest_load.cancel.cancel()
+        self._parked = None
+        if self._classify is not None:
+            self._runner.forget(self._classify[0])
+            self._classify = None
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -288,27 +207,23 @@ class InferenceService(QObject):
         return self._loaded
 
     def is_loading(self) -> bool:
-        return self._latest_load is not None
+        return self._load is not None
 
     def has_pending_classification(self) -> bool:
         """True while the newest image has no answer yet."""
-        return self._answered_classify_id < self._latest_classify_id
+        return self._classify is not None or self._parked is not None
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
-        """Cancel everything, stop the thread and wait for it; True if it stopped in time.
+        """Cancel everything and wait for the worker; True if it stopped in time. Called again,
+        it waits again.
 
         A download stops at its next chunk and keeps its partial file; an inference in
         progress finishes its one image first.
         """
-        if self._stopped:  # called again: wait longer for the one in progress
-            return self._thread.wait(timeout_ms)
         self._stopped = True
-        self._mailbox.stopping = True
-        self._mailbox.put_classify(None)
-        if self._latest_load is not None:
-            self._latest_load.cancel.cancel()
-        self._thread.quit()
-        finished = self._thread.wait(timeout_ms)
+        self._parked = None
+        self._load = self._classify = None
+        finished = self._runner.shutdown(timeout_ms)
         if not finished:
             log.warning("the inference thread is still busy after %d ms", timeout_ms)
         return finished
@@ -319,47 +234,53 @@ class InferenceService(QObject):
         self._next_id += 1
         return self._next_id
 
-    def _post(self, request: ClassifyRequest) -> int:
-        self._latest_classify_id = request.id
-        self._mailbox.put_classify(request)
-        self._wake.emit()
+    def _post(self, request: _Request) -> int:
+        if self._stopped:
+            return request.id
+        if self._classify is not None:  # a newer image: the older one's answer is stale
+            self._runner.forget(self._classify[0])
+            self._classify = None
+        if self._loaded is None and self._load is None:
+            self._parked = request
+            return request.id
+        self._parked = None
+        job = self._runner.submit(lambda report, cancel: self._session.classify(request, report,
+                                                                               cancel))
+        self._classify = (job, request)
         return request.id
 
-    def _is_current_load(self, request_id: int) -> bool:
-        return self._latest_load is not None and self._latest_load.id == request_id
+    def _answer_to(self, slot: tuple[int, _Request] | None, job: int) -> _Request | None:
+        return slot[1] if slot is not None and slot[0] == job else None
 
-    def _on_model_loading(self, request_id: int, ref: ModelRef, needs_download: bool) -> None:
-        if self._is_current_load(request_id):
-            self.model_loading.emit(request_id, ref, needs_download)
+    def _on_progressed(self, job: int, payload: tuple[ModelRef, bool]) -> None:
+        request = self._answer_to(self._load, job)
+        if request is not None:
+            self._load_ref = payload[0]
+            self.model_loading.emit(request.id, *payload)
 
-    def _on_model_loaded(self, request_id: int, loaded: LoadedModel) -> None:
-        self._loaded = loaded
-        if self._is_current_load(request_id):
-            self._latest_load = None
-            self.model_loaded.emit(request_id, loaded)
+    def _on_returned(self, job: int, result: object) -> None:
+        if (request := self._answer_to(self._load, job)) is not None:
+            assert isinstance(result, LoadedModel)
+            self._loaded, self._load = result, None
+            self.model_loaded.emit(request.id, result)
+        elif (request := self._answer_to(self._classify, job)) is not None:
+            self._classify = None
+            if isinstance(result, _NoModel):  # the load failed: wait for the next model
+                self._parked = request
+                return
+            self.result_ready.emit(request.id, result)
 
-    def _on_load_cancelled(self, request_id: int, ref: ModelRef | None) -> None:
-        if self._is_current_load(request_id):
-            self._latest_load = None
-            self.load_cancelled.emit(request_id, ref)
+    def _on_failed(self, job: int, message: str) -> None:
+        if (request := self._answer_to(self._load, job)) is not None:
+            self._load = None
+            self.load_failed.emit(request.id, message)
+            self.failed.emit(request.id, message)
+        elif (request := self._answer_to(self._classify, job)) is not None:
+            self._classify = None
+            self.classify_failed.emit(request.id, message)
+            self.failed.emit(request.id, message)
 
-    def _on_load_failed(self, request_id: int, message: str) -> None:
-        if self._is_current_load(request_id):
-            self._latest_load = None
-            self.load_failed.emit(request_id, message)
-            self.failed.emit(request_id, message)
-
-    def _on_result_ready(self, request_id: int, result: Classification) -> None:
-        if request_id < self._latest_classify_id:
-            log.debug("dropping stale result %d (newest is %d)", request_id,
-                      self._latest_classify_id)
-            return
-        self._answered_classify_id = request_id
-        self.result_ready.emit(request_id, result)
-
-    def _on_classify_failed(self, request_id: int, message: str) -> None:
-        if request_id < self._latest_classify_id:
-            return
-        self._answered_classify_id = request_id
-        self.classify_failed.emit(request_id, message)
-        self.failed.emit(request_id, message)
+    def _on_cancelled(self, job: int) -> None:
+        if (request := self._answer_to(self._load, job)) is not None:
+            self._load = None
+            self.load_cancelled.emit(request.id, self._load_ref)

@@ -65,10 +65,14 @@ class TaskRunner(QObject):
     cancelled = Signal()
     """A live job stopped because it was cancelled."""
     busy_changed = Signal(bool)
+    job_progressed = Signal(int, object)
+    """(job id, payload): the same as :attr:`progressed`, with the id :meth:`submit` gave."""
     job_returned = Signal(int, object)
-    """(job id, result): the same as :attr:`returned`, with the id :meth:`start` gave."""
+    """(job id, result): the same as :attr:`returned`, with the id."""
     job_failed = Signal(int, str)
     """(job id, message): the same as :attr:`failed`, with the id."""
+    job_cancelled = Signal(int)
+    """(job id): the same as :attr:`cancelled`, with the id."""
 
     def __init__(self, parent: QObject | None = None, what: str = "the background task", *,
                  threads: int = 1) -> None:
@@ -172,8 +176,10 @@ class TaskRunner(QObject):
 
     @Slot(object)
     def _on_progressed(self, payload: object) -> None:
-        if self._sender_id() is not None:
+        job_id = self._sender_id()
+        if job_id is not None:
             self.progressed.emit(payload)
+            self.job_progressed.emit(job_id, payload)
 
     @Slot(object)
     def _on_returned(self, boxed: tuple[Any]) -> None:
@@ -184,6 +190,7 @@ class TaskRunner(QObject):
         worker = self._finish(job_id)
         if worker is not None and worker.token.cancelled:
             self.cancelled.emit()
+            self.job_cancelled.emit(job_id)
             return
         self.returned.emit(result)
         self.job_returned.emit(job_id, result)
@@ -196,6 +203,7 @@ class TaskRunner(QObject):
         self._finish(job_id)
         if isinstance(exc, Cancelled):
             self.cancelled.emit()
+            self.job_cancelled.emit(job_id)
             return
         if isinstance(exc, ResNetDesktopError):
             message = str(exc)
