@@ -9,9 +9,9 @@ import weakref
 
 import modelgen
 import pytest
+from cli_runner import run_cli
 from PIL import Image
 
-from resnet_desktop.cli import main
 from resnet_desktop.core.engine import Cancelled, CancelToken, Engine
 from resnet_desktop.core.operations.compare import (
     CompareModel,
@@ -20,12 +20,6 @@ from resnet_desktop.core.operations.compare import (
     compare_models,
 )
 from resnet_desktop.resources import resource_path
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _resnet(tmp_path, name: str, version: int, seed: int):
@@ -153,9 +147,11 @@ def test_cli_json_downloads_and_marks_errors(capsys, tmp_path, grey, zoo_catalog
         if record["model"] == "nope":
             assert set(record) == {"path", "model", "error"}
         else:
-            assert set(record) == {"path", "model", "provider", "ms", "top"}
+            assert set(record) == {"path", "model", "provider", "ms", "top", "category"}
             assert len(record["top"]) == 3 and record["provider"] == "cpu"
     assert "cat" in records[1]["top"][0]["label"]
+    assert records[1]["category"]["label"] == "cat"  # curated, from WordNet
+    assert records[2]["category"] is None  # a random ResNet is confident about nothing
     assert err.count("unknown model 'nope'") == 1
 
 

@@ -53,13 +53,14 @@ def test_compare_fills_rows_marks_agreement_and_reports_per_model_errors(qtbot, 
     assert "offline" in dialog.cell(0, 2) and "offline" in dialog.cell(4, 2)
     assert "cat" in dialog.cell(1, 2).splitlines()[0]
     assert "espresso" in dialog.cell(5, 2).splitlines()[0]
-    assert dialog.cell(1, 4) == "cpu" and dialog.cell(1, 5).endswith(" ms")
+    assert dialog.cell(1, 3).startswith("cat ")  # the curated category
+    assert dialog.cell(1, 5) == "cpu" and dialog.cell(1, 6).endswith(" ms")
     # The same model twice agrees with itself; the real model says something else.
-    assert dialog.cell(2, 3).startswith("✓") and dialog.cell(3, 3).startswith("✓")
-    assert dialog.cell(1, 3) == ""
+    assert dialog.cell(2, 4).startswith("✓") and dialog.cell(3, 4).startswith("✓")
+    assert dialog.cell(1, 4) == ""
     entry = service.engine.catalog.get(catalog_id)
-    assert dialog.cell(0, 6) == f"{entry.top1:.2f}% / {entry.top5:.2f}%"
-    assert dialog.cell(1, 6) == "–" and dialog.cell(1, 7).endswith("MB")
+    assert dialog.cell(0, 7) == f"{entry.top1:.2f}% / {entry.top5:.2f}%"
+    assert dialog.cell(1, 7) == "–" and dialog.cell(1, 8).endswith("MB")
     assert "2 errors" in dialog.status_label.text()
 
 

@@ -10,17 +10,30 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from resnet_desktop.cli.common import download_bar, warn_flavours
-from resnet_desktop.core.engine import POLICIES, Classification, Engine, format_bytes
-from resnet_desktop.core.operations.compare import CompareModel, CompareSink, agreement, to_json
+from resnet_desktop.core.engine import (
+    POLICIES,
+    Classification,
+    Engine,
+    KeywordPolicy,
+    format_bytes,
+)
+from resnet_desktop.core.operations.compare import (
+    CompareModel,
+    CompareSink,
+    agreement,
+    category,
+    to_json,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "compare", help="run several models on the same images",
         description="Classify each image with each model, one model in memory at a time, and "
-                    "show them side by side: top-1 (with the rest of the top-k), where the "
-                    "models agree, the provider that ran and its time, and the catalog's "
-                    "published ImageNet top-1/top-5 and file size.")
+                    "show them side by side: top-1 (with the rest of the top-k and the "
+                    "curated category), where the models agree, the provider that ran and "
+                    "its time, and the catalog's published ImageNet top-1/top-5 and file "
+                    "size.")
     parser.add_argument("--models", required=True, metavar="ID|PATH,ID|PATH[,...]",
                         help="catalog ids (see `models list`) or .onnx paths, comma-separated; "
                              "catalog models are downloaded if needed")
@@ -56,7 +69,8 @@ def _published(model: CompareModel) -> str:
     return f"{model.top1:.2f}/{model.top5:.2f}"
 
 
-def _print_image(path: Path, rows: Sequence[tuple[CompareModel, Classification]]) -> None:
+def _print_image(path: Path, rows: Sequence[tuple[CompareModel, Classification]],
+                 policy: KeywordPolicy) -> None:
     agreed = agreement([result for _, result in rows])
     width = max(len(model.id) for model, _ in rows)
     print(f"{path}")
@@ -75,6 +89,9 @@ def _print_image(path: Path, rows: Sequence[tuple[CompareModel, Classification]]
         if len(result.top) > 1:
             rest = ", ".join(f"{p.label} {p.probability * 100:.1f}%" for p in result.top[1:])
             print(f"  {'':<{width}}    then {rest}")
+        match = category(result, policy)
+        if match is not None:
+            print(f"  {'':<{width}}    category {match.label} {match.probability * 100:.1f}%")
     if agreed is not None:
         count = sum(1 for _, r in rows if r.ok and r.top and r.top[0].label == agreed)
         print(f"  * {count} of {len(rows)} models agree: {agreed}")
@@ -102,11 +119,12 @@ def run(args: argparse.Namespace) -> int:
     count = len(args.images)
     by_image = [[(model, results[m * count + i]) for m, model in enumerate(models)]
                 for i in range(count)]
+    policy = KeywordPolicy(0.0)
     if args.json:
-        json.dump([to_json(r) for rows in by_image for _, r in rows], sys.stdout, indent=2,
-                  ensure_ascii=False)
+        json.dump([to_json(r, policy) for rows in by_image for _, r in rows], sys.stdout,
+                  indent=2, ensure_ascii=False)
         print()
     else:
         for path, rows in zip(args.images, by_image, strict=True):
-            _print_image(path, rows)
+            _print_image(path, rows, policy)
     return 0 if all(r.ok for r in results) else 1

@@ -20,6 +20,8 @@ from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
 from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
 from resnet_desktop.core.inference.classifier import Classifier
 from resnet_desktop.core.inference.results import Classification
+from resnet_desktop.core.keywords.policy import KeywordPolicy
+from resnet_desktop.core.keywords.rollup import CategoryMatch
 from resnet_desktop.core.models.download import ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -97,9 +99,17 @@ def agreement(results: Sequence[Classification]) -> str | None:
     return label if count >= 2 else None
 
 
-def to_json(result: Classification) -> dict[str, object]:
-    """``{"path", "model", "provider", "ms", "top"}`` as ``classify --json`` writes them, or
-    ``{"path", "model", "error"}``."""
-    if result.ok:
-        return result.to_json()
-    return {"path": str(result.path), "model": result.model, "error": result.error}
+def category(result: Classification, policy: KeywordPolicy) -> CategoryMatch | None:
+    """The curated category of a model's answer, for models with WordNet ids (ImageNet)."""
+    if not result.ok or not result.top or not result.top[0].wnid:
+        return None
+    return policy.category(result.top)
+
+
+def to_json(result: Classification, policy: KeywordPolicy) -> dict[str, object]:
+    """``{"path", "model", "provider", "ms", "top", "category"}`` as ``classify --json``
+    writes them, or ``{"path", "model", "error"}``."""
+    if not result.ok:
+        return {"path": str(result.path), "model": result.model, "error": result.error}
+    match = category(result, policy)
+    return result.to_json() | {"category": match.to_json() if match is not None else None}

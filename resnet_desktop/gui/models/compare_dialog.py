@@ -32,16 +32,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.engine import CancelToken, Classification, format_bytes
+from resnet_desktop.core.engine import CancelToken, Classification, KeywordPolicy, format_bytes
 from resnet_desktop.core.imaging.decode import EXTENSIONS
-from resnet_desktop.core.operations.compare import CompareModel, CompareSink, agreement
+from resnet_desktop.core.operations.compare import (
+    CompareModel,
+    CompareSink,
+    agreement,
+    category,
+)
 from resnet_desktop.gui.widgets.inline_errors import error_label, show_error
 from resnet_desktop.gui.workers.model_service import ModelService
 from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
 
 TOP_K = 5
-HEADERS = ("Image", "Model", "Top-5", "Agrees", "Provider", "Time", "Published top-1 / top-5",
-           "Size")
+HEADERS = ("Image", "Model", "Top-5", "Category", "Agrees", "Provider", "Time",
+           "Published top-1 / top-5", "Size")
+_AGREES = HEADERS.index("Agrees")
+_TIME = HEADERS.index("Time")
 _MODEL_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -85,6 +92,7 @@ class CompareDialog(QDialog):
         self._model_info: dict[int, CompareModel] = {}
         self._running_images: list[Path] = []
         self._running_names: list[str] = []
+        self._policy = KeywordPolicy(0.0)
         self._runner = TaskRunner(self, "the comparison")
         self._runner.progressed.connect(self._on_progressed)
         self._runner.returned.connect(self._on_returned)
@@ -222,7 +230,7 @@ class CompareDialog(QDialog):
             for m, name in enumerate(names):
                 row = self._row(i, m)
                 self._set_row(row, [image.name, Path(name).name if name.endswith(".onnx")
-                                    else name, "waiting…", "", "", "", "", ""])
+                                    else name, "waiting…", "", "", "", "", "", ""])
 
         def job(report: Report, cancel: CancelToken) -> list[Classification]:
             compared = [_via_service(engine.compare_model(name, provider), name, service)
@@ -264,7 +272,7 @@ class CompareDialog(QDialog):
     def _set_row(self, row: int, texts: list[str]) -> None:
         for column, text in enumerate(texts):
             item = QTableWidgetItem(text)
-            if column == 5 and text:
+            if column == _TIME and text:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(row, column, item)
 
@@ -298,10 +306,12 @@ class CompareDialog(QDialog):
         size = format_bytes(model.size) if model.size else "–"
         if not result.ok:
             self._set_row(row, [Path(str(result.path)).name, model.id, result.error or "", "",
-                              "", "", published, size])
+                              "", "", "", published, size])
             return
         top = "\n".join(f"{p.label}  {p.probability * 100:.1f}%" for p in result.top)
-        self._set_row(row, [Path(str(result.path)).name, model.id, top, "",
+        match = category(result, self._policy)
+        curated = f"{match.label}  {match.probability * 100:.1f}%" if match is not None else ""
+        self._set_row(row, [Path(str(result.path)).name, model.id, top, curated, "",
                             result.provider, f"{result.ms:.0f} ms", published, size])
         self.table.resizeRowToContents(row)
 
@@ -313,7 +323,7 @@ class CompareDialog(QDialog):
         agreed = agreement([result for _, result in done])
         for row, result in done:
             agrees = agreed is not None and result.ok and result.top[0].label == agreed
-            self.table.setItem(row, 3, QTableWidgetItem(f"✓ {agreed}" if agrees else ""))
+            self.table.setItem(row, _AGREES, QTableWidgetItem(f"✓ {agreed}" if agrees else ""))
 
     def _on_returned(self, results: list[Classification]) -> None:
         self._results = list(results)
