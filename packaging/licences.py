@@ -471,6 +471,13 @@ def summary(app_name: str, app_version: str, items: list[Notice],
              "the folder named after each one.", ""]
     width = max((len(f"{n.name} {n.version}") for n in items), default=0)
     lines += [f"{f'{n.name} {n.version}':<{width}}  {n.licence}" for n in items]
+    copyleft = [f"{n.name} ({n.licence})" for n in items if is_strong_copyleft(n.licence)]
+    copyleft += [f"{n.component.name} ({n.component.licence})" for n in native
+                 if is_strong_copyleft(n.component.licence)]
+    if copyleft:
+        lines += ["", "Because it includes " + ", ".join(copyleft) + ", this installer as a "
+                  "whole may be", "distributed only under the terms of the GNU General Public "
+                  "License, version 3."]
     if native:
         lines += ["", "Native libraries in the bundle, by the project they come from. The texts "
                   "are in the", "folders named after 'texts:'.", ""]
@@ -481,6 +488,15 @@ def summary(app_name: str, app_version: str, items: list[Notice],
                          + (f"  (texts: {where})" if where else ""))
             lines += [f"    {path}" for path in sorted(notice.bundle_files)]
     return "\n".join(lines) + "\n"
+
+
+def is_strong_copyleft(licence: str) -> bool:
+    """True for a GPL licence with no LGPL, exception or other licence to choose instead
+    (``GPL-3.0-or-later``; not ``LGPL-3.0-only OR GPL-2.0-only``, not ``... WITH
+    GCC-exception-3.1``)."""
+    choices = [choice.strip() for choice in re.split(r"\bOR\b", licence)]
+    return bool(licence) and all(re.match(r"GPL-\d", choice) and " WITH " not in choice
+                                 for choice in choices)
 
 
 def listed_native_files(index_text: str) -> set[str]:

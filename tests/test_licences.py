@@ -204,3 +204,25 @@ def test_a_wheels_vendored_copy_counts_as_covered_only_if_its_texts_name_it() ->
     curl_notice = notices["curl (libcurl)"]
     assert curl_notice.covered_by == []
     assert [inside for _, inside in curl_notice.texts] == ["curl.txt"]
+
+
+@pytest.mark.parametrize(("licence", "strong"), [
+    ("GPL-3.0-or-later", True),
+    ("GPL-2.0-or-later", True),
+    ("LGPL-3.0-only OR GPL-2.0-only OR GPL-3.0-only", False),
+    ("GPL-3.0-or-later WITH GCC-exception-3.1", False),
+    ("AFL-2.1 OR GPL-2.0-or-later", False),
+    ("LGPL-2.1-or-later", False),
+    ("MIT", False),
+    ("", False),
+])
+def test_strong_copyleft(licence: str, strong: bool) -> None:
+    assert licences.is_strong_copyleft(licence) is strong
+
+
+def test_the_index_says_when_a_gpl_component_makes_the_installer_gpl() -> None:
+    items = [licences.Notice("exiv2", "0.19.2", "GPL-3.0-or-later"),
+             licences.Notice("numpy", "2.4", "BSD-3-Clause")]
+    text = licences.summary("resnet-desktop", "1.0", items)
+    assert "Because it includes exiv2 (GPL-3.0-or-later), this installer as a whole" in text
+    assert "GPL" not in licences.summary("resnet-desktop", "1.0", items[1:])
