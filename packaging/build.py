@@ -53,8 +53,9 @@ Qt's X11 platform plugin needs libxcb-cursor0, which some distributions leave ou
 Without it the window does not open under X11 ("could not load the Qt platform plugin xcb").
 On Wayland the wayland plugin is used instead.
 
-Check the installation without a display:
-    QT_QPA_PLATFORM=offscreen resnet-desktop/resnet-desktop --self-test
+Check the installation (install.sh does this too): with a display, the self-test also starts
+Qt's X11 platform for real and names the package to install when a library is missing:
+    resnet-desktop/resnet-desktop --self-test
 """
 
 
