@@ -24,6 +24,7 @@ from PySide6.QtMultimedia import (
     QVideoFrameFormat,
     QVideoFrameInput,
 )
+from PySide6.QtWidgets import QApplication
 
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.gui.camera import messages
@@ -382,19 +383,19 @@ def test_shutdown_is_prompt_while_live(qtbot, panel, frame_input):
     send(qtbot, panel, frame_input, RED)
     with qtbot.waitSignal(panel.live_classified, timeout=10_000):
         panel.set_live(True)
-    assert panel.shutdown(timeout_ms=5000)
-    assert panel.classifier().frames_classified() >= 1
-    assert panel.classifier().worker_thread().isFinished()
+    assert panel.shutdown(timeout_ms=5000)  # True: the worker has stopped
 
 
-def test_deleting_the_panel_without_shutdown_stops_its_thread(qtbot, frame_input, models):
+def test_deleting_the_panel_without_shutdown_is_safe(qtbot, frame_input, models):
+    """Deleting the tab mid-classification waits for the job and drops its answer."""
     widget = CameraPanel(ModelService(Engine()), video_source=frame_input)
     widget.models.select(str(models["colour"]), "cpu")
     widget.show()
     send(qtbot, widget, frame_input, RED)
     with qtbot.waitSignal(widget.live_classified, timeout=10_000):
         widget.set_live(True)
-    thread = widget.classifier().worker_thread()
-    assert thread.isRunning()
+    classifier = widget.classifier()
+    send(qtbot, widget, frame_input, RED, 2)
     shiboken6.delete(widget)
-    assert thread.isFinished()
+    assert not shiboken6.isValid(classifier)
+    QApplication.processEvents()  # a late answer for the deleted tab must not crash
