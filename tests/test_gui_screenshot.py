@@ -35,7 +35,8 @@ def test_screenshot_with_the_real_model_shows_espresso(shared_model, photos, tmp
          "--image", str(photos["coffee"]), "--screenshot", str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
-    assert "the chart shows 'espresso'" in proc.stderr
+    assert "the chart shows 'Coffee — " in proc.stderr  # the category over the leaf bars
+    assert ": espresso 9" in proc.stderr
     with Image.open(out) as image:
         assert image.format == "PNG"
         assert image.width >= 1000 and image.height >= 600

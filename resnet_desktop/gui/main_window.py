@@ -44,6 +44,8 @@ from resnet_desktop.gui.classify.image_pane import ImagePane, ImageSource
 from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.classify.view import ClassifyView
 from resnet_desktop.gui.error_hook import ErrorReporter
+from resnet_desktop.gui.keywords.vocabulary_editor import VocabularyEditor
+from resnet_desktop.gui.keywords.vocabulary_store import VocabularyStore
 from resnet_desktop.gui.models.import_dialog import ModelImportDialog
 from resnet_desktop.gui.models.info_panel import ModelInfoPanel
 from resnet_desktop.gui.models.picker import ModelPicker
@@ -104,6 +106,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.classify_view, "Classify")
         self.setCentralWidget(self.tabs)
         self._add_panels()
+        self.vocabulary = VocabularyStore(self)
+        self.vocabulary.changed.connect(self.chart.set_vocabulary)
+        self.vocabulary.changed.connect(self.batch_panel.set_vocabulary)
+        self._vocabulary_editor: VocabularyEditor | None = None
 
         self.download_bar = DownloadBar(self)
         self.provider_label = QLabel(self)
@@ -119,6 +125,9 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore()
         self.models.select(self.picker.current_model(), self.picker.current_provider())
+        self.vocabulary.load()
+        if self.vocabulary.error:
+            self.notify(f"Keyword vocabulary not used: {self.vocabulary.error}", error=True)
         warning = flavour_warning()
         if warning:
             log.warning("%s", warning)
@@ -183,6 +192,20 @@ class MainWindow(QMainWindow):
         self._load(self.picker.current_model(), provider or self.picker.current_provider())
         return True
 
+    def edit_vocabulary(self) -> VocabularyEditor:
+        """Open the keyword vocabulary editor (window-modal); Save puts it in force everywhere."""
+        if self._vocabulary_editor is None:
+            editor = VocabularyEditor(self.vocabulary, self)
+            editor.finished.connect(self._forget_vocabulary_editor)
+            self._vocabulary_editor = editor
+            editor.open()
+        return self._vocabulary_editor
+
+    def _forget_vocabulary_editor(self) -> None:
+        if self._vocabulary_editor is not None:
+            self._vocabulary_editor.deleteLater()
+            self._vocabulary_editor = None
+
     def notify(self, text: str, *, error: bool = False, timeout_ms: int = 0) -> None:
         """A one-line message in the status bar (errors stay until the next message)."""
         if error:
@@ -222,6 +245,11 @@ class MainWindow(QMainWindow):
         models_menu.addAction(self.add_model_action)
         models_menu.addAction(self.info_action)
         models_menu.addAction(self.validate_action)
+
+        keywords_menu = self.menuBar().addMenu("&Keywords")
+        self.vocabulary_action = QAction("Edit &Vocabulary…", self)
+        self.vocabulary_action.triggered.connect(self.edit_vocabulary)
+        keywords_menu.addAction(self.vocabulary_action)
 
         view_menu = self.menuBar().addMenu("&View")
         self.fullscreen_action = QAction("&Full Screen", self)

@@ -282,16 +282,17 @@ def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
 
 
-def write_csv(path: Path, records: Iterable[BatchRecord], min_confidence: float = 0.0) -> int:
+def write_csv(path: Path, records: Iterable[BatchRecord], min_confidence: float = 0.0,
+              keywords: KeywordPolicy | None = None) -> int:
     """Write every record as CSV; returns how many. Raises :class:`ExportError`."""
-    with CsvExport(path, min_confidence) as out:
+    with CsvExport(path, min_confidence, keywords) as out:
         out.write_all(records)
     return out.count
 
 
 def write_json(path: Path, records: Iterable[BatchRecord], provenance: Provenance,
-               min_confidence: float = 0.0) -> int:
+               min_confidence: float = 0.0, keywords: KeywordPolicy | None = None) -> int:
     """Write provenance and every record as JSON; returns how many. Raises ExportError."""
-    with JsonExport(path, provenance, min_confidence) as out:
+    with JsonExport(path, provenance, min_confidence, keywords) as out:
         out.write_all(records)
     return out.count

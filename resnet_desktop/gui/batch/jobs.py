@@ -28,7 +28,10 @@ from resnet_desktop.core.engine import (
     UndoReport,
     undo_last,
 )
+from resnet_desktop.core.keywords.policy import KeywordPolicy
+from resnet_desktop.core.keywords.vocabulary import Vocabulary
 from resnet_desktop.core.operations.tag_folder import tag_folder, write_planned_sidecars
+from resnet_desktop.core.sidecars.embedded import EmbedReport, write_planned_keywords
 from resnet_desktop.core.sidecars.xmp import (
     SidecarChange,
     SidecarPreview,
@@ -100,9 +103,10 @@ def run_batch(models: ModelService, folder: Path, model: str, provider: str,
         sink.flush()
 
 
-def plan(records: tuple[BatchRecord, ...], min_confidence: float,
-         naming: SidecarNaming) -> SidecarPlan:
-    changes, preview = plan_sidecars(records, min_confidence, naming)
+def plan(records: tuple[BatchRecord, ...], min_confidence: float, naming: SidecarNaming,
+         vocabulary: Vocabulary) -> SidecarPlan:
+    changes, preview = plan_sidecars(records, min_confidence, naming,
+                                     KeywordPolicy(min_confidence, vocabulary))
     return SidecarPlan(tuple(changes), preview)
 
 
@@ -115,6 +119,18 @@ def write(folder: Path, changes: tuple[SidecarChange, ...], model: str, _report:
                                  "already written") from exc
     except (OSError, ResNetDesktopError) as exc:
         raise ResNetDesktopError(f"Cannot write sidecars: {exc}") from exc
+
+
+def embed(folder: Path, changes: tuple[SidecarChange, ...], model: str, _report: Report,
+          cancel: CancelToken) -> EmbedReport:
+    """The planned keywords written into the image files (sidecars for other formats)."""
+    try:
+        return write_planned_keywords(folder, changes, model, cancel)
+    except Cancelled as exc:
+        raise ResNetDesktopError("Writing keywords was cancelled; Undo restores the files "
+                                 "already written") from exc
+    except (OSError, ResNetDesktopError) as exc:
+        raise ResNetDesktopError(f"Cannot write keywords: {exc}") from exc
 
 
 def undo(folder: Path) -> UndoReport:

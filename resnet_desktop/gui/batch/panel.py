@@ -1,4 +1,5 @@
-"""The Batch tab: tag a whole folder, watch results arrive, export CSV/JSON, write XMP sidecars.
+"""The Batch tab: tag a whole folder, watch results arrive, export CSV/JSON, write XMP sidecars
+(or, with "Write into the image files", the keywords into the photos themselves).
 
 The tab runs the app's selected model (it observes :class:`ModelService`; there is no model
 choice of its own) and the jobs of :mod:`resnet_desktop.gui.batch.jobs` on its own
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -46,6 +48,9 @@ from resnet_desktop.core.engine import (
     UndoReport,
     normalise_extensions,
 )
+from resnet_desktop.core.keywords.policy import KeywordPolicy
+from resnet_desktop.core.keywords.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from resnet_desktop.core.sidecars.embedded import EmbedReport, can_embed
 from resnet_desktop.core.sidecars.undo_journal import undoable_runs
 from resnet_desktop.core.sidecars.xmp import SidecarReport
 from resnet_desktop.gui.batch import jobs
@@ -77,6 +82,8 @@ class BatchPanel(QWidget):
     """The :class:`BatchProgress` of a batch that was cancelled."""
     sidecars_written = Signal(object)
     """The :class:`SidecarReport` after "Write XMP sidecars…"."""
+    keywords_embedded = Signal(object)
+    """The :class:`EmbedReport` after writing with "Write into the image files"."""
     sidecars_undone = Signal(object)
     """The :class:`UndoReport` after "Undo sidecars"."""
     records_added = Signal(object)
@@ -95,6 +102,7 @@ class BatchPanel(QWidget):
         self._progress = BatchProgress()
         self._pause = PauseToken()
         self._dialog: SidecarPreviewDialog | None = None
+        self._vocabulary: Vocabulary = DEFAULT_VOCABULARY
 
         self.runner = TaskRunner(self, "the batch")
         self.results = BatchResultsModel(self)
@@ -122,7 +130,7 @@ class BatchPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(self._row(self.export_csv_button, self.export_json_button, None,
                                    QLabel("Sidecar name", self), self.naming_combo,
-                                   self.write_xmp_button, self.undo_button))
+                                   self.embed_box, self.write_xmp_button, self.undo_button))
         layout.addWidget(self.status)
         layout.addWidget(self.error)
 
@@ -211,6 +219,11 @@ class BatchPanel(QWidget):
         self.naming_combo.setAccessibleName("Sidecar file name")
         for naming in SidecarNaming:
             self.naming_combo.addItem(f"{naming.example} ({naming.readers})", naming.value)
+        self.embed_box = QCheckBox("Write into the image files", self)
+        self.embed_box.setToolTip("Put the keywords inside JPEG, TIFF, PNG and WebP files (what "
+                                  "Lightroom, Apple Photos and Windows Explorer read); HEIC and "
+                                  "raw files get sidecars. This modifies the originals' "
+                                  "metadata; Undo restores them byte for byte.")
         self.write_xmp_button = QPushButton("Write XMP sidecars…", self)
         self.undo_button = QPushButton("Undo sidecars", self)
         self.undo_button.setToolTip("Put back every sidecar of the last write in this folder "
@@ -250,6 +263,7 @@ class BatchPanel(QWidget):
         self.export_csv_button.clicked.connect(self._choose_csv)
         self.export_json_button.clicked.connect(self._choose_json)
         self.write_xmp_button.clicked.connect(self.prepare_sidecars)
+        self.embed_box.toggled.connect(self._on_embed_toggled)
         self.undo_button.clicked.connect(self.undo_sidecars)
         self.naming_combo.activated.connect(self._save)
         self.runner.progressed.connect(self._on_progressed)
@@ -359,7 +373,8 @@ class BatchPanel(QWidget):
     def export_csv(self, path: Path | str) -> bool:
         """Write the table as CSV; False (with the reason shown) if it cannot be written."""
         try:
-            count = write_csv(Path(path), self.results.records(), self.min_confidence_value)
+            count = write_csv(Path(path), self.results.records(), self.min_confidence_value,
+                              self.keyword_policy())
         except ExportError as exc:
             show_error(self.error, str(exc))
             return False
@@ -370,7 +385,7 @@ class BatchPanel(QWidget):
     def export_json(self, path: Path | str) -> bool:
         try:
             count = write_json(Path(path), self.results.records(), self._provenance(),
-                               self.min_confidence_value)
+                               self.min_confidence_value, self.keyword_policy())
         except ExportError as exc:
             show_error(self.error, str(exc))
             return False
@@ -382,6 +397,13 @@ class BatchPanel(QWidget):
     def min_confidence_value(self) -> float:
         return self.min_confidence.value() / 100.0
 
+    def set_vocabulary(self, vocabulary: Vocabulary) -> None:
+        """The vocabulary for exports, the sidecar preview and what is written."""
+        self._vocabulary = vocabulary
+
+    def keyword_policy(self) -> KeywordPolicy:
+        return KeywordPolicy(self.min_confidence_value, self._vocabulary)
+
     @Slot()
     def prepare_sidecars(self) -> None:
         """Plan the sidecars in the background; the preview dialog follows."""
@@ -391,8 +413,9 @@ class BatchPanel(QWidget):
         self.status.setText("Preparing the sidecar preview…")
         self._save()
         records, naming = tuple(self.results.records()), self.naming
-        minimum = self.min_confidence_value
-        self.runner.start(lambda _report, _cancel: jobs.plan(records, minimum, naming))
+        minimum, vocabulary = self.min_confidence_value, self._vocabulary
+        self.runner.start(lambda _report, _cancel: jobs.plan(records, minimum, naming,
+                                                             vocabulary))
 
     @Slot()
     def undo_sidecars(self) -> None:
@@ -462,6 +485,8 @@ class BatchPanel(QWidget):
             self._on_sidecars_planned(result)
         elif isinstance(result, SidecarReport):
             self._on_sidecars_written(result)
+        elif isinstance(result, EmbedReport):
+            self._on_keywords_embedded(result)
         elif isinstance(result, UndoReport):
             self._on_sidecars_undone(result)
 
@@ -526,7 +551,13 @@ class BatchPanel(QWidget):
             show_error(self.error, "No image has a label at or above "
                        f"{self.min_confidence.value():g} %: there is nothing to write")
             return
-        dialog = SidecarPreviewDialog(preview, self)
+        embed_summary = None
+        if self.embed_box.isChecked():
+            inside = sum(1 for change in changes if can_embed(change.image))
+            embed_summary = (f"{inside} image file(s) get the keywords inside them (JPEG, TIFF, "
+                             f"PNG, WebP); {len(changes) - inside} other file(s) get XMP "
+                             f"sidecars ({preview.naming.example} naming)")
+        dialog = SidecarPreviewDialog(preview, self, embed_summary=embed_summary)
         self._dialog = dialog
         dialog.accepted.connect(lambda: self._write_sidecars(changes))
         dialog.finished.connect(self._forget_dialog)
@@ -542,8 +573,12 @@ class BatchPanel(QWidget):
         if self._folder is None:
             return
         model = self._loaded.model_id if self._loaded else self.current_model()
-        self.status.setText(f"Writing {len(changes)} sidecar(s)…")
         folder = self._folder
+        if self.embed_box.isChecked():
+            self.status.setText(f"Writing keywords into {len(changes)} file(s)…")
+            self.runner.start(partial(jobs.embed, folder, changes, model))
+            return
+        self.status.setText(f"Writing {len(changes)} sidecar(s)…")
         self.runner.start(partial(jobs.write, folder, changes, model))
 
     def _on_sidecars_written(self, report: SidecarReport) -> None:
@@ -552,6 +587,42 @@ class BatchPanel(QWidget):
             show_error(self.error, "\n".join(report.failed[:10]))
         self._update_state()
         self.sidecars_written.emit(report)
+
+    def _on_keywords_embedded(self, report: EmbedReport) -> None:
+        self.status.setText(report.summary().capitalize() + ". Undo restores the files.")
+        if report.failed:
+            show_error(self.error, "\n".join(report.failed[:10]))
+        self._update_state()
+        self.keywords_embedded.emit(report)
+
+    @Slot(bool)
+    def _on_embed_toggled(self, checked: bool) -> None:
+        """Asked once: writing into the files modifies the originals."""
+        if checked and not self._embedding_confirmed():
+            self.embed_box.blockSignals(True)
+            self.embed_box.setChecked(False)
+            self.embed_box.blockSignals(False)
+        self.write_xmp_button.setText("Write keywords…" if self.embed_box.isChecked()
+                                      else "Write XMP sidecars…")
+
+    def _embedding_confirmed(self) -> bool:
+        settings = app_settings() if self._remember else None
+        if settings is not None and str(settings.value(f"{SETTINGS_GROUP}/embed_confirmed",
+                                                       "false")) == "true":
+            return True
+        answer = QMessageBox.question(
+            self, "Write into the image files?",
+            "This writes the keywords into your original photos (JPEG, TIFF, PNG and WebP): "
+            "their metadata changes, their pixels do not. Undo restores every file byte for "
+            "byte. HEIC and raw files get XMP sidecars instead.\n\nWrite into the image files "
+            "from now on?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        if settings is not None:
+            settings.setValue(f"{SETTINGS_GROUP}/embed_confirmed", "true")
+        return True
 
     def _on_sidecars_undone(self, report: UndoReport) -> None:
         self.status.setText(report.summary().capitalize() + ".")
@@ -569,7 +640,8 @@ class BatchPanel(QWidget):
             model_sha256=loaded.sha256 if loaded else "",
             provider=loaded.provider if loaded else self.current_provider(),
             folder=str(self._folder.resolve()) if self._folder else "",
-            top_k=options.top_k, min_confidence=self.min_confidence_value)
+            top_k=options.top_k, min_confidence=self.min_confidence_value,
+            vocabulary_sha256=self._vocabulary.sha256)
 
     @Slot()
     def _update_state(self, *_args) -> None:
