@@ -272,6 +272,7 @@ class CompareDialog(QDialog):
     def _set_row(self, row: int, texts: list[str]) -> None:
         for column, text in enumerate(texts):
             item = QTableWidgetItem(text)
+            item.setToolTip(text)
             if column == _TIME and text:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(row, column, item)
