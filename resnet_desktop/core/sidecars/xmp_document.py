@@ -8,8 +8,9 @@ rather than a recursion, and a document with a DOCTYPE is refused whatever its e
 ``<?xpacket?>`` header and trailer with their padding, comments, processing instructions) as
 it was, byte for byte, and serialises the root with lxml, which keeps comments and processing
 instructions inside it, every namespace prefix as the file declared it, and attribute order.
-The file's own encoding is kept (a BOM, UTF-16, an ``ISO-8859-1`` declaration); characters
-that encoding cannot hold are written as character references. Namespaces belong to each
+The file's own encoding is kept (a BOM, UTF-16, an ``ISO-8859-1`` declaration); under a
+declaration of a non-Unicode encoding, which XMP readers ignore, the root is written in ASCII
+with character references, so every reader sees the same letters. Namespaces belong to each
 document (lxml's ``nsmap``): nothing is registered process-wide, so threads never interfere.
 """
 
@@ -84,8 +85,12 @@ class XmpDocument:
 
     def to_bytes(self) -> bytes:
         body = etree.tostring(self.root, encoding="unicode", with_tail=False)
-        return self.bom + (self.prolog + body + self.epilog).encode(self.codec,
-                                                                    "xmlcharrefreplace")
+        # XMP is Unicode only, and readers (exiftool, Exiv2) take other declarations as UTF-8:
+        # under one, the root is written in ASCII with character references, which reads the
+        # same both ways.
+        body_codec = self.codec if self.codec.startswith("utf") else "ascii"
+        return (self.bom + self.prolog.encode(self.codec)
+                + body.encode(body_codec, "xmlcharrefreplace") + self.epilog.encode(self.codec))
 
 
 def _parser() -> etree.XMLParser:
