@@ -10,10 +10,11 @@ from pathlib import Path
 import modelgen
 import pytest
 from gui_helpers import GuiProbe
+from modelgen import colour_model
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
-from test_batch_helpers import bad_folder, colour_model, noisy_jpeg, numbered_folder
-from test_xmp import DIGIKAM, foreign
+from sample_images import bad_folder, noisy_jpeg, numbered_folder
+from xmp_samples import DIGIKAM, foreign
 
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.sidecars.xmp import read_keywords
@@ -134,17 +135,19 @@ def test_pause_resume_cancel_and_resume_where_it_stopped(qtbot, panel, tmp_path)
     folder = numbered_folder(tmp_path, 60)
     panel.models.select(str(model), "cpu")
     panel.set_folder(folder)
+    reported: list = []
+    panel.records_added.connect(reported.append)
     with qtbot.waitSignal(panel.records_added, timeout=TIMEOUT):
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
     assert panel.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: panel.holding, timeout=TIMEOUT)
-    qtbot.wait(50)  # the records sent before it stopped arrive
+    QApplication.processEvents()  # the records sent before it stopped were queued before that
     held = panel.proxy.rowCount()
-    assert held == panel._progress.done < 60
-    qtbot.wait(400)
-    assert panel.proxy.rowCount() == held, "nothing new arrives while paused"
+    assert held == reported[-1].done < 60
+    QApplication.processEvents()
+    assert panel.holding and panel.proxy.rowCount() == held, "nothing new arrives while paused"
 
     def cancel_at_the_first_records_after_resuming(*_):
         panel.records_added.disconnect(cancel_at_the_first_records_after_resuming)
@@ -244,7 +247,7 @@ def test_cancelling_the_preview_writes_nothing(qtbot, panel, model, tmp_path):
     qtbot.mouseClick(panel.write_xmp_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.findChild(SidecarPreviewDialog) is not None, timeout=TIMEOUT)
     panel.findChild(SidecarPreviewDialog).reject()
-    qtbot.wait(100)
+    assert not panel.runner.busy, "rejecting the preview starts no job"
     assert not list(folder.glob("*.xmp"))
 
 
@@ -280,8 +283,7 @@ def test_settings_are_remembered(qtbot, tmp_path):
     first.top_k.setValue(3)
     first.min_confidence.setValue(35)
     first.naming_combo.setCurrentIndex(first.naming_combo.findData("replace"))
-    first._save()
-    first.shutdown()
+    first.shutdown()  # closing the tab saves its settings
     second = BatchPanel(ModelService(Engine()))
     qtbot.addWidget(second)
     assert second.folder_edit.text() == str(tmp_path)

@@ -209,7 +209,8 @@ def test_live_mode_drops_frames_under_load_and_the_gui_stays_responsive(
     assert panel.rate_label.text() == ""
     count = len(live)
     send(qtbot, panel, frame_input, RED, 3)
-    qtbot.wait(200)
+    with qtbot.waitSignal(panel.snapshot_classified, timeout=20_000):
+        panel.take_snapshot()  # a sentinel: it goes ahead of anything live still on its way
     assert len(live) == count  # no answers once live mode is off
 
 

@@ -116,9 +116,11 @@ def test_newest_request_wins_and_stale_results_are_dropped(qtbot, service, tmp_p
     service.result_ready.connect(lambda request_id, _result: answers.append(request_id))
     ids = [service.classify_path(p) for p in paths]
     qtbot.waitUntil(lambda: ids[-1] in answers, timeout=20_000)
-    qtbot.wait(200)
-    assert answers == [ids[-1]]
-    assert service.engine.classified <= 2  # the first one may already have started
+    classified = service.engine.classified
+    with qtbot.waitSignal(service.result_ready, timeout=20_000):  # a sentinel: requests run in
+        sentinel = service.classify_path(paths[0])  # order, so nothing else can come after it
+    assert answers == [ids[-1], sentinel]
+    assert classified <= 2  # the first one may already have started
 
 
 def test_a_newer_model_request_supersedes_an_older_one(qtbot, service, tmp_path):
@@ -129,8 +131,12 @@ def test_a_newer_model_request_supersedes_an_older_one(qtbot, service, tmp_path)
     service.load_model(str(first))
     with qtbot.waitSignal(service.model_loaded, timeout=10_000):
         service.load_model(str(second))
-    qtbot.wait(100)
+    red = tmp_path / "red.png"
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(red)
+    with qtbot.waitSignal(service.result_ready, timeout=10_000) as sentinel:
+        service.classify_path(red)  # runs after anything still on its way
     assert loaded == ["second"]
+    assert sentinel.args[1].model == "second"
 
 
 def test_a_load_failure_is_a_message(qtbot, service, tmp_path):

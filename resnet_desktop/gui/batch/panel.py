@@ -427,7 +427,8 @@ class BatchPanel(QWidget):
         self.runner.start(lambda _report, _cancel: jobs.undo(folder))
 
     def shutdown(self) -> None:
-        """Cancel work and stop the worker thread; call before the window closes."""
+        """Save the settings, cancel work and stop the worker; call before the window closes."""
+        self._save()
         if self._dialog is not None:
             self._dialog.reject()
         self._pause.resume()
