@@ -24,6 +24,8 @@ from resnet_desktop.gui.widgets.formatting import (
 )
 from resnet_desktop.gui.widgets.image_convert import pil_to_qimage, qimage_to_rgb_array
 
+pytestmark = pytest.mark.gui
+
 
 @pytest.mark.parametrize(("count", "text"), [
     (0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (46_820_737, "46.8 MB"),
