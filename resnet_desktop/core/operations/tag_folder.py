@@ -34,6 +34,7 @@ from resnet_desktop.core.batch.run import (
     BatchRun,
     model_fingerprint,
 )
+from resnet_desktop.core.foundation.atomic import remove_stale_temporaries
 from resnet_desktop.core.foundation.cancel import CancelToken, PauseToken
 from resnet_desktop.core.foundation.folder_lock import folder_lock
 from resnet_desktop.core.foundation.hashing import sha256_file_remembered
@@ -176,6 +177,9 @@ def tag_folder(classifier: Classifier, request: TagRequest, sink: TagSink | None
         if report is not None or embedder is not None:
             # One writer per folder: a second run says who holds it instead of interleaving.
             stack.enter_context(folder_lock(request.folder))
+            # What a killed run left half-written; no other run writes here while this one
+            # holds the lock.
+            remove_stale_temporaries(request.folder, recursive=request.options.recursive)
         store = open_results_store()
         if store is not None:
             stack.callback(store.close)
