@@ -112,8 +112,8 @@ class SidecarPreview:
         out = [f"{self.files} sidecar file(s) ({self.naming.example} naming): {self.created} "
                f"new, {self.existing} existing to merge (their other metadata is kept)"]
         if self.keywords:
-            out.append(f"{len(self.keywords)} keyword(s), each also written as "
-                       f"{HIERARCHY_ROOT}|keyword and {HIERARCHY_ROOT}/keyword:")
+            out.append(f"{len(self.keywords)} keyword(s), each also written with its category "
+                       f"path as {HIERARCHY_ROOT}|animal|cat and {HIERARCHY_ROOT}/animal/cat:")
             for keyword, count in self.keywords.most_common(limit):
                 out.append(f"  {keyword}: {count} file(s)")
             if len(self.keywords) > limit:
