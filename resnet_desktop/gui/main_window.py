@@ -34,13 +34,13 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_desktop import __version__
-from resnet_desktop.core.engine import ModelRef, flavour_warning
+from resnet_desktop.core.engine import flavour_warning
 from resnet_desktop.core.imaging.decode import EXTENSIONS
 from resnet_desktop.core.inference.providers import DISPLAY_NAMES
-from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.batch.panel import BatchPanel
 from resnet_desktop.gui.camera.availability import CameraUnavailable, qt_multimedia_problem
-from resnet_desktop.gui.classify.image_pane import ImagePane, ImageSource
+from resnet_desktop.gui.classify.controller import LAST_MODEL_KEY, PROVIDER_KEY, ClassifyController
+from resnet_desktop.gui.classify.image_pane import ImagePane
 from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.classify.view import ClassifyView
 from resnet_desktop.gui.error_hook import ErrorReporter
@@ -60,8 +60,6 @@ log = logging.getLogger(__name__)
 
 RECENT_KEY = "recent/images"
 MAX_RECENT = 10
-LAST_MODEL_KEY = "model/last"
-PROVIDER_KEY = "model/provider"
 DEFAULT_SIZE = (1100, 700)
 
 
@@ -92,14 +90,14 @@ class MainWindow(QMainWindow):
         self._closed = False
         self.service = service if service is not None else InferenceService(parent=self)
         self.models = self.service.models
-        self._loaded: LoadedModel | None = None
-        self._load_requested = False
         self.errors = ErrorReporter(self)
         self.errors.reported.connect(lambda text: self.notify(text, error=True))
 
         self.pane = ImagePane(self)
         self.picker = ModelPicker(self.service.engine, self, remember=remember)
         self.chart = Top5Chart(self)
+        self.controller = ClassifyController(self.service, self.pane, self.picker, self.chart,
+                                             self, remember=remember)
         self.classify_view = ClassifyView(self.pane, self.picker, self.chart, self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
@@ -140,7 +138,7 @@ class MainWindow(QMainWindow):
         return self.tabs.addTab(widget, title)
 
     def _add_panels(self) -> None:
-        """The other tabs; each follows the picker through ``model_changed``."""
+        """The other tabs; Batch and Camera observe the model service's selection."""
         self.batch_panel = BatchPanel(self.models, self)
         self.camera_panel: CameraPanel | None = None
         camera_problem = qt_multimedia_problem()
@@ -171,7 +169,7 @@ class MainWindow(QMainWindow):
 
     def loaded_model(self) -> LoadedModel | None:
         """The model that answers now, with the provider that actually runs it."""
-        return self._loaded
+        return self.controller.loaded_model()
 
     def show_image_path(self, path: Path) -> None:
         """Show one file in the Classify tab and classify it."""
@@ -185,12 +183,7 @@ class MainWindow(QMainWindow):
 
     def select_model(self, model: str, provider: str | None = None) -> bool:
         """Select ``model`` (catalog id or ``.onnx`` path) and load it, as if the user chose it."""
-        if provider is not None:
-            self.picker.select_provider(provider)
-        if not self.picker.select_model(model):
-            return False
-        self._load(self.picker.current_model(), provider or self.picker.current_provider())
-        return True
+        return self.controller.select_model(model, provider)
 
     def edit_vocabulary(self) -> VocabularyEditor:
         """Open the keyword vocabulary editor (window-modal); Save puts it in force everywhere."""
@@ -268,10 +261,14 @@ class MainWindow(QMainWindow):
             self.addAction(action)  # shortcuts work in full screen, where menus are hidden
 
     def _connect(self) -> None:
-        self.pane.image_loading.connect(self._on_image_loading)
-        self.pane.image_changed.connect(self._on_image_changed)
-        self.pane.image_failed.connect(self._on_image_failed)
-        self.picker.model_selected.connect(self._load)
+        controller = self.controller
+        controller.message.connect(
+            lambda text, error, timeout: self.notify(text, error=error, timeout_ms=timeout))
+        controller.timing_changed.connect(self._show_timing)
+        controller.model_loaded.connect(self._show_provider)
+        controller.image_shown.connect(self._remember_image)
+        controller.model_changed.connect(self.model_changed)
+        controller.result_shown.connect(self.result_shown)
         self.picker.selection_changed.connect(self.models.select)
         self.picker.add_model_requested.connect(self.import_model)
         self.picker.message.connect(lambda text, error: self.notify(text, error=error))
@@ -279,13 +276,6 @@ class MainWindow(QMainWindow):
         self.models.download_started.connect(self.download_bar.start)
         self.models.download_progressed.connect(self.download_bar.update_progress)
         self.models.download_ended.connect(self._on_download_ended)
-        service = self.service
-        service.model_loading.connect(self._on_model_loading)
-        service.model_loaded.connect(self._on_model_loaded)
-        service.load_cancelled.connect(self._on_load_cancelled)
-        service.load_failed.connect(self._on_load_failed)
-        service.result_ready.connect(self._on_result_ready)
-        service.classify_failed.connect(self._on_classify_failed)
 
     def _restore(self) -> None:
         self.resize(*DEFAULT_SIZE)
@@ -320,21 +310,7 @@ class MainWindow(QMainWindow):
     def start(self, download: bool = False) -> None:
         """Load the selected model now if that needs no download (or ``download`` is true);
         otherwise it downloads when the first image arrives."""
-        model = self.picker.current_model()
-        if not model:
-            return
-        try:
-            ready = self.service.engine.is_ready(self.service.engine.resolve(model))
-        except Exception as exc:  # a stale custom model: say so, load nothing
-            self.notify(str(exc), error=True)
-            return
-        if ready or download:
-            self._load(model, self.picker.current_provider())
-        else:
-            entry = self.service.engine.catalog.get(model)
-            size = f" ({format_bytes(entry.bytes)})" if entry else ""
-            self.chart.clear(f"{self.picker.combo.currentText()} is not downloaded yet{size}; "
-                             "it downloads when you classify an image.")
+        self.controller.start(download)
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -381,7 +357,7 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About ResNet Desktop", self.about_text())
 
     def about_text(self) -> str:
-        loaded = self._loaded
+        loaded = self.loaded_model()
         if loaded is not None:
             model = (f"<p>Model: {loaded.name} ({loaded.id})<br>Licence: "
                      f"{loaded.license or 'not stated'}<br>Running on: "
@@ -431,38 +407,6 @@ class MainWindow(QMainWindow):
 
     # -- flows -----------------------------------------------------------------------------------
 
-    def _load(self, model: str, provider: str) -> None:
-        self._load_requested = True
-        self.service.load_model(model, provider)
-
-    def _classify(self, source: ImageSource) -> None:
-        if not self._load_requested and self.picker.current_model():
-            self._load(self.picker.current_model(), self.picker.current_provider())
-        if source.path is not None:
-            self.service.classify_path(source.path)
-        elif source.image is not None:
-            self.service.classify_image(source.image)
-
-    def _on_image_loading(self, _source: ImageSource) -> None:
-        self.service.forget_image()
-        self.chart.set_pending(True)
-
-    def _on_image_changed(self, source: ImageSource) -> None:
-        if source.path is not None:
-            self._remember_image(source.path)
-        if self._loaded is None and not self.service.is_loading() and self._load_requested:
-            self.notify("No model is loaded; choose one in the model list.", error=True)
-        self._classify(source)
-
-    def _on_image_failed(self, source: ImageSource, message: str) -> None:
-        self.service.forget_image()
-        self.chart.clear("No result for this file.")
-        self.timing_label.setText("")
-        self.notify(message, error=True)
-
-    def _on_model_loading(self, _request_id: int, ref: ModelRef, needs_download: bool) -> None:
-        self.notify(f"{'Downloading' if needs_download else 'Loading'} {ref.name}…")
-
     def _on_download_ended(self, name: str, outcome: str, kept: int) -> None:
         if not self.models.is_downloading():
             self.download_bar.finish()
@@ -470,60 +414,10 @@ class MainWindow(QMainWindow):
             kept_text = f"; {format_bytes(kept)} kept, it resumes next time" if kept else ""
             self.notify(f"Download of {name} cancelled{kept_text}.")
 
-    def _on_model_loaded(self, _request_id: int, loaded: LoadedModel) -> None:
-        self._loaded = loaded
-        self.picker.refresh()
-        self.picker.select_model(loaded.model)
-        self._show_provider(loaded)
-        if loaded.provider.fallback_reason:
-            self.notify(f"{loaded.name} runs on the CPU: {loaded.provider.fallback_reason}",
-                        error=True)
-        else:
-            self.notify(f"{loaded.name} loaded; running on {loaded.provider.display}.",
-                        timeout_ms=8000)
-        if self._remember:
-            settings = app_settings()
-            settings.setValue(LAST_MODEL_KEY, loaded.model)
-            settings.setValue(PROVIDER_KEY, loaded.provider.requested)
-        self.model_changed.emit(loaded.model, loaded.provider.requested)
-        source = self.pane.current_source()
-        if source is not None and self.pane.has_image() and \
-                not self.service.has_pending_classification():
-            self._classify(source)
-        elif source is None and self.chart.result() is None:
-            self.chart.clear()
-
-    def _on_load_cancelled(self, _request_id: int, _ref: ModelRef | None) -> None:
-        self._revert_picker()
-
-    def _on_load_failed(self, _request_id: int, message: str) -> None:
-        self.notify(message, error=True)
-        if self._loaded is None:
-            self.chart.clear(message)
-        self._revert_picker()
-
-    def _revert_picker(self) -> None:
-        self.picker.refresh()
-        if self._loaded is not None:
-            self.picker.select_model(self._loaded.model)
-            self.picker.select_provider(self._loaded.provider.requested)
-
-    def _on_result_ready(self, _request_id: int, result: Classification) -> None:
-        if not result.ok:
-            self.chart.clear("No result for this image.")
-            self.pane.show_message(result.error or "This image cannot be classified.",
-                                   error=True)
-            self.notify(result.error or "", error=True)
-            return
-        self.chart.set_result(result)
-        self.timing_label.setText(f"{result.ms:.1f} ms")
+    def _show_timing(self, text: str) -> None:
+        self.timing_label.setText(text)
         self.timing_label.setToolTip("Inference time of the last image (preprocessed tensor "
-                                     "to probabilities)")
-        self.result_shown.emit(result)
-
-    def _on_classify_failed(self, _request_id: int, message: str) -> None:
-        self.chart.clear("No result for this image.")
-        self.notify(message, error=True)
+                                     "to probabilities)" if text else "")
 
     def _show_provider(self, loaded: LoadedModel) -> None:
         status = loaded.provider
@@ -580,5 +474,5 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
         if event.type() == event.Type.WindowStateChange:
             self.fullscreen_action.setChecked(self.isFullScreen())
-        elif event.type() == event.Type.PaletteChange and self._loaded is not None:
-            self._show_provider(self._loaded)  # its warning colour follows light/dark
+        elif event.type() == event.Type.PaletteChange and self.loaded_model() is not None:
+            self._show_provider(self.loaded_model())  # its warning colour follows light/dark
