@@ -28,8 +28,8 @@ from PySide6.QtWidgets import QApplication
 
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.gui.camera import messages
-from resnet_desktop.gui.camera import panel as camera_panel
 from resnet_desktop.gui.camera.panel import CameraPanel, sent_snapshots_dir
+from resnet_desktop.gui.camera.source import CameraState, choose_device
 from resnet_desktop.gui.workers.model_service import ModelService
 
 pytestmark = pytest.mark.gui
@@ -94,9 +94,9 @@ def send(qtbot, panel: CameraPanel, frame_input: QVideoFrameInput, colour: QColo
 
 
 def test_snapshot_of_a_red_frame_is_red(qtbot, panel, frame_input):
-    assert panel.state() == camera_panel.STARTING
+    assert panel.state() == CameraState.STARTING
     send(qtbot, panel, frame_input, RED, 2)
-    assert panel.state() == camera_panel.PREVIEWING
+    assert panel.state() == CameraState.PREVIEWING
     assert panel.message() == ""
     with qtbot.waitSignal(panel.snapshot_classified, timeout=10_000) as blocker:
         qtbot.mouseClick(panel.snapshot_button, Qt.MouseButton.LeftButton)
@@ -297,13 +297,13 @@ def test_mirror_flips_the_preview_only(qtbot, panel, frame_input):
 
 
 def test_a_silent_camera_says_so_and_recovers(qtbot, panel, frame_input):
-    panel.stall_timeout_ms = 300
+    panel.source.stall_timeout_ms = 300
     send(qtbot, panel, frame_input, RED)
-    qtbot.waitUntil(lambda: panel.state() == camera_panel.STALLED, timeout=5000)
+    qtbot.waitUntil(lambda: panel.state() == CameraState.STALLED, timeout=5000)
     assert "No picture from the camera" in panel.message()
     assert "in use by another app" in panel.message()
     send(qtbot, panel, frame_input, GREEN)
-    assert panel.state() == camera_panel.PREVIEWING
+    assert panel.state() == CameraState.PREVIEWING
     assert panel.message() == ""
 
 
@@ -314,11 +314,11 @@ def test_a_camera_error_during_preview_is_a_message(qtbot, models):
     widget.show()
     try:
         widget.use_camera(camera)
-        assert widget.state() == camera_panel.STARTING
+        assert widget.state() == CameraState.STARTING
         assert widget.snapshot_button.isEnabled()
         with qtbot.waitSignal(widget.state_changed) as blocker:
             camera.errorOccurred.emit(QCamera.Error.CameraError, "Device or resource busy")
-        assert blocker.args == [camera_panel.ERROR]
+        assert blocker.args == [CameraState.ERROR]
         assert "Device or resource busy" in widget.message()
         assert "in use by another app" in widget.message()
         assert widget.retry_button.isVisible()
@@ -339,11 +339,11 @@ def test_a_camera_unplugged_during_preview_is_a_message(qtbot):
     widget.show()
     try:
         widget.use_camera(camera)
-        assert widget.state() == camera_panel.STARTING
+        assert widget.state() == CameraState.STARTING
         # What QMediaDevices says when a camera goes away: the list no longer has it.
         with qtbot.waitSignal(widget.state_changed) as blocker:
-            widget._media_devices.videoInputsChanged.emit()
-        assert blocker.args == [camera_panel.NO_CAMERA]
+            widget.source.media_devices.videoInputsChanged.emit()
+        assert blocker.args == [CameraState.NO_CAMERA]
         assert "was disconnected" in widget.message()
         assert "Plug it back in" in widget.message()
         assert not camera.isActive()
@@ -359,7 +359,7 @@ def test_no_camera_shows_its_message(qtbot):
     qtbot.addWidget(widget)
     widget.show()
     try:
-        assert widget.state() == camera_panel.NO_CAMERA
+        assert widget.state() == CameraState.NO_CAMERA
         assert widget.message() == messages.NO_CAMERA
         assert "notices it by itself" in widget.message()
         assert not widget.camera_box.isEnabled()
@@ -400,3 +400,11 @@ def test_deleting_the_panel_without_shutdown_is_safe(qtbot, frame_input, models)
     shiboken6.delete(widget)
     assert not shiboken6.isValid(classifier)
     QApplication.processEvents()  # a late answer for the deleted tab must not crash
+
+
+def test_the_camera_in_use_the_saved_one_the_default_then_the_first():
+    a, b, c = b"a", b"b", b"c"
+    assert choose_device([a, b, c], b, "63", c) == b, "the camera in use stays"
+    assert choose_device([a, b, c], None, "63", a) == c, "then the one saved in the settings"
+    assert choose_device([a, b, c], None, "not hex", b) == b, "then the OS default"
+    assert choose_device([a, b], b"gone", "", b"gone too") == a, "then the first"

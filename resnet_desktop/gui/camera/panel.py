@@ -5,24 +5,19 @@ Pieces: :class:`~resnet_desktop.gui.camera.preview.CameraPreview` paints the new
 (live mode drops frames instead of queueing them), :mod:`camera_frames` turns frames into RGB
 pixels and :mod:`camera_messages` holds the wording of every state.
 
-Frames come from a ``QMediaCaptureSession`` into a ``QVideoSink`` the panel owns. The source is
-a ``QCamera`` for a real device, or a ``QVideoFrameInput`` given to the constructor or to
-:meth:`CameraPanel.use_frame_input` (tests, and any other program that produces frames): the
-same pipeline either way.
-
-The camera runs only while the tab is visible, so the webcam light goes off when the user looks
-elsewhere.
+Frames come from :class:`~resnet_desktop.gui.camera.source.CameraSource`: a camera, or a
+``QVideoFrameInput`` given to the constructor or to :meth:`CameraPanel.use_frame_input` (tests,
+and any other program that produces frames). The camera runs only while the tab is visible, so
+the webcam light goes off when the user looks elsewhere.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import (
-    QCameraPermission,
     QCoreApplication,
     QStandardPaths,
     Qt,
@@ -33,12 +28,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtMultimedia import (
     QCamera,
-    QCameraDevice,
-    QMediaCaptureSession,
-    QMediaDevices,
     QVideoFrame,
     QVideoFrameInput,
-    QVideoSink,
 )
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -59,6 +50,7 @@ from resnet_desktop.gui.camera import messages
 from resnet_desktop.gui.camera.frames import SAVE_FILTER, frame_to_qimage, is_dark, save_rgb
 from resnet_desktop.gui.camera.live import LIVE, CameraClassifier, FrameResult, RateMeter
 from resnet_desktop.gui.camera.preview import CameraPreview
+from resnet_desktop.gui.camera.source import CameraSource, CameraState
 from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.settings import app_settings
 from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
@@ -66,23 +58,9 @@ from resnet_desktop.gui.workers.model_service import ModelService
 
 log = logging.getLogger(__name__)
 
-# States, as :meth:`CameraPanel.state` reports them.
-NO_CAMERA = "no-camera"
-PICK = "pick"
-WAITING_PERMISSION = "waiting-permission"
-PERMISSION_DENIED = "permission-denied"
-STARTING = "starting"
-PREVIEWING = "previewing"
-STALLED = "stalled"
-ERROR = "error"
-STOPPED = "stopped"
-"""The tab is hidden, so the camera is off."""
-
 WARMUP_FRAMES = 90
 """Frames after which a dark picture is the scene itself, not a camera warming up."""
 SNAPSHOT_WAIT_MS = 3000
-STALL_TIMEOUT_MS = 5000
-WATCHDOG_INTERVAL_MS = 250
 RATE_INTERVAL_MS = 500
 SENT_SNAPSHOTS_KEPT = 20
 _THUMBNAIL_WIDTH = 240
@@ -106,8 +84,8 @@ class CameraPanel(QWidget):
     """The :class:`Classification` of the newest snapshot."""
     live_classified = Signal(object)
     """The :class:`Classification` of a live frame."""
-    state_changed = Signal(str)
-    """One of the state names of this module (``NO_CAMERA``, ``PREVIEWING``...)."""
+    state_changed = Signal(object)
+    """The source's new :class:`CameraState`."""
 
     def __init__(self, models: ModelService, parent: QWidget | None = None, *,
                  video_source: QVideoFrameInput | None = None) -> None:
@@ -115,18 +93,8 @@ class CameraPanel(QWidget):
         self.models = models
         self.snapshot_wait_ms = SNAPSHOT_WAIT_MS
         """How long Snapshot waits for a bright frame while the camera warms up."""
-        self.stall_timeout_ms = STALL_TIMEOUT_MS
-        """Silence after which the preview says the camera stopped sending pictures."""
-        self._state = ""
+        self._state = CameraState.NONE
         self._settings = app_settings()
-        self._camera: QCamera | None = None
-        self._frame_input: QVideoFrameInput | None = None
-        self._devices: list[QCameraDevice] = []
-        self._device_id: bytes | None = None
-        self._lost_id: bytes | None = None
-        """A camera unplugged while in use: it starts again if it comes back."""
-        self._active_since = 0.0
-        self._last_frame_at: float | None = None
         self._frames_received = 0
         self._seen_bright = False
         self._latest: QVideoFrame | None = None
@@ -142,18 +110,16 @@ class CameraPanel(QWidget):
         self._classifier.live_result_ready.connect(self._on_live_result)
         self._classifier.failed.connect(self._on_classify_failed)
 
-        self._session = QMediaCaptureSession(self)
-        self._sink = QVideoSink(self)
-        self._session.setVideoSink(self._sink)
-        self._sink.videoFrameChanged.connect(self._on_frame)
-        self._media_devices = QMediaDevices(self)
-        self._media_devices.videoInputsChanged.connect(self._refresh_cameras)
+        self.source = CameraSource(self._settings, self.isVisible, self)
+        self.source.frame_arrived.connect(self._on_frame)
+        self.source.started.connect(self._on_source_started)
+        self.source.stopped.connect(self._on_source_stopped)
+        self.source.state_changed.connect(self._on_source_state)
+        self.source.devices_changed.connect(self._show_devices)
 
         self._build_ui()
         self._snapshot_timer = QTimer(self, singleShot=True)
         self._snapshot_timer.timeout.connect(self._on_snapshot_wait_over)
-        self._watchdog = QTimer(self, interval=WATCHDOG_INTERVAL_MS)
-        self._watchdog.timeout.connect(self._check_stall)
         self._rate_timer = QTimer(self, interval=RATE_INTERVAL_MS)
         self._rate_timer.timeout.connect(self._update_rate)
         app = QCoreApplication.instance()
@@ -163,7 +129,7 @@ class CameraPanel(QWidget):
         if video_source is not None:
             self.use_frame_input(video_source)
         else:
-            self._refresh_cameras()
+            self.source.refresh()
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -172,7 +138,7 @@ class CameraPanel(QWidget):
         self.camera_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.camera_box.setMinimumContentsLength(16)
         self.camera_box.setAccessibleName("Camera")
-        self.camera_box.activated.connect(self._on_camera_picked)
+        self.camera_box.activated.connect(lambda index: self.source.pick(index))
         self.mirror_box = QCheckBox("Mirror")
         self.mirror_box.setToolTip("Show the preview like a mirror (snapshots are not mirrored)")
         self.mirror_box.setChecked(bool(self._settings.value("camera/mirror", False, bool)))
@@ -246,7 +212,7 @@ class CameraPanel(QWidget):
 
     # -- what the window and tests read ------------------------------------------------------
 
-    def state(self) -> str:
+    def state(self) -> CameraState:
         return self._state
 
     def message(self) -> str:
@@ -280,207 +246,44 @@ class CameraPanel(QWidget):
 
     def use_frame_input(self, frame_input: QVideoFrameInput | None) -> None:
         """Take frames from ``frame_input`` instead of a camera; None goes back to cameras."""
-        self._stop_camera()
-        self._frame_input = frame_input
-        if frame_input is None:
-            self._session.setVideoFrameInput(None)
-            self._refresh_cameras()
-            return
-        self._session.setVideoFrameInput(frame_input)
-        self.camera_box.clear()
-        self.camera_box.addItem("Frame input")
-        self.camera_box.setEnabled(False)
-        self._source_started()
-        self._set_state(STARTING, "")
+        self.source.use_frame_input(frame_input)
+
+    def use_camera(self, camera: QCamera) -> None:
+        """Preview ``camera``, one the caller made (a chosen format, say); the caller keeps it."""
+        self.source.use_camera(camera)
 
     def retry(self) -> None:
         """Start the chosen camera again (after an error or once permission was granted)."""
         self.status_label.clear()
-        self._refresh_cameras()
-        if self._state not in (STARTING, PREVIEWING) and self._current_device() is not None:
-            self._start_camera()
+        self.source.retry()
 
-    @Slot()
-    def _refresh_cameras(self) -> None:
-        """Re-read the camera list (QMediaDevices says when it changes) and act on it."""
-        if self._frame_input is not None:
-            return
-        self._devices = list(QMediaDevices.videoInputs())
-        ids = [bytes(d.id()) for d in self._devices]
+    def _show_devices(self, names: list[str], current: int, usable: bool) -> None:
         self.camera_box.blockSignals(True)
         self.camera_box.clear()
-        for device in self._devices:
-            self.camera_box.addItem(device.description())
-        if not self._devices:
-            self.camera_box.addItem("No camera")
-        self.camera_box.setEnabled(bool(self._devices))
+        self.camera_box.addItems(names)
+        if current >= 0:
+            self.camera_box.setCurrentIndex(current)
+        self.camera_box.setEnabled(usable)
         self.camera_box.blockSignals(False)
 
-        if self._camera is not None and self._device_id not in ids:
-            name = self._camera.cameraDevice().description()
-            log.warning("camera %r was disconnected", name)
-            self._stop_camera()
-            self.set_live(False)
-            self._lost_id = self._device_id
-            self._set_state(PICK if ids else NO_CAMERA, messages.disconnected(name, bool(ids)))
-        if not ids:
-            self._device_id = None
-            if self._state != NO_CAMERA:
-                self._set_state(NO_CAMERA, messages.NO_CAMERA)
-            return
-        came_back = self._lost_id in ids
-        if came_back:
-            self._device_id, self._lost_id = self._lost_id, None
-        elif self._device_id not in ids:
-            saved = self._settings.value("camera/device", "", str)
-            saved_id = bytes.fromhex(saved) if _is_hex(saved) else None
-            default = bytes(QMediaDevices.defaultVideoInput().id())
-            self._device_id = next((i for i in (saved_id, default) if i in ids), ids[0])
-        self.camera_box.setCurrentIndex(ids.index(self._device_id))
-        if self._camera is None and (came_back or self._state in ("", NO_CAMERA, STOPPED)):
-            self._start_if_visible()
-        elif self._state == PICK and not self.preview.message():
-            self._set_state(PICK, messages.PICK_CAMERA)
-
-    def _current_device(self) -> QCameraDevice | None:
-        for device in self._devices:
-            if bytes(device.id()) == self._device_id:
-                return device
-        return None
-
-    def _device_name(self, device_id: bytes | None) -> str:
-        if self._camera is not None and bytes(self._camera.cameraDevice().id()) == device_id:
-            return self._camera.cameraDevice().description()
-        device = self._current_device()
-        return device.description() if device is not None else ""
-
-    def _on_camera_picked(self, index: int) -> None:
-        if not 0 <= index < len(self._devices):
-            return
-        self._device_id = bytes(self._devices[index].id())
-        self._settings.setValue("camera/device", self._device_id.hex())
-        self._lost_id = None
-        self._stop_camera()
-        self._start_if_visible()
-
-    def _start_if_visible(self) -> None:
-        if self.isVisible():
-            self._start_camera()
-        else:
-            self._set_state(STOPPED, "")
-
-    def use_camera(self, camera: QCamera) -> None:
-        """Preview ``camera``, one the caller made (a chosen format, say); the caller keeps it.
-
-        Where the OS has not yet been asked for camera permission, it is asked, and the
-        camera picked in the list starts once it is granted.
-        """
-        self._frame_input = None
-        self._session.setVideoFrameInput(None)
-        self._stop_camera()
-        if self._camera_allowed():
-            self._attach_camera(camera)
-
-    def _start_camera(self) -> None:
-        device = self._current_device()
-        if device is None or self._frame_input is not None or not self._camera_allowed():
-            return
-        self._stop_camera()
-        self._attach_camera(QCamera(device, self))
-
-    def _camera_allowed(self) -> bool:
-        """True when the OS lets the app use cameras; otherwise ask, or say how to allow it."""
-        app = QCoreApplication.instance()
-        if app is None:
-            return True
-        permission = QCameraPermission()
-        status = app.checkPermission(permission)
-        if status == Qt.PermissionStatus.Undetermined:
-            self._set_state(WAITING_PERMISSION, messages.WAITING_FOR_PERMISSION)
-            app.requestPermission(permission, self, self._on_permission_result)
-            return False
-        if status == Qt.PermissionStatus.Denied:
-            self._on_permission_denied()
-            return False
-        return True
-
-    def _attach_camera(self, camera: QCamera) -> None:
-        camera.errorOccurred.connect(self._on_camera_error)
-        self._camera = camera
-        self._device_id = bytes(camera.cameraDevice().id())
-        self._session.setCamera(camera)
-        self._source_started()
-        name = camera.cameraDevice().description()
-        self._set_state(STARTING, messages.starting(name))
-        log.info("starting camera %r", name)
-        camera.start()
-
-    def _on_permission_result(self, permission) -> None:
-        if permission.status() == Qt.PermissionStatus.Granted:
-            self._start_camera()
-        else:
-            self._on_permission_denied()
-
-    def _on_permission_denied(self) -> None:
-        self._stop_camera()
-        self._set_state(PERMISSION_DENIED, messages.permission_denied())
-
-    def _stop_camera(self) -> None:
-        camera, self._camera = self._camera, None
-        self._watchdog.stop()
-        self._cancel_snapshot_wait()
-        self._latest = None
-        self.preview.clear_frame()
-        if camera is None:
-            return
-        camera.errorOccurred.disconnect(self._on_camera_error)
-        camera.stop()
-        self._session.setCamera(None)
-        if camera.parent() is self:
-            camera.deleteLater()
-
-    def _source_started(self) -> None:
-        self._active_since = time.monotonic()
-        self._last_frame_at = None
+    def _on_source_started(self) -> None:
         self._frames_received = 0
         self._seen_bright = False
         self._latest = None
         self.preview.clear_frame()
-        self._watchdog.start()
 
-    @Slot(QCamera.Error, str)
-    def _on_camera_error(self, error: QCamera.Error, text: str) -> None:
-        """QCamera.errorOccurred: busy, unplugged, refused by the driver... say so, stop."""
-        if error == QCamera.Error.NoError:
-            return
-        name = self._device_name(self._device_id)
-        log.warning("camera %r failed: %s", name, text)
-        self._stop_camera()
-        self.set_live(False)
-        self._set_state(ERROR, messages.camera_error(name, text))
-
-    def _check_stall(self) -> None:
-        if self._state not in (STARTING, PREVIEWING):
-            return
-        since = self._last_frame_at if self._last_frame_at is not None else self._active_since
-        silence = time.monotonic() - since
-        if silence * 1000 >= self.stall_timeout_ms:
-            log.warning("no camera frame for %.1f s", silence)
-            self._cancel_snapshot_wait()
-            self._set_state(STALLED, messages.stalled(silence))
+    def _on_source_stopped(self) -> None:
+        self._cancel_snapshot_wait()
+        self._latest = None
+        self.preview.clear_frame()
 
     # -- frames ------------------------------------------------------------------------------
 
     @Slot(QVideoFrame)
     def _on_frame(self, frame: QVideoFrame) -> None:
-        if not frame.isValid() or (self._camera is None and self._frame_input is None):
-            return
         self._frames_received += 1
-        self._last_frame_at = time.monotonic()
         self._latest = frame
         self.preview.set_frame(frame)
-        if self._state in (STARTING, STALLED):
-            self._set_state(PREVIEWING, "")
         if not self._seen_bright and (self._snapshot_waiting
                                       or self._frames_received <= WARMUP_FRAMES):
             image = self.preview.current_image()
@@ -497,7 +300,7 @@ class CameraPanel(QWidget):
 
     def take_snapshot(self) -> None:
         """Classify the current picture; while the camera warms up, wait for a real one."""
-        if self._camera is None and self._frame_input is None:
+        if not self.source.active:
             self.status_label.setText(messages.NO_SOURCE)
             return
         if self.live_button.isChecked():
@@ -652,17 +455,20 @@ class CameraPanel(QWidget):
 
     # -- state and visibility ----------------------------------------------------------------
 
-    def _set_state(self, state: str, message: str) -> None:
+    def _on_source_state(self, state: CameraState, message: str) -> None:
         self.preview.set_message(message)
-        self.retry_button.setVisible(state in (ERROR, PERMISSION_DENIED))
+        self.retry_button.setVisible(state in (CameraState.ERROR, CameraState.PERMISSION_DENIED))
+        if state in (CameraState.ERROR, CameraState.PICK, CameraState.NO_CAMERA):
+            self.set_live(False)  # the camera went away
+        if state == CameraState.STALLED:
+            self._cancel_snapshot_wait()
         if state != self._state:
-            log.debug("camera panel: %s -> %s", self._state or "-", state)
             self._state = state
             self._update_actions()
             self.state_changed.emit(state)
 
     def _update_actions(self) -> None:
-        running = self._state in (STARTING, PREVIEWING, STALLED)
+        running = self._state.running
         self.snapshot_button.setEnabled(running)
         self.live_button.setEnabled(running or self.live_button.isChecked())
         has_snapshot = self._snapshot_image is not None
@@ -675,29 +481,17 @@ class CameraPanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._frame_input is None and self._camera is None and \
-                self._state in (STOPPED, PERMISSION_DENIED) and self._current_device():
-            self._start_camera()
+        self.source.shown()
 
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
-        if self._camera is not None:
-            self._stop_camera()
-            self._set_state(STOPPED, "")
+        self.source.hidden()
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         """Stop the camera and the classifier thread; the window calls this when it closes."""
-        self._stop_camera()
+        self.source.stop()
         self._rate_timer.stop()
         return self._classifier.shutdown(timeout_ms)
-
-
-def _is_hex(text: str) -> bool:
-    try:
-        bytes.fromhex(text)
-    except ValueError:
-        return False
-    return bool(text)
 
 
 def _prune(folder: Path, keep: int) -> None:
