@@ -1,7 +1,10 @@
-"""Start the desktop app: ``resnet-desktop [--model ID|PATH] [--image FILE] [--screenshot PNG]``.
+"""Start the desktop app: ``resnet-desktop [--model ID|PATH] [--image FILE] [--screenshot PNG]
+[IMAGE ...]``.
 
 ``cli.main`` sends every invocation without a subcommand here. Options Qt understands (such as
-``-platform offscreen``) are passed on to QApplication.
+``-platform offscreen``) are passed on to QApplication. Image paths open in the Classify tab:
+that is how a file manager's "Open With" (the ``.desktop`` file's ``%F``, Windows' ``"%1"``)
+hands files over; on macOS they arrive as ``QFileOpenEvent`` instead.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import logging.handlers
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEventLoop
+from PySide6.QtCore import QEvent, QEventLoop, QObject
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -25,6 +29,9 @@ from resnet_desktop.gui import error_hook
 from resnet_desktop.gui.display_check import missing_display
 from resnet_desktop.gui.settings import APPLICATION, ORGANIZATION
 from resnet_desktop.gui.widgets.icon import app_icon
+
+if TYPE_CHECKING:
+    from resnet_desktop.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +54,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                         help="how long --screenshot waits for the result (default 120)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("images", nargs="*", type=Path, metavar="IMAGE",
+                        help="images to open in the Classify tab (the first is shown)")
     return parser
+
+
+# Qt's command-line options that take a value: kept apart so that the value ("offscreen" in
+# "-platform offscreen") is not taken for an image path.
+QT_OPTIONS_WITH_VALUE = frozenset({
+    "-platform", "-platformpluginpath", "-platformtheme", "-plugin", "-qmljsdebugger", "-style",
+    "-stylesheet", "-session", "-display", "-geometry", "-qwindowgeometry", "-title",
+    "-qwindowtitle", "-qwindowicon", "-name", "-dialogs", "-fontengine",
+})
+
+
+def split_qt_options(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the app's arguments, Qt's options that take a value, with their values)."""
+    ours: list[str] = []
+    qt: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token in QT_OPTIONS_WITH_VALUE:
+            qt += [token, next(tokens, "")]
+        else:
+            ours.append(token)
+    return ours, qt
+
+
+class FileOpenForwarder(QObject):
+    """macOS: Finder's "Open With" and a drop on the Dock icon send the app a QFileOpenEvent
+    (argv emulation is off in the bundle, so no file arrives in argv); each event opens its
+    file in the Classify tab, whether the app was just started by it or already running."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FileOpen and event.file():
+            self._window.open_images([Path(event.file())])
+            return True
+        return super().eventFilter(watched, event)
 
 
 def _configure_logging(verbose: bool) -> list[logging.Handler]:
@@ -102,10 +149,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Open the window (or take a screenshot); returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    ours, qt_args = split_qt_options(argv)
     try:
-        args, qt_args = parser.parse_known_args(argv)
+        args, other_args = parser.parse_known_intermixed_args(ours)
     except SystemExit as exc:
         return int(exc.code or 0)
+    qt_args += other_args
     unknown = [a for a in qt_args if a.startswith("--")]
     if unknown:
         parser.print_usage(sys.stderr)
@@ -133,6 +182,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         _remove_logging(handlers)
         return 2
     uninstall_hook = error_hook.install(window.errors)
+    file_opener = FileOpenForwarder(window)
+    app.installEventFilter(file_opener)
     try:
         if args.provider:
             window.picker.select_provider(args.provider)
@@ -148,11 +199,14 @@ def run(argv: Sequence[str] | None = None) -> int:
             window.start()
         if args.image is not None:
             window.show_image_path(args.image)
+        if args.images:
+            window.open_images(args.images)
         return app.exec()
     except ResNetDesktopError as exc:
         print(f"resnet-desktop: error: {exc}", file=sys.stderr)
         return 2
     finally:
+        app.removeEventFilter(file_opener)
         window.shutdown()
         if not window.service.shutdown(10_000):
             log.error("the inference thread did not stop")
