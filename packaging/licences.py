@@ -198,6 +198,11 @@ NATIVE_COMPONENTS: tuple[NativeComponent, ...] = (
     _component("Microsoft Visual C++ runtime", "LicenseRef-Microsoft-VC-Redistributable",
                "msvcp140", "vcruntime140", "concrt140", "vccorlib140", "ucrtbase",
                r"api-ms-win-[\w-]+", needs_text=False),
+    # Windows: the Qt wheel's shader compiler (a Windows SDK redistributable) and Mesa's
+    # llvmpipe, Qt's software OpenGL fallback.
+    _component("Microsoft D3DCompiler", "LicenseRef-Microsoft-Windows-SDK-Redistributable",
+               "d3dcompiler_47", needs_text=False),
+    _component("Mesa (llvmpipe)", "MIT", "opengl32sw", texts=("Mesa.txt",)),
     NativeComponent("Qt 6", "LGPL-3.0-only",
                     re.compile(r"(^|/)(lib)?Qt6[^/]*$|(^|/)Qt\w*\.framework/|"
                                r"(^|/)PySide6/(Qt/)?plugins/", re.IGNORECASE),
