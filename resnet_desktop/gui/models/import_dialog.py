@@ -74,7 +74,23 @@ class ModelImportDialog(QDialog):
         self._runner.busy_changed.connect(self._on_busy)
         self.errors: dict[str, QLabel] = {f: error_label(self, f"error_{f}") for f in FIELDS}
         self.general_error = error_label(self)
+        self._build_files()
+        self._build_preprocessing()
+        self._build_buttons()
+        layout = QVBoxLayout(self)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)  # room for errors
+        layout.addLayout(self._form())
+        layout.addWidget(self._units_note())
+        layout.addWidget(self.general_error)
+        layout.addLayout(self._buttons)
+        self._on_preset_changed()
+        if model is not None:
+            self.set_model_file(model)
 
+    # -- form building -------------------------------------------------------------------------
+
+    def _build_files(self) -> None:
+        """The model file, its labels and its display name."""
         self.model_edit = QLineEdit(self)
         self.model_edit.setPlaceholderText("model.onnx")
         self.model_edit.editingFinished.connect(self._on_model_chosen)
@@ -84,6 +100,9 @@ class ModelImportDialog(QDialog):
         self.imagenet_labels.toggled.connect(self.labels_edit.setDisabled)
         self.name_edit = QLineEdit(self)
         self.name_edit.setPlaceholderText("The file name")
+
+    def _build_preprocessing(self) -> None:
+        """Input size, resize, normalisation, channel order, layout and output kind."""
         self.input_size = QSpinBox(self)
         self.input_size.setRange(0, MAX_INPUT_SIZE)
         self.input_size.setSpecialValueText("From the model (else 224)")
@@ -108,6 +127,7 @@ class ModelImportDialog(QDialog):
         for output in OUTPUTS:
             self.output.addItem(output.capitalize(), output)
 
+    def _form(self) -> QFormLayout:
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._row(form, "&Model file", "model",
@@ -125,32 +145,26 @@ class ModelImportDialog(QDialog):
         self._row(form, "&Channel order", "color", self.color)
         self._row(form, "&Layout", "layout", self.layout_combo)
         self._row(form, "&Output", "output", self.output)
+        return form
+
+    def _units_note(self) -> QLabel:
         units = QLabel("Mean and std are in 0-255 pixel units, as in torchvision and mmpretrain "
                        "configs.", self)
         units.setWordWrap(True)
         units.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        return units
 
+    def _build_buttons(self) -> None:
         self.status = QLabel(self)
         self.import_button = QPushButton("&Import", self)
         self.import_button.setDefault(True)
         self.import_button.clicked.connect(self.submit)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.status, 1)
-        buttons.addWidget(self.import_button)
-        buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)  # room for errors
-        layout.addLayout(form)
-        layout.addWidget(units)
-        layout.addWidget(self.general_error)
-        layout.addLayout(buttons)
-        self._on_preset_changed()
-        if model is not None:
-            self.set_model_file(model)
-
-    # -- form building -------------------------------------------------------------------------
+        self._buttons = QHBoxLayout()
+        self._buttons.addWidget(self.status, 1)
+        self._buttons.addWidget(self.import_button)
+        self._buttons.addWidget(self.cancel_button)
 
     def _number(self, low: float, high: float) -> QDoubleSpinBox:
         spin = QDoubleSpinBox(self)

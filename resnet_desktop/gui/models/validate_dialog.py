@@ -79,7 +79,27 @@ class ValidateDialog(QDialog):
         self._runner.cancelled.connect(self._on_cancelled)
         self._runner.busy_changed.connect(self._update_buttons)
         self.setWindowTitle("Validate on a labelled folder")
+        form = self._build_form()
+        hint = QLabel(_folder_hint(), self)
+        hint.setWordWrap(True)
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self._build_results()
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(hint)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(self._build_buttons())
+        self.resize(640, 480)
+        self._update_buttons()
 
+    # -- building --------------------------------------------------------------------------------
+
+    def _build_form(self) -> QFormLayout:
+        """Model, folder, ground truth and how many images."""
         self.model_label = QLabel(self._model_title(), self)
         self.folder_edit = QLineEdit(self)
         self.folder_edit.setPlaceholderText("Labelled folder")
@@ -105,10 +125,10 @@ class ValidateDialog(QDialog):
         form.addRow(folder_label, folder_row)
         form.addRow("&Ground truth", self.ground_truth_edit)
         form.addRow("&Images", self.limit)
-        hint = QLabel(_folder_hint(), self)
-        hint.setWordWrap(True)
-        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        return form
 
+    def _build_results(self) -> None:
+        """Progress, the error line, the summary and the per-class table."""
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -127,6 +147,7 @@ class ValidateDialog(QDialog):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.hide()
 
+    def _build_buttons(self) -> QHBoxLayout:
         self.start_button = QPushButton("&Validate", self)
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start)
@@ -142,18 +163,7 @@ class ValidateDialog(QDialog):
         buttons.addWidget(self.save_button)
         buttons.addStretch(1)
         buttons.addWidget(close)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(hint)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.progress_label)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.summary_label)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
-        self.resize(640, 480)
-        self._update_buttons()
+        return buttons
 
     # -- reading -------------------------------------------------------------------------------
 
