@@ -68,10 +68,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _folder_key(folder: Path) -> str:
-    return folder_key(folder)
-
-
 def _next_sequence(directory: Path) -> int:
     """The next number of the write sequence shared by every journal in ``directory``."""
     counter = directory / _SEQUENCE
@@ -111,14 +107,14 @@ class UndoJournal:
         except OSError as exc:
             raise data_folder_error("keep the undo journal", exc) from None
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        tag = hashlib.sha256(os.fsencode(_folder_key(folder))).hexdigest()[:8]
+        tag = hashlib.sha256(os.fsencode(folder_key(folder))).hexdigest()[:8]
         return cls(directory / f"{stamp}-{tag}-{os.getpid()}{JOURNAL_SUFFIX}", folder)
 
     def _open(self) -> None:
         # Opened on the first entry, so runs that write nothing leave nothing behind.
         sequence = _next_sequence(self.path.parent)
         self._handle = open(self.path, "x", encoding="utf-8")  # noqa: SIM115 (held for the run)
-        header = {"journal": 2, "folder": _folder_key(self.folder), "created": time.time(),
+        header = {"journal": 2, "folder": folder_key(self.folder), "created": time.time(),
                   "app_version": __version__, "sequence": sequence}
         self._append(header)
 
@@ -282,7 +278,7 @@ def _journal_paths(folder: Path, directory: Path | None) -> list[tuple[int, Path
     directory = Path(directory) if directory is not None else journal_dir()
     if not directory.is_dir():
         return []
-    key = _folder_key(folder)
+    key = folder_key(folder)
     found = []
     for path in directory.glob(f"*{JOURNAL_SUFFIX}"):
         if path.name.endswith(UNDONE_SUFFIX):
