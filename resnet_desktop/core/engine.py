@@ -37,7 +37,7 @@ from resnet_desktop.core.imaging.crop_box import crop_box
 from resnet_desktop.core.imaging.decode import EXTENSIONS, draft_size_for, load_image
 from resnet_desktop.core.imaging.preprocess import preprocess
 from resnet_desktop.core.inference.classifier import Classifier, Prediction
-from resnet_desktop.core.inference.providers import POLICIES, ProviderStatus
+from resnet_desktop.core.inference.providers import DISPLAY_NAMES, POLICIES, ProviderStatus
 from resnet_desktop.core.inference.results import CamResult, Classification
 from resnet_desktop.core.inference.runtime_check import flavour_warning
 from resnet_desktop.core.inference.session_cache import ClassifierCache
@@ -71,6 +71,7 @@ from resnet_desktop.core.sidecars.xmp import DEFAULT_NAMING, SidecarNaming
 __all__ = [
     "DEFAULT_NAMING",
     "DEFAULT_VOCABULARY",
+    "DISPLAY_NAMES",
     "EXTENSIONS",
     "POLICIES",
     "BatchOptions",

@@ -22,9 +22,9 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from resnet_desktop import __version__
+from resnet_desktop.core.engine import POLICIES
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.foundation.paths import data_dir
-from resnet_desktop.core.inference.providers import POLICIES
 from resnet_desktop.gui import error_hook
 from resnet_desktop.gui.display_check import missing_display
 from resnet_desktop.gui.settings import APPLICATION, ORGANIZATION

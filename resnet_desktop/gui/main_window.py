@@ -34,9 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_desktop import __version__
-from resnet_desktop.core.engine import flavour_warning
+from resnet_desktop.core.engine import DISPLAY_NAMES, flavour_warning
 from resnet_desktop.core.imaging.decode import EXTENSIONS
-from resnet_desktop.core.inference.providers import DISPLAY_NAMES
 from resnet_desktop.gui.batch.panel import BatchPanel
 from resnet_desktop.gui.camera.availability import CameraUnavailable, qt_multimedia_problem
 from resnet_desktop.gui.classify.controller import LAST_MODEL_KEY, PROVIDER_KEY, ClassifyController

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Signal
 
+from resnet_desktop.core.engine import Classification
 from resnet_desktop.core.foundation.atomic import atomic_write_bytes
-from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.classify.image_pane import ImageSource
 from resnet_desktop.gui.main_window import MainWindow
 from resnet_desktop.gui.workers.inference import LoadedModel

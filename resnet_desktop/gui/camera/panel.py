@@ -43,9 +43,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_desktop.core.engine import Classification
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.foundation.paths import data_dir
-from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.gui.camera import messages
 from resnet_desktop.gui.camera.frames import SAVE_FILTER, frame_to_qimage, is_dark, save_rgb
 from resnet_desktop.gui.camera.live import LIVE, CameraClassifier, FrameResult, RateMeter

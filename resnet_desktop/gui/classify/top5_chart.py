@@ -16,8 +16,7 @@ from PySide6.QtCore import QEasingCurve, QRectF, QSize, Qt, QVariantAnimation, S
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPainterPath, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from resnet_desktop.core.inference.providers import DISPLAY_NAMES
-from resnet_desktop.core.inference.results import Classification
+from resnet_desktop.core.engine import DISPLAY_NAMES, Classification
 from resnet_desktop.core.keywords.confidence import is_confident
 from resnet_desktop.core.keywords.policy import KeywordPolicy
 from resnet_desktop.core.keywords.rollup import CategoryMatch

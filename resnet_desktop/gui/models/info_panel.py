@@ -24,10 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.engine import Engine
+from resnet_desktop.core.engine import Engine, ModelDescription
 from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.formatting import format_bytes, format_count
-from resnet_desktop.core.models.facts import ModelDescription
 from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
 
 _ROWS = (
