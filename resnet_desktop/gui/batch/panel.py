@@ -43,6 +43,7 @@ from resnet_desktop.gui.batch import jobs
 from resnet_desktop.gui.batch.dialogs import SidecarPreviewDialog
 from resnet_desktop.gui.batch.results import RECORD_ROLE, BatchResultsModel, make_proxy
 from resnet_desktop.gui.batch.view import BatchView, extensions_text
+from resnet_desktop.gui.models.picker import provider_choices
 from resnet_desktop.gui.settings import app_settings
 from resnet_desktop.gui.widgets.formatting import format_duration
 from resnet_desktop.gui.widgets.inline_errors import show_error
@@ -292,7 +293,9 @@ class BatchPanel(BatchView):
             name = self.models.resolve(model).name
         except Exception:  # a stale custom model: the batch says why when it starts
             name = Path(model).name
-        self.model_label.setText(f"{name} · {provider}")
+        title = next((t for t, policy, _tip in provider_choices() if policy == provider),
+                     provider)
+        self.model_label.setText(f"{name} · runs on {title}")
 
     @Slot(bool)
     def _on_pause_toggled(self, paused: bool) -> None:
