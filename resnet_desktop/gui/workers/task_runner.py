@@ -15,13 +15,14 @@ own answers arrive (the camera's live frames). The job must never touch a widget
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal, Slot
-from superqt.utils import WorkerBase
-from superqt.utils._qthreading import WorkerBaseSignals
+from superqt.utils import FunctionWorker
 
 from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
@@ -34,23 +35,29 @@ Job = Callable[[Report, CancelToken], Any]
 _JOB_ID = "job_id"
 
 
-class _JobSignals(WorkerBaseSignals):
-    progressed = Signal(object)
+class _Progress(QObject):
+    """Lives on the GUI thread; jobs report progress through it (queued across threads)."""
+
+    progressed = Signal(int, object)
+
+    def report(self, job_id: int, payload: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the runner is gone; nobody listens any more
+            self.progressed.emit(job_id, payload)
 
 
-class _Worker(WorkerBase):
+def _boxed(job: Job, report: Report, token: CancelToken) -> tuple[Any]:
+    # Boxed: superqt raises a returned exception, and a job may return one on purpose.
+    return (job(report, token),)
+
+
+class _Worker(FunctionWorker):
     """One job on a superqt worker; its signals carry the job id as a Qt property."""
 
-    def __init__(self, job_id: int, job: Job, token: CancelToken) -> None:
-        super().__init__(SignalsClass=_JobSignals)
+    def __init__(self, job_id: int, job: Job, token: CancelToken, progress: _Progress) -> None:
+        super().__init__(_boxed, job, partial(progress.report, job_id), token)
         self.signals.setProperty(_JOB_ID, job_id)
         self.job_id = job_id
         self.token = token
-        self._job = job
-
-    def work(self) -> tuple[Any]:
-        # Boxed: superqt raises a returned exception, and a job may return one on purpose.
-        return (self._job(self.signals.progressed.emit, self.token),)
 
 
 class TaskRunner(QObject):
@@ -79,6 +86,8 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self._what = what
         self._pool = QThreadPool(self)
+        self._progress = _Progress(self)
+        self._progress.progressed.connect(self._on_progressed)
         self._pool.setMaxThreadCount(threads)
         self._next_id = 0
         self._workers: dict[int, _Worker] = {}
@@ -106,9 +115,9 @@ class TaskRunner(QObject):
     def submit(self, job: Job, *, priority: int = 0, token: CancelToken | None = None) -> int:
         """Queue ``job`` beside the others (a higher ``priority`` runs first); returns its id."""
         self._next_id += 1
-        worker = _Worker(self._next_id, job, token if token is not None else CancelToken())
+        worker = _Worker(self._next_id, job, token if token is not None else CancelToken(),
+                         self._progress)
         signals = worker.signals
-        signals.progressed.connect(self._on_progressed)
         signals.returned.connect(self._on_returned)
         signals.errored.connect(self._on_errored)
         signals.finished.connect(self._on_finished)
@@ -174,10 +183,9 @@ class TaskRunner(QObject):
         if sender is not None:
             self._workers.pop(sender.property(_JOB_ID), None)
 
-    @Slot(object)
-    def _on_progressed(self, payload: object) -> None:
-        job_id = self._sender_id()
-        if job_id is not None:
+    @Slot(int, object)
+    def _on_progressed(self, job_id: int, payload: object) -> None:
+        if job_id in self._live:
             self.progressed.emit(payload)
             self.job_progressed.emit(job_id, payload)
 
