@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from test_xmp import DIGIKAM, written
+from test_xmp import written
+from xmp_samples import DIGIKAM
 
 from resnet_desktop.core.sidecars.xmp import XmpError, merge_keywords, read_keywords
 
