@@ -109,11 +109,14 @@ def test_retagging_replaces_only_this_apps_keywords(tmp_path, exiftool):
             == exiftool.fields(written(tmp_path, DIGIKAM, "old.xmp")))
 
 
-def test_a_keyword_the_user_removed_or_added_by_hand_is_respected():
+def test_a_keyword_the_user_removed_or_added_by_hand_is_respected(tmp_path, exiftool):
     ours = merge_keywords(None, ["tabby", "lynx"], model="m")
     edited = ours.replace(b"<rdf:li>lynx</rdf:li>", b"<rdf:li>my cat</rdf:li>", 1)
-    again = read_keywords(merge_keywords(edited, ["tabby"], model="m"))
-    assert again.subject == ("tabby", "my cat")
+    again = merge_keywords(edited, ["tabby"], model="m")
+    assert read_keywords(again).subject == ("tabby", "my cat")
+    assert exiftool.keywords(written(tmp_path, again)) == {
+        "subject": ["tabby", "my cat"], "hierarchical": ["my cat", "ImageNet|tabby"],
+        "tags_list": ["my cat", "ImageNet/tabby"]}, "lists this app holds alone follow along"
 
 
 def test_the_same_keywords_again_change_nothing():
@@ -138,11 +141,16 @@ def test_darktable_attribute_form_is_kept(tmp_path, exiftool):
     assert read_keywords(merged).subject == ("espresso",)
 
 
-def test_attribute_form_keyword_properties_are_read_and_merged():
+def test_attribute_form_keyword_properties_are_read_and_merged(tmp_path, exiftool):
     attr = DARKTABLE.replace('dtx:note="kept"', 'dtx:note="kept"\n   '
                              'xmlns:dc="http://purl.org/dc/elements/1.1/" dc:subject="mine"')
-    keywords = read_keywords(merge_keywords(attr.encode(), ["espresso"], model="m"))
-    assert keywords.subject == ("mine", "espresso")
+    merged = merge_keywords(attr.encode(), ["espresso"], model="m")
+    assert read_keywords(merged).subject == ("mine", "espresso")
+    path = written(tmp_path, merged)
+    assert exiftool.keywords(path) == {
+        "subject": ["mine", "espresso"], "hierarchical": ["mine", "ImageNet|espresso"],
+        "tags_list": ["mine", "ImageNet/espresso"]}
+    assert exiftool.warnings(path) == []
 
 
 @pytest.mark.parametrize("content, reason", [
@@ -217,7 +225,7 @@ def test_write_then_undo_restores_every_sidecar_exactly(tmp_path, exiftool):
         undo_last(folder)
 
 
-def test_undo_takes_runs_back_one_at_a_time(tmp_path):
+def test_undo_takes_runs_back_one_at_a_time(tmp_path, exiftool):
     folder = tmp_path / "p"
     folder.mkdir()
     image = folder / "x.jpg"
@@ -226,8 +234,9 @@ def test_undo_takes_runs_back_one_at_a_time(tmp_path):
         with UndoJournal.start(folder) as journal:
             apply_change(SidecarChange(image, sidecar, keywords), journal, model="m")
     assert len(journals_for(folder)) == 2
+    assert exiftool.keywords(sidecar)["subject"] == ["dog"]
     undo_last(folder)
-    assert read_keywords(sidecar.read_bytes()).subject == ("cat",)
+    assert exiftool.keywords(sidecar)["tags_list"] == ["ImageNet/cat"]
     undo_last(folder)
     assert not sidecar.exists()
 
