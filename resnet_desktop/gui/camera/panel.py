@@ -1,9 +1,10 @@
 """The Camera tab: pick a webcam, watch the preview, classify a snapshot or the live picture.
 
 Pieces: :class:`~resnet_desktop.gui.camera.preview.CameraPreview` paints the newest frame,
-:class:`~resnet_desktop.gui.camera.live.CameraClassifier` classifies frames on its own thread
-(live mode drops frames instead of queueing them), :mod:`camera_frames` turns frames into RGB
-pixels and :mod:`camera_messages` holds the wording of every state.
+:class:`~resnet_desktop.gui.camera.live.CameraClassifier` classifies frames in the background
+(live mode drops frames instead of queueing them), :mod:`~resnet_desktop.gui.camera.frames`
+turns frames into RGB pixels and :mod:`~resnet_desktop.gui.camera.messages` holds the wording
+of every state.
 
 Frames come from :class:`~resnet_desktop.gui.camera.source.CameraSource`: a camera, or a
 ``QVideoFrameInput`` given to the constructor or to :meth:`CameraPanel.use_frame_input` (tests,
