@@ -41,6 +41,7 @@ from resnet_desktop.core.sidecars.xmp_document import (
     RDF_SEQ,
     XmpDocument,
     clean_text,
+    depth_of,
     is_element,
     new_property,
     new_xmp,
@@ -127,25 +128,20 @@ class _Properties:
         """Make property ``tag`` hold ``values``, keeping its container type and the attributes
         of the items that stay."""
         desc, element = self._find(tag)
-        if element is None and tag in desc.attrib:
-            del desc.attrib[tag]
-        if element is not None and not values:
-            remove(desc, element)
-            return
-        bag = None if element is None else next((c for c in element if is_element(c)), None)
-        if element is not None and (bag is None or bag.tag not in (RDF_BAG, RDF_SEQ, RDF_ALT)):
-            remove(desc, element)
-            element = None
-        if not values:
-            return
         if element is None:
+            desc.attrib.pop(tag, None)
+        else:
+            bag = next((child for child in element if is_element(child)), None)
+            if values and bag is not None and bag.tag in (RDF_BAG, RDF_SEQ, RDF_ALT):
+                self._refill(element, bag, values)
+                return
+            remove(desc, element)
+        if values:
             element = new_property(desc, tag)
             bag = etree.SubElement(element, container)
             for value in values:
                 etree.SubElement(bag, RDF_LI).text = value
             place(desc, element)
-            return
-        self._refill(element, bag, values)
 
     @staticmethod
     def _refill(element: etree._Element, bag: etree._Element, values: list[str]) -> None:
@@ -162,16 +158,16 @@ class _Properties:
                 li.text = value
             li.tail = None
             bag.append(li)
-        depth = sum(1 for _ in bag.iterancestors())
+        depth = depth_of(bag)
         etree.indent(bag, space=" ", level=depth)
         element.text = "\n" + " " * depth
         bag.tail = "\n" + " " * (depth - 1)
 
     def set_text(self, tag: str, value: str | None) -> None:
         desc, element = self._find(tag)
-        if element is None and tag in desc.attrib:
-            del desc.attrib[tag]
-        elif element is not None:
+        if element is None:
+            desc.attrib.pop(tag, None)
+        else:
             remove(desc, element)
         if value:
             element = new_property(desc, tag)
@@ -202,6 +198,8 @@ def read_keywords(data: bytes, name: str = "sidecar") -> SidecarKeywords:
 
 @dataclass
 class _ListState:
+    """One keyword list as found: its values, and those this app added or seeded."""
+
     current: list[str]
     added: list[str]
     seeded: list[str]
