@@ -167,3 +167,23 @@ def test_shutdown_is_prompt_and_idempotent(qtbot, tmp_path):
         service.load_model(str(colour_model(tmp_path)))
     assert service.shutdown(1000)
     assert service.shutdown(1000)
+
+
+def test_an_image_queued_when_another_model_is_chosen_gets_the_new_models_answer(
+        qtbot, service, tmp_path, red_png):
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    slow = folder / "slow.onnx"
+    modelgen.resnet(slow, depth=50, width=32, num_classes=3, input_size=512)
+    modelgen.write_labels(folder / "labels.txt", CLASSES)
+    slow.with_suffix(".json").write_text(json.dumps({"labels": "labels.txt"}))
+    with qtbot.waitSignal(service.model_loaded, timeout=20_000):
+        service.load_model(str(slow))
+    service.classify_path(red_png)
+    qtbot.waitUntil(lambda: service.engine.classified == 1, timeout=10_000)  # it is running
+    queued = service.classify_path(red_png)
+    second = colour_model(tmp_path / "new", "second")
+    with qtbot.waitSignal(service.result_ready, timeout=20_000) as ready:
+        service.load_model(str(second))
+    assert ready.args[0] == queued
+    assert ready.args[1].model == "second"

@@ -177,6 +177,8 @@ class InferenceService(QObject):
         """Load ``model`` (catalog id or ``.onnx`` path); cancels an older model's download."""
         if self._load is not None:
             self._runner.forget(self._load[0])
+        if self._classify is not None and self._runner.withdraw(self._classify[0]):
+            self._parked, self._classify = self._classify[1], None  # the new model answers it
         request = _Request(self._new_id(), model=str(model), provider=provider)
         job = self._runner.submit(lambda report, cancel: self._session.load(request, report,
                                                                            cancel))
