@@ -14,6 +14,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from resnet_desktop.gui.main_window import MainWindow
+from resnet_desktop.gui.workers.model_service import ModelService
+from resnet_desktop.gui.workers.task_runner import TaskRunner
 
 pytestmark = pytest.mark.gui
 
@@ -191,3 +193,21 @@ def test_every_tabs_download_shows_in_the_status_bar_with_cancel(qtbot, catalog,
     assert not window.download_bar.isVisible()
     assert "Download of Colours 18 v1 cancelled" in window.statusBar().currentMessage()
     assert window.models.engine.cache.partial_bytes(MODEL_ID) > 0
+
+
+def test_two_tabs_asking_for_the_same_model_download_it_once(qtbot, catalog, http_server):
+    """The model service downloads a model once however many tabs ask at the same time."""
+    catalog(delay=0.02)
+    models = ModelService()
+    runner = TaskRunner(threads=2)
+    started: list[str] = []
+    models.download_started.connect(lambda name, _total, _done: started.append(name))
+    loaded: list[object] = []
+    runner.job_returned.connect(lambda _job, classifier: loaded.append(classifier))
+    for _ in range(2):
+        runner.submit(lambda _report, cancel: models.load(MODEL_ID, "cpu", cancel))
+    qtbot.waitUntil(lambda: len(loaded) == 2, timeout=20_000)
+    assert started == ["Colours 18 v1"]
+    assert len(http_server.requests_for("/colours.onnx")) == 1
+    assert loaded[0].model_path == loaded[1].model_path
+    assert runner.shutdown()
