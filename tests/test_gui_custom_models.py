@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import threading
+import warnings
 from pathlib import Path
 
 import modelgen
@@ -319,4 +320,17 @@ def test_task_runner_cancel(qtbot):
     with qtbot.waitSignal(runner.cancelled, timeout=TIMEOUT_MS):
         runner.start(job)
         runner.cancel()
+    assert runner.shutdown()
+
+
+def test_task_runner_logs_a_jobs_warnings(qtbot, caplog):
+    runner = TaskRunner()
+
+    def job(_report, _cancel):
+        warnings.warn("odd input", UserWarning, stacklevel=1)
+        return "done"
+
+    with qtbot.waitSignal(runner.returned, timeout=TIMEOUT_MS):
+        runner.start(job)
+    assert any("UserWarning: odd input" in r.getMessage() for r in caplog.records)
     assert runner.shutdown()

@@ -102,10 +102,6 @@ class TaskRunner(QObject):
     def busy(self) -> bool:
         return bool(self._live)
 
-    @property
-    def current_id(self) -> int:
-        return self._next_id
-
     def start(self, job: Job, *, priority: int = 0) -> int:
         """Run ``job`` instead of the current one(s), which are cancelled; returns its id."""
         for job_id in list(self._live):
@@ -121,6 +117,7 @@ class TaskRunner(QObject):
         signals.returned.connect(self._on_returned)
         signals.errored.connect(self._on_errored)
         signals.finished.connect(self._on_finished)
+        signals.warned.connect(self._on_warned)
         was_busy = self.busy
         self._workers[worker.job_id] = worker
         self._live.add(worker.job_id)
@@ -182,6 +179,12 @@ class TaskRunner(QObject):
         sender = self.sender()
         if sender is not None:
             self._workers.pop(sender.property(_JOB_ID), None)
+
+    @Slot(tuple)
+    def _on_warned(self, showwarning_args: tuple) -> None:
+        """superqt catches a job's warnings; they go to the log rather than nowhere."""
+        message, category, filename, lineno = showwarning_args[:4]
+        log.warning("%s:%s: %s: %s", filename, lineno, category.__name__, message)
 
     @Slot(int, object)
     def _on_progressed(self, job_id: int, payload: object) -> None:
