@@ -222,5 +222,8 @@ def write_planned_sidecars(folder: Path, changes: Iterable[SidecarChange], model
                            cancel: CancelToken | None = None) -> SidecarReport:
     """Write sidecars planned earlier (the Batch tab's confirmed preview) under one undo
     journal for ``folder``; a file that fails is reported and the rest go on."""
+    changes = list(changes)
     with folder_lock(folder), UndoJournal.start(folder) as journal:
+        for parent in dict.fromkeys(change.sidecar.parent for change in changes):
+            remove_stale_temporaries(parent)
         return write_sidecars(changes, journal, model=model, cancel=cancel or CancelToken())
