@@ -5,17 +5,25 @@
   few or as many channels and blocks as a test needs.
 - ``colour_classifier(...)``: a tiny graph whose answer is known in advance: it averages the
   normalised input per channel and maps (r, g, b) to classes, so a red image is class "red".
+- ``colour_model(folder)``: that graph as the app meets a custom model, with its labels file
+  and sidecar manifest; ``colour_ranking(rgb, classes)`` says how it ranks a one-colour image,
+  so tests derive their expected orderings from the weights instead of writing them down.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from resnet_desktop.core.models.manifest import IMAGENET_MEAN, IMAGENET_STD
+
 OPSET = 13
+COLOURS = ("red", "green", "blue")
 
 
 class _Graph:
@@ -176,9 +184,7 @@ def colour_classifier(
     g = _Graph(0)
     n = len(classes)
     if weights is None:
-        weights = np.zeros((3, n))
-        for i in range(n):
-            weights[i % 3, i] = 1.0 + i // 3
+        weights = colour_weights(n)
     shape = [batch, 3, input_size, input_size] if layout == "NCHW" else \
         [batch, input_size, input_size, 3]
     axes = [2, 3] if layout == "NCHW" else [1, 2]
@@ -192,6 +198,38 @@ def colour_classifier(
     if path is not None:
         onnx.save(model, str(path))
     return model
+
+
+def colour_weights(classes: int) -> np.ndarray:
+    """The default (3, classes) map: class i reads channel i % 3 with weight 1 + i // 3, so with
+    six classes "crimson" outscores "red" on a red image."""
+    weights = np.zeros((3, classes))
+    for i in range(classes):
+        weights[i % 3, i] = 1.0 + i // 3
+    return weights
+
+
+def colour_ranking(rgb: Sequence[int], classes: Sequence[str] = COLOURS,
+                   weights: np.ndarray | None = None) -> list[str]:
+    """The classes, best first, that :func:`colour_classifier` gives a one-colour ``rgb`` image
+    under the zoo normalisation (ties keep the classes' order)."""
+    mean_rgb = (np.asarray(rgb, float) - IMAGENET_MEAN) / IMAGENET_STD
+    scores = mean_rgb @ (colour_weights(len(classes)) if weights is None else weights)
+    return [classes[i] for i in np.argsort(-scores, kind="stable")]
+
+
+def colour_model(folder: Path, classes: Sequence[str] = COLOURS, *, name: str = "colours",
+                 title: str | None = None, batch: int | str = "N", **manifest: object) -> Path:
+    """``folder/<name>.onnx``, a :func:`colour_classifier` with ``<name>.txt`` labels and a
+    ``<name>.json`` manifest (display name ``title``, default ``name.title()``; ``manifest``
+    adds fields); returns the ``.onnx`` path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.onnx"
+    colour_classifier(path, classes=tuple(classes), batch=batch)
+    write_labels(folder / f"{name}.txt", classes)
+    path.with_suffix(".json").write_text(json.dumps(
+        {"name": title or name.title(), "labels": f"{name}.txt", **manifest}), encoding="utf-8")
+    return path
 
 
 def _finish(g: _Graph, inp: str, in_shape: list, out: str, out_shape: list, name: str):
@@ -208,6 +246,6 @@ def _finish(g: _Graph, inp: str, in_shape: list, out: str, out_shape: list, name
     return model
 
 
-def write_labels(path: Path, labels: tuple[str, ...] | list[str]) -> Path:
+def write_labels(path: Path, labels: Sequence[str]) -> Path:
     Path(path).write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
     return Path(path)

@@ -12,7 +12,8 @@ from pathlib import Path
 import modelgen
 import numpy as np
 import pytest
-from test_batch_helpers import bad_folder, colour_model, noisy_jpeg, numbered_folder, solid
+from modelgen import colour_model
+from sample_images import bad_folder, noisy_jpeg, numbered_folder, solid
 
 from resnet_desktop.core.batch.results_store import ResultsStore, open_results_store
 from resnet_desktop.core.batch.run import (

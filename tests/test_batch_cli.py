@@ -8,17 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_batch_helpers import bad_folder, colour_model
-from test_xmp import DIGIKAM, foreign
+from cli_runner import run_cli
+from modelgen import colour_model
+from sample_images import bad_folder
+from xmp_samples import DIGIKAM, foreign
 
 from resnet_desktop.cli import main
 from resnet_desktop.core.sidecars.xmp import read_keywords
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_batch_helpers import colour_model, solid
+from modelgen import colour_model
+from sample_images import solid
 
 from resnet_desktop.cli import main
 from resnet_desktop.core.batch.results_store import ResultsStore

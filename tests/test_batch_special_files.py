@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_batch_helpers import colour_model, solid
+from modelgen import colour_model
+from sample_images import solid
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and devices are POSIX")
 

@@ -10,16 +10,9 @@ from pathlib import Path
 
 import modelgen
 import pytest
-
-from resnet_desktop.cli import main
+from cli_runner import run_cli
 
 CAT_CLASSES = {"tiger cat", "Egyptian cat", "tabby", "Persian cat", "Siamese cat", "lynx"}
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

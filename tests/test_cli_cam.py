@@ -6,16 +6,9 @@ import json
 
 import modelgen
 import numpy as np
+from cli_runner import run_cli
 from composites import fill, save_rotated, side_by_side
 from PIL import Image, ImageOps
-
-from resnet_desktop.cli import main
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cam_png_and_json_peak_on_a_rotated_composite(capsys, tmp_path, shared_model, photos):

@@ -10,7 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_batch_helpers import bad_folder, colour_model
+from modelgen import colour_model
+from sample_images import bad_folder
 
 from resnet_desktop.core.batch.export import (
     CSV_COLUMNS,

@@ -8,7 +8,8 @@ import sys
 import textwrap
 
 import pytest
-from test_batch_helpers import colour_model, solid
+from modelgen import colour_model
+from sample_images import solid
 
 from resnet_desktop.cli import main
 from resnet_desktop.core.foundation.folder_lock import (

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from PySide6.QtCore import Qt
-from test_batch_helpers import solid
+from sample_images import solid
 from test_folder_lock import HOLDER
 from test_gui_batch import TIMEOUT, model, panel, run_batch  # noqa: F401 (fixtures)
 

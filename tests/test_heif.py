@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pillow_heif
 import pytest
+from modelgen import colour_model
 from PIL import Image
-from test_batch_helpers import colour_model
 from test_icc import swapped_profile
 
 from resnet_desktop.core.batch.run import BatchRun, discover_images

@@ -8,8 +8,8 @@ import threading
 
 import numpy as np
 import pytest
+from modelgen import colour_model
 from PIL import Image, ImageCms
-from test_batch_helpers import colour_model
 
 from resnet_desktop.core.batch.run import BatchRun
 from resnet_desktop.core.imaging.colour import convert_to_srgb, profile_of

@@ -9,19 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 from PIL import Image
 from test_embedded_keywords import iptc_keywords
 from test_keywords import ISSUE_VOCABULARY
 
-from resnet_desktop.cli import main
 from resnet_desktop.core.sidecars.embedded import read_embedded
 from resnet_desktop.core.sidecars.xmp import read_keywords
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

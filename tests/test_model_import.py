@@ -12,10 +12,10 @@ import modelgen
 import numpy as np
 import onnx
 import pytest
+from cli_runner import run_cli
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from resnet_desktop.cli import main
 from resnet_desktop.core.foundation.errors import ManifestError, ModelError
 from resnet_desktop.core.imaging.preprocess import preprocess
 from resnet_desktop.core.inference.classifier import Classifier
@@ -215,12 +215,6 @@ def test_sidecar_that_cannot_be_written_is_refused_without_leftovers(tmp_path):
 
 
 # --- the command line, end to end ---------------------------------------------------------
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_import_info_classify_validate(tmp_path, capsys):

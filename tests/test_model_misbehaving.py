@@ -16,7 +16,7 @@ import modelgen
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
-from test_batch_helpers import solid
+from sample_images import solid
 
 from resnet_desktop.cli import main
 

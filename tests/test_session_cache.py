@@ -6,7 +6,7 @@ import logging
 import threading
 
 import pytest
-from test_batch_helpers import colour_model
+from modelgen import colour_model
 
 from resnet_desktop.core.foundation.errors import ModelError
 from resnet_desktop.core.inference import session_cache

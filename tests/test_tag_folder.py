@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from test_batch_helpers import colour_model, solid
+from modelgen import colour_model
+from recording_sink import RecordingSink
+from sample_images import solid
 
 from resnet_desktop.core.batch.run import BatchOptions, BatchProgress, BatchRecord
 from resnet_desktop.core.engine import Engine
@@ -16,32 +18,12 @@ from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.errors import Cancelled
 from resnet_desktop.core.operations.tag_folder import (
     SidecarMode,
-    TaggingModel,
     TagRequest,
     TagSink,
     write_planned_sidecars,
 )
 from resnet_desktop.core.sidecars.undo_journal import undo_last
 from resnet_desktop.core.sidecars.xmp import plan_sidecars, read_keywords
-
-
-class RecordingSink(TagSink):
-    """Keeps every event in order; cancels ``cancel`` after ``cancel_after`` records."""
-
-    def __init__(self, cancel: CancelToken | None = None, cancel_after: int = 0) -> None:
-        self.events: list[tuple[str, object]] = []
-        self.cancel, self.cancel_after = cancel, cancel_after
-
-    def model_loaded(self, model: TaggingModel) -> None:
-        self.events.append(("model", model))
-
-    def record_done(self, record: BatchRecord, progress: BatchProgress) -> None:
-        self.events.append(("record", (record.path, progress.done)))
-        if self.cancel is not None and progress.done == self.cancel_after:
-            self.cancel.cancel()
-
-    def sidecar_failed(self, message: str) -> None:
-        self.events.append(("sidecar_failed", message))
 
 
 @pytest.fixture

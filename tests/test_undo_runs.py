@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_batch_helpers import colour_model, solid
-from test_tag_folder import RecordingSink
+from modelgen import colour_model
+from recording_sink import RecordingSink
+from sample_images import solid
 
 from resnet_desktop.cli import main
 from resnet_desktop.core.batch.run import BatchOptions

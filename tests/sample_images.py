@@ -1,33 +1,17 @@
-"""Builders for the batch tests (models and folders of good and bad images); holds no tests.
-
-Named ``test_batch_*`` so it sits with the batch, export, XMP and GUI batch tests that import
-it; pytest collects nothing from it.
-"""
+"""Image files and folders for tests: solid colours, noisy JPEGs, and the folder of awkward
+inputs (truncated, not an image, a decompression bomb, rotated, CMYK, Unicode names)."""
 
 from __future__ import annotations
 
 import io
-import json
 import struct
 import zlib
 from pathlib import Path
 
-import modelgen
 import numpy as np
 from PIL import Image
 
 COLOURS = {"red": (220, 20, 20), "green": (20, 200, 30), "blue": (20, 30, 210)}
-
-
-def colour_model(folder: Path, *, batch: int | str = "N", name: str = "colours") -> Path:
-    """The tiny red/green/blue classifier with its labels and manifest; returns the .onnx."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.onnx"
-    modelgen.colour_classifier(path, classes=("red", "green", "blue"), batch=batch)
-    modelgen.write_labels(folder / f"{name}.txt", ["red", "green", "blue"])
-    (folder / f"{name}.json").write_text(json.dumps({
-        "name": "Colours", "labels": f"{name}.txt", "input_size": 32, "resize": 32}))
-    return path
 
 
 def solid(path: Path, colour: str | tuple[int, int, int], size=(64, 48), **save) -> Path:
