@@ -54,6 +54,11 @@ class ExifTool:
         is created, as photographers make one with exiftool."""
         self._run("-overwrite_original", "-q", *assignments, str(path))
 
+    def iptc_keywords(self, path: Path) -> list[str]:
+        """IPTC Keywords as exiftool reads them (UTF-8 when the file says so)."""
+        value = json.loads(self._run("-j", "-IPTC:Keywords", str(path)))[0].get("Keywords", [])
+        return [str(v) for v in (value if isinstance(value, list) else [value])]
+
     def warnings(self, path: Path) -> list[str]:
         """What ``exiftool -validate -warning -a`` says is wrong with ``path`` ([] when OK)."""
         lines = self._run("-validate", "-warning", "-a", "-s", str(path)).splitlines()

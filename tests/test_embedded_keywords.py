@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -24,14 +23,6 @@ from resnet_desktop.core.sidecars.xmp import SidecarChange, read_keywords, sidec
 
 KEYWORDS = ("cat", "tabby")
 HIERARCHY = ("ImageNet|animal|mammal|cat", "ImageNet|animal|mammal|cat|tabby")
-
-
-def iptc_keywords(exiftool, path: Path) -> list[str]:
-    """IPTC Keywords as exiftool reads them (UTF-8 when the file says so)."""
-    out = subprocess.run([exiftool.executable, "-j", "-IPTC:Keywords", str(path)],
-                         check=True, capture_output=True, text=True, encoding="utf-8").stdout
-    value = json.loads(out)[0].get("Keywords", [])
-    return [str(v) for v in (value if isinstance(value, list) else [value])]
 
 
 def _pixels(path: Path) -> np.ndarray:
@@ -64,7 +55,7 @@ def test_jpeg_gets_xmp_and_iptc_keywords_pixels_unchanged_and_undo_restores(tmp_
         assert embed_keywords(photo, KEYWORDS, HIERARCHY, journal) == "merged"
     assert exiftool.keywords(photo) == {"subject": list(KEYWORDS),
                                         "hierarchical": list(HIERARCHY), "tags_list": []}
-    assert iptc_keywords(exiftool, photo) == list(KEYWORDS)
+    assert exiftool.iptc_keywords(photo) == list(KEYWORDS)
     assert exiftool.warnings(photo) == []
     assert np.array_equal(_pixels(photo), before_pixels)
     assert os.stat(photo).st_mode & 0o777 == 0o640
@@ -107,7 +98,7 @@ def test_non_ascii_keywords_reach_iptc_marked_utf8(tmp_path, chelsea, exiftool):
     photo = _save(chelsea, tmp_path, "chelsea.jpg")
     with UndoJournal.start(tmp_path) as journal:
         embed_keywords(photo, ("Katze", "café crème"), (), journal)
-    assert iptc_keywords(exiftool, photo) == ["Katze", "café crème"]
+    assert exiftool.iptc_keywords(photo) == ["Katze", "café crème"]
     assert exiftool.warnings(photo) == []
 
 

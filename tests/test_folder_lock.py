@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
+from lock_holder import HOLDER
 from modelgen import colour_model
 from sample_images import solid
 
@@ -18,15 +18,6 @@ from resnet_desktop.core.foundation.folder_lock import (
     folder_lock,
 )
 from resnet_desktop.core.sidecars.undo_journal import UndoJournal, undo_last
-
-HOLDER = textwrap.dedent("""
-    import sys
-    from pathlib import Path
-    from resnet_desktop.core.foundation.folder_lock import folder_lock
-    with folder_lock(Path(sys.argv[1]), "resnet-desktop tag photos --xmp"):
-        print("locked", flush=True)
-        sys.stdin.read()  # held until the test closes our stdin
-""")
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import modelgen
 import pytest
+from batch_panel_helpers import TIMEOUT, model, panel, run_batch  # noqa: F401 (fixtures)
 from gui_helpers import GuiProbe
-from modelgen import colour_model
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from sample_images import bad_folder, noisy_jpeg, numbered_folder
@@ -25,24 +25,6 @@ from resnet_desktop.gui.workers.model_service import ModelService
 
 pytestmark = pytest.mark.gui
 
-TIMEOUT = 60_000
-
-
-@pytest.fixture
-def panel(qtbot):
-    widget = BatchPanel(ModelService(Engine()), remember=False)
-    qtbot.addWidget(widget)
-    widget.resize(1000, 700)
-    widget.show()
-    yield widget
-    widget.shutdown()
-
-
-@pytest.fixture
-def model(tmp_path) -> Path:
-    return colour_model(tmp_path / "model")
-
-
 def slow_model(folder: Path, width: int = 32) -> Path:
     """A ResNet-18-shaped graph at 224 pixels: tens of milliseconds per image here."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -51,15 +33,6 @@ def slow_model(folder: Path, width: int = 32) -> Path:
     modelgen.write_labels(folder / "slow.txt", ["red", "green", "blue"])
     path.with_suffix(".json").write_text(json.dumps({"name": "Slow", "labels": "slow.txt"}))
     return path
-
-
-def run_batch(qtbot, panel: BatchPanel, folder: Path, model: Path, **settings):
-    panel.models.select(str(model), "cpu")
-    panel.set_folder(folder)
-    panel.recursive.setChecked(settings.get("recursive", True))
-    with qtbot.waitSignal(panel.batch_finished, timeout=TIMEOUT) as finished:
-        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
-    return finished.args[0]
 
 
 def cell(panel: BatchPanel, row: int, column: int) -> str:

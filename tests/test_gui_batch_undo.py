@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from batch_panel_helpers import TIMEOUT, model, panel, run_batch  # noqa: F401 (fixtures)
+from lock_holder import HOLDER
 from PySide6.QtCore import Qt
 from sample_images import solid
-from test_folder_lock import HOLDER
-from test_gui_batch import TIMEOUT, model, panel, run_batch  # noqa: F401 (fixtures)
 
 from resnet_desktop.cli import main
 
@@ -36,7 +36,7 @@ def undo(qtbot, batch_panel):
     return undone.args[0]
 
 
-def test_undo_shows_how_many_runs_can_be_undone_and_counts_down(qtbot, panel, model,  # noqa: F811
+def test_undo_shows_how_many_runs_can_be_undone_and_counts_down(qtbot, panel, model,
                                                                 folder, capsys):
     tag_xmp(folder, model, "0.9")
     tag_xmp(folder, model, "0.0")
@@ -53,7 +53,7 @@ def test_undo_shows_how_many_runs_can_be_undone_and_counts_down(qtbot, panel, mo
     assert not list(folder.glob("*.xmp"))
 
 
-def test_undo_while_another_process_writes_there_says_who(qtbot, panel, model, folder,  # noqa: F811
+def test_undo_while_another_process_writes_there_says_who(qtbot, panel, model, folder,
                                                          capsys):
     tag_xmp(folder, model, "0.5")
     run_batch(qtbot, panel, folder, model)

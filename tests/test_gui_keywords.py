@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from keyword_samples import predictions
 from PySide6.QtCore import QPoint, Qt
-from test_keywords import _top
 
 from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.core.keywords.vocabulary import load_user_vocabulary, parse_vocabulary
@@ -30,7 +30,7 @@ def chart(qtbot):
 
 
 def test_the_headline_is_the_category_and_a_click_shows_its_chain(qtbot, chart):
-    chart.set_result(Classification(None, "m", "cpu", 1.0, _top(*CHELSEA)))
+    chart.set_result(Classification(None, "m", "cpu", 1.0, predictions(*CHELSEA)))
     assert chart.headline() == "Cat — 93.5%"
     assert chart.is_confident() and chart.labels()[0] == "tiger cat"
     assert not chart.chain_shown()
@@ -42,7 +42,7 @@ def test_the_headline_is_the_category_and_a_click_shows_its_chain(qtbot, chart):
 
 def test_without_a_category_the_old_rule_holds(chart):
     chart.set_result(Classification(None, "m", "cpu", 1.0,
-                                    _top(("window screen", 0.4), ("tabby", 0.38))))
+                                    predictions(("window screen", 0.4), ("tabby", 0.38))))
     assert chart.category() is None and chart.headline() == "No confident match"
 
 

@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
-from test_embedded_keywords import iptc_keywords
 
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.gui.batch.dialogs import SidecarPreviewDialog
@@ -101,7 +100,7 @@ def test_batch_writes_keywords_into_the_jpeg_and_undo_restores_it(qtbot, panel, 
     report = written.args[0]
     assert (report.embedded, report.sidecars, report.failed) == (1, ["coffee.gif"], [])
     assert exiftool.keywords(jpeg)["subject"][0] == "cat"
-    assert "cat" in iptc_keywords(exiftool, jpeg)
+    assert "cat" in exiftool.iptc_keywords(jpeg)
     assert (folder / "coffee.gif.xmp").is_file()
     with qtbot.waitSignal(panel.sidecars_undone, timeout=TIMEOUT):
         qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pillow_heif
 import pytest
+from icc_profiles import swapped_profile
 from modelgen import colour_model
 from PIL import Image
-from test_icc import swapped_profile
 
 from resnet_desktop.core.batch.run import BatchRun, discover_images
 from resnet_desktop.core.foundation.errors import ImageError

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 
 import numpy as np
 import pytest
+from icc_profiles import srgb_profile, swapped_profile
 from modelgen import colour_model
-from PIL import Image, ImageCms
+from PIL import Image
 
 from resnet_desktop.core.batch.run import BatchRun
 from resnet_desktop.core.imaging.colour import convert_to_srgb, profile_of
@@ -18,29 +18,6 @@ from resnet_desktop.core.inference.classifier import Classifier
 from resnet_desktop.core.models.manifest import load_manifest_for
 
 RED = (220, 20, 20)
-
-
-def srgb_profile() -> bytes:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
-
-def swapped_profile() -> bytes:
-    """An RGB profile whose red primary is sRGB's green and green is sRGB's red.
-
-    Built by swapping the offsets of the ``rXYZ`` and ``gXYZ`` tags of Pillow's sRGB profile,
-    and renaming it so that nothing can take it for sRGB by its description.
-    """
-    data = bytearray(srgb_profile())
-    (count,) = struct.unpack(">I", data[128:132])
-    entries = {}
-    for i in range(count):
-        at = 132 + 12 * i
-        entries[bytes(data[at:at + 4])] = at
-    r, g = entries[b"rXYZ"], entries[b"gXYZ"]
-    data[r + 4:r + 12], data[g + 4:g + 12] = data[g + 4:g + 12], data[r + 4:r + 12]
-    named = bytes(data).replace("sRGB".encode("utf-16-be"), "Swap".encode("utf-16-be"))
-    assert named != bytes(data), "the description was renamed"
-    return named
 
 
 def red_photo(path, icc: bytes | None, fmt: str = "JPEG", size=(64, 48)):

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from keyword_samples import ISSUE_VOCABULARY, imagenet_prediction, predictions
 
 from resnet_desktop.core.inference.classifier import Prediction
 from resnet_desktop.core.keywords.confidence import MIN_TOP1
@@ -22,28 +23,11 @@ from resnet_desktop.core.keywords.vocabulary import (
 from resnet_desktop.core.models.labels import imagenet_labels
 from resnet_desktop.resources import resource_path
 
-ISSUE_VOCABULARY = {"rename": {"tiger cat": "cat", "Egyptian cat": "cat"},
-                    "block": ["window screen", "maillot"],
-                    "min_probability": {"espresso": 0.5},
-                    "levels": ["category", "label"]}
-
 ABSTRACT = {"n00001740": "entity", "n00001930": "physical entity", "n00002684": "object",
             "n00003553": "whole", "n00004258": "living thing", "n00004475": "organism",
             "n00021939": "artifact", "n03575240": "instrumentality", "n03183080": "device",
             "n03094503": "container", "n03122748": "covering", "n04341686": "structure",
             "n03294048": "equipment", "n00020827": "matter", "n00019613": "substance"}
-
-
-def _label(name: str) -> Prediction:
-    """A prediction for the ImageNet class called ``name``."""
-    for index, label in enumerate(imagenet_labels()):
-        if label.name == name:
-            return Prediction(index, label.name, 0.0, label.wnid)
-    raise KeyError(name)
-
-
-def _top(*pairs: tuple[str, float]) -> tuple[Prediction, ...]:
-    return tuple(Prediction(_label(n).index, n, p, _label(n).wnid) for n, p in pairs)
 
 
 def test_every_imagenet_class_is_in_the_hypernym_table_with_a_chain_to_entity():
@@ -54,7 +38,8 @@ def test_every_imagenet_class_is_in_the_hypernym_table_with_a_chain_to_entity():
 
 def test_tiger_cat_chain_follows_wordnet():
     names = synset_names()
-    ancestors = {names[w] for w in default_taxonomy().ancestors(_label("tiger cat").wnid)}
+    tiger_cat = imagenet_prediction("tiger cat").wnid
+    ancestors = {names[w] for w in default_taxonomy().ancestors(tiger_cat)}
     assert {"domestic cat", "cat", "feline", "carnivore", "placental", "mammal", "vertebrate",
             "animal", "organism", "entity"} <= ancestors
 
@@ -75,7 +60,7 @@ def test_curated_categories_name_no_abstract_synset_and_nest_properly():
 
 
 def test_category_probability_is_the_sum_of_its_classes():
-    top = _top(("Egyptian cat", 0.373), ("tiger cat", 0.371), ("tabby", 0.173),
+    top = predictions(("Egyptian cat", 0.373), ("tiger cat", 0.371), ("tabby", 0.173),
                ("window screen", 0.01))
     match = roll_up(top, default_taxonomy())
     assert match is not None
@@ -86,14 +71,14 @@ def test_category_probability_is_the_sum_of_its_classes():
 
 
 def test_a_tie_between_categories_falls_back_to_their_common_parent():
-    top = _top(("beagle", 0.40), ("tabby", 0.38), ("tench", 0.05))
+    top = predictions(("beagle", 0.40), ("tabby", 0.38), ("tench", 0.05))
     match = roll_up(top, default_taxonomy())
     assert match is not None and match.label == "mammal"
 
 
 def test_no_category_when_nothing_clears_the_threshold():
-    assert roll_up(_top(("tabby", 0.2), ("window screen", 0.15)), default_taxonomy()) is None
-    assert roll_up(_top(("window screen", 0.9)), default_taxonomy()) is None
+    assert roll_up(predictions(("tabby", 0.2), ("window screen", 0.15)), default_taxonomy()) is None
+    assert roll_up(predictions(("window screen", 0.9)), default_taxonomy()) is None
 
 
 def test_custom_labels_have_no_category_and_still_get_keywords():
@@ -108,19 +93,19 @@ def test_custom_labels_have_no_category_and_still_get_keywords():
 def test_issue_vocabulary_renames_blocks_and_thresholds():
     vocabulary = parse_vocabulary(json.dumps(ISSUE_VOCABULARY).encode(), "vocab.json")
     policy = KeywordPolicy(0.01, vocabulary)
-    keywords = policy.keywords(_top(("tiger cat", 0.4), ("Egyptian cat", 0.37),
+    keywords = policy.keywords(predictions(("tiger cat", 0.4), ("Egyptian cat", 0.37),
                                     ("tabby", 0.16), ("window screen", 0.03)))
     assert keywords.flat == ("cat", "tabby")
     assert "window screen" not in keywords.flat
     assert ("animal", "mammal", "cat") in keywords.paths
     assert ("animal", "mammal", "cat", "tabby") in keywords.paths
-    coffee = policy.keywords(_top(("espresso", 0.45), ("cup", 0.3)))
+    coffee = policy.keywords(predictions(("espresso", 0.45), ("cup", 0.3)))
     assert "espresso" not in coffee.flat and "cup" in coffee.flat
     assert len(vocabulary.sha256) == 64
 
 
 def test_levels_choose_category_or_labels():
-    top = _top(("tiger cat", 0.5), ("tabby", 0.4))
+    top = predictions(("tiger cat", 0.5), ("tabby", 0.4))
     only_category = parse_vocabulary(b'{"levels": ["category"]}')
     only_labels = parse_vocabulary(b'{"levels": ["label"]}')
     assert KeywordPolicy(0.2, only_category).keywords(top).flat == ("cat",)
@@ -129,7 +114,7 @@ def test_levels_choose_category_or_labels():
 
 def test_a_blocked_category_gives_way_to_its_parent_and_renames_reach_the_path():
     vocabulary = parse_vocabulary(b'{"block": ["cat"], "rename": {"mammal": "Mammals"}}')
-    match = KeywordPolicy(0.2, vocabulary).category(_top(("tiger cat", 0.9)))
+    match = KeywordPolicy(0.2, vocabulary).category(predictions(("tiger cat", 0.9)))
     assert match is not None and match.label == "Mammals"
     assert match.path == ("animal", "Mammals")
 

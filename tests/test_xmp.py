@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from xmp_samples import DARKTABLE, DIGIKAM, foreign
+from xmp_samples import DARKTABLE, DIGIKAM, foreign, written
 
 from resnet_desktop.core.batch.run import BatchRecord
 from resnet_desktop.core.inference.classifier import Prediction
@@ -34,13 +34,6 @@ from resnet_desktop.core.sidecars.xmp import (
     sidecar_path,
     write_sidecars,
 )
-
-
-def written(folder: Path, data: bytes | str, name: str = "x.jpg.xmp") -> Path:
-    """``data`` as a sidecar file, for exiftool to read."""
-    path = folder / name
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
 
 
 def test_a_new_sidecar_holds_the_three_keyword_lists(tmp_path, exiftool):

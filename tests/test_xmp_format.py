@@ -6,8 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from test_xmp import written
-from xmp_samples import DIGIKAM
+from xmp_samples import DIGIKAM, written
 
 from resnet_desktop.core.sidecars.xmp import XmpError, merge_keywords, read_keywords
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import Counter
+from pathlib import Path
 
 from resnet_desktop.core.sidecars.xmp import APP_NS, NAMESPACES
 
@@ -95,3 +96,10 @@ def foreign(data: bytes | str) -> Counter:
 
     walk(root, "")
     return found
+
+
+def written(folder: Path, data: bytes | str, name: str = "x.jpg.xmp") -> Path:
+    """``data`` as a sidecar file, for exiftool to read."""
+    path = folder / name
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
