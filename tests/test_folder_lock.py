@@ -133,3 +133,20 @@ def test_tag_xmp_with_an_unwritable_data_folder_is_one_line_and_writes_nothing(
                           f"folder {blocker / 'data'}")
     assert len(err.strip().splitlines()) == 1, err
     assert not list(folder.glob("*.xmp"))
+
+
+def test_a_folder_inside_or_around_a_locked_one_is_busy_too(holder, tmp_path):
+    """A recursive run on the locked folder writes into its subfolders, and one on a parent
+    writes into it: either would interleave with the holder."""
+    folder, process = holder
+    inside = folder / "2024" / "rome"
+    inside.mkdir(parents=True)
+    for overlapping in (inside, tmp_path):
+        with pytest.raises(FolderBusyError) as caught, folder_lock(overlapping):
+            pass
+        assert str(caught.value).startswith(
+            f"{overlapping} overlaps {folder}, which is being changed by process {process.pid}")
+    sibling = tmp_path / "photos-2"
+    sibling.mkdir()
+    with folder_lock(sibling):
+        pass

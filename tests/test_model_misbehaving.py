@@ -19,6 +19,9 @@ from onnx import TensorProto, helper
 from sample_images import solid
 
 from resnet_desktop.cli import main
+from resnet_desktop.core.batch.run import BatchOptions, BatchRun
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.models.manifest import load_manifest_for
 
 INVALID = "the model produced invalid numbers (NaN or infinity)"
 
@@ -102,9 +105,8 @@ def test_classify_reports_invalid_numbers_as_an_error_never_nan_percent(capsys, 
     assert result["error"] == f"blue.jpg: {INVALID}" and "top" not in result
 
 
-@pytest.mark.parametrize("batch_size", [1, 2], ids=["one-at-a-time", "batched"])
-def test_tag_records_invalid_numbers_as_an_error_and_never_stores_them(capsys, tmp_path, photos,
-                                                                       batch_size):
+def test_tag_records_invalid_numbers_as_an_error_and_never_stores_them(capsys, tmp_path,
+                                                                       photos):
     model = nan_unless_red(tmp_path / "model")
     args = ["tag", str(photos), "--model", str(model), "--csv", str(tmp_path / "out.csv"),
             "--json", str(tmp_path / "out.json"), "--xmp"]
@@ -155,3 +157,16 @@ def test_a_batch_that_fails_on_the_model_closes_its_results_store(capsys, monkey
     for connection in opened:
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             connection.execute("SELECT 1")
+
+
+@pytest.mark.parametrize("throughput", [False, True], ids=["batched", "lanes"])
+def test_the_pipeline_turns_invalid_numbers_into_an_error_on_either_path(tmp_path, photos,
+                                                                         throughput):
+    model = nan_unless_red(tmp_path / "model")
+    classifier = Classifier(model, load_manifest_for(model), "cpu", throughput=throughput)
+    if throughput:
+        classifier.lanes = 2  # workers classify, even on a one-core machine
+    run = BatchRun(classifier, photos, BatchOptions(batch_size=2))
+    records = {record.path: record for record in run}
+    assert records["blue.jpg"].error == f"blue.jpg: {INVALID}" and not records["blue.jpg"].top
+    assert records["red.jpg"].label == "red"
