@@ -15,8 +15,8 @@ pytest_plugins = ["http_server", "exiftool_reader"]
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent
-SHARED_DIR = Path(os.environ.get("RESNET_DESKTOP_SHARED", REPO_DIR.parent / "shared"))
-SHARED_MODEL = SHARED_DIR / "models" / "efficientnet-lite0.onnx"
+# The built-in model (scripts/build_builtin_model.py) is the real trained classifier the tests use.
+SHARED_MODEL = REPO_DIR / "resources" / "models" / "efficientnet-lite0.onnx"
 
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
@@ -38,10 +38,8 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 @pytest.fixture
 def shared_model() -> Path:
-    """The real trained classifier in ../shared/models, or a skip that says why."""
-    if not SHARED_MODEL.is_file():
-        pytest.skip(f"real test model not found at {SHARED_MODEL} (the shared/ folder beside "
-                    "the repository); set RESNET_DESKTOP_SHARED to its location")
+    """The real trained classifier: the built-in EfficientNet-Lite0 with its manifest."""
+    assert SHARED_MODEL.is_file(), f"the built-in model is missing: {SHARED_MODEL}"
     return SHARED_MODEL
 
 

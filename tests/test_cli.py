@@ -101,7 +101,7 @@ def test_not_a_classifier_is_refused(capsys, tmp_path, red_png):
 
 def test_offline_and_not_cached(capsys, monkeypatch, red_png):
     monkeypatch.setenv("RESNET_DESKTOP_OFFLINE", "1")
-    code, _, err = run_cli(capsys, "classify", red_png)
+    code, _, err = run_cli(capsys, "classify", "--model", "resnet50-v2-7", red_png)
     assert code == 2
     assert "resnet50-v2-7" in err and "offline" in err.lower()
 

@@ -32,9 +32,10 @@ def test_shipped_catalog_has_the_twelve_zoo_resnets():
     catalog = load_catalog()
     expected = {f"resnet{d}-{v}-7" for v in ("v1", "v2") for d in (18, 34, 50, 101, 152)}
     expected |= {"resnet50-v1-12", "resnet50-v1-12-int8"}
-    assert {e.id for e in catalog} == expected
+    assert {e.id for e in catalog if not e.builtin} == expected
+    assert catalog.builtin_id == "efficientnet-lite0"
     assert catalog.default_id == "resnet50-v2-7"
-    for entry in catalog:
+    for entry in (e for e in catalog if not e.builtin):
         assert entry.urls and all(u.startswith("https://") for u in entry.urls)
         assert "huggingface.co/onnxmodelzoo/legacy_models" in entry.urls[0]
         assert entry.manifest.preprocessing.mean == IMAGENET_MEAN
@@ -47,7 +48,7 @@ def test_catalog_sizes_and_hashes_match_the_zoo_table():
         pytest.skip(f"{ZOO_TSV} not found (the shared/ folder beside the repository)")
     rows = [line.split("\t") for line in ZOO_TSV.read_text(encoding="utf-8").splitlines()]
     table = {r[0][:-5]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
-    for entry in load_catalog():
+    for entry in (e for e in load_catalog() if not e.builtin):
         row = table[entry.id]
         assert entry.bytes == int(row["bytes"])
         assert entry.sha256 == row["sha256"]

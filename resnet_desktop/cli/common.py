@@ -22,7 +22,8 @@ from resnet_desktop.core.engine import (
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", "--model", metavar="ID|PATH",
                         help="catalog id (see `models list`) or a path to an .onnx file "
-                             "(default: the catalog's default, resnet50-v2-7)")
+                             "(default: resnet50-v2-7 once downloaded, until then the "
+                             "built-in efficientnet-lite0)")
     parser.add_argument("--provider", choices=POLICIES, default="auto",
                         help="execution provider (default auto: GPU if one starts, else CPU)")
 
@@ -61,6 +62,10 @@ def load_classifier(engine: Engine, args: argparse.Namespace,
     ``throughput=True`` opens the session built for folder batches.
     """
     warn_flavours()
+    if not args.model:
+        note = engine.default_note()
+        if note:
+            print(f"resnet-desktop: {note}", file=sys.stderr)
     ref = engine.resolve(args.model)
     with download_bar(ref.id) as progress:
         classifier = engine.load(ref, args.provider, progress=progress, cancel=cancel,

@@ -22,22 +22,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _status(engine: Engine, entry) -> str:
+    cache = engine.cache
+    if entry.builtin:
+        return "built in"
+    if cache.is_cached(entry.id):
+        return "downloaded"
+    partial = cache.partial_bytes(entry.id)
+    return f"partial ({format_bytes(partial)})" if partial else "-"
+
+
+def _print_list(engine: Engine) -> None:
+    """The catalog as a table whose columns fit their longest cell in every row."""
+    rows = [("id", "name", "size", "top-1", "top-5", "status")]
+    for entry in engine.catalog:
+        rows.append((entry.id, entry.name, format_bytes(entry.bytes),
+                     f"{entry.top1:.2f}" if entry.top1 is not None else "-",
+                     f"{entry.top5:.2f}" if entry.top5 is not None else "-",
+                     _status(engine, entry)))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        left = "  ".join(cell.ljust(width) for cell, width in zip(row[:2], widths, strict=False))
+        right = "  ".join(cell.rjust(width) for cell, width in zip(row[2:5], widths[2:],
+                                                                    strict=True))
+        print(f"{left}  {right}  {row[5]}")
+
+
 def run(args: argparse.Namespace) -> int:
     engine = Engine()
     cache = engine.cache
     if args.action == "list":
-        print(f"{'id':<22} {'name':<38} {'size':>9} {'top-1':>6} {'top-5':>6}  status")
-        for entry in engine.catalog:
-            if cache.is_cached(entry.id):
-                status = "downloaded"
-            elif cache.partial_bytes(entry.id):
-                status = f"partial ({format_bytes(cache.partial_bytes(entry.id))})"
-            else:
-                status = "-"
-            top1 = f"{entry.top1:.2f}" if entry.top1 is not None else "-"
-            top5 = f"{entry.top5:.2f}" if entry.top5 is not None else "-"
-            size = format_bytes(entry.bytes)
-            print(f"{entry.id:<22} {entry.name:<38} {size:>9} {top1:>6} {top5:>6}  {status}")
+        _print_list(engine)
         return 0
     if engine.catalog.get(args.id) is None:
         raise ModelError(f"unknown model {args.id!r}; `resnet-desktop models list` shows the "

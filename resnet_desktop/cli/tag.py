@@ -175,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
         embed=args.embed and not args.dry_run)
     warn_flavours()
     engine = Engine()
+    note = None if args.model else engine.default_note()
+    if note:
+        print(f"resnet-desktop: {note}", file=sys.stderr)
     ref = engine.resolve(args.model)
     with contextlib.ExitStack() as stack:
         result = engine.tag_folder(ref, args.provider, request, _TerminalSink(stack, ref.id))

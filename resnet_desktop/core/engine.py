@@ -145,7 +145,22 @@ class Engine:
 
     @property
     def default_model(self) -> str:
-        return self.catalog.default_id
+        """The catalog's default ResNet once it is downloaded; until then the built-in model
+        (when the catalog has one), so that a fresh or offline machine classifies at once."""
+        builtin = self.catalog.builtin_id
+        if builtin is None or self.cache.is_cached(self.catalog.default_id):
+            return self.catalog.default_id
+        return builtin
+
+    def default_note(self) -> str | None:
+        """Why the default is the built-in model (one line for the CLI), or None when it is
+        the catalog's default ResNet."""
+        model = self.default_model
+        if model == self.catalog.default_id:
+            return None
+        builtin, resnet = self.catalog.get(model), self.catalog.get(self.catalog.default_id)
+        return (f"using the built-in {builtin.name} ({resnet.name} is not downloaded; "
+                f"`resnet-desktop models download {resnet.id}` gets it)")
 
     def resolve(self, model: str | Path | None = None) -> ModelRef:
         """A catalog id or a path to an ``.onnx`` file (its sidecar manifest is read)."""

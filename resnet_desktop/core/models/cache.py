@@ -6,6 +6,9 @@ Verified models live in ``<cache_dir()>/models/<id>.onnx``, each with a verified
 and :meth:`ModelCache.ensure` hands out a file only while its stamp matches or a new hash does.
 ``RESNET_DESKTOP_MIRROR=<base URL>`` puts ``<base URL>/<id>.onnx`` before the catalog's URLs
 and ``RESNET_DESKTOP_OFFLINE=1`` forbids the network.
+
+A built-in catalog model (an entry with a ``file``) is always "cached": its path is the bundled
+file, it is never downloaded, and it cannot be removed.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ class UnknownModelError(ResNetDesktopError):
 
 class ModelBusyError(ResNetDesktopError):
     """The model is being downloaded by another thread or process."""
+
+
+class BuiltinModelError(ResNetDesktopError):
+    """A built-in model cannot be removed, or its bundled file is missing."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,10 @@ class ModelCache:
         return entry
 
     def path_for(self, model_id: str) -> Path:
-        """Where the verified file lives (it may not exist yet)."""
-        return self.root / self.entry(model_id).filename
+        """Where the verified file lives (it may not exist yet); a built-in model's bundled
+        file."""
+        entry = self.entry(model_id)
+        return entry.file if entry.file is not None else self.root / entry.filename
 
     def urls_for(self, model_id: str) -> list[str]:
         """The sources in the order they are tried: the mirror, then the catalog's URLs."""
@@ -96,25 +105,31 @@ class ModelCache:
         its stamp, and hashes it again if the file changed, before handing it out)."""
         entry = self.entry(model_id)
         try:
-            return (self.root / entry.filename).stat().st_size == entry.bytes
+            return self.path_for(model_id).stat().st_size == entry.bytes
         except OSError:
             return False
 
     def partial_bytes(self, model_id: str) -> int:
         """Bytes of a resumable partial download (0 if none)."""
         entry = self.entry(model_id)
+        if entry.builtin:
+            return 0
         return download.resumable_bytes(self.root / entry.filename, entry.bytes, entry.sha256)
 
     def list(self) -> list[CachedModel]:
         """Cached catalog models, in catalog order (partials, locks and strangers ignored)."""
-        return [CachedModel(e.id, self.root / e.filename, e.bytes)
+        return [CachedModel(e.id, self.path_for(e.id), e.bytes)
                 for e in self.catalog if self.is_cached(e.id)]
 
     def remove(self, model_id: str) -> bool:
         """Delete the cached file and any partial; False if there was nothing to delete.
 
-        Raises ModelBusyError while another thread or process downloads the model.
+        Raises ModelBusyError while another thread or process downloads the model, and
+        BuiltinModelError for the built-in model.
         """
+        if self.entry(model_id).builtin:
+            raise BuiltinModelError(f"{model_id} is built into ResNet Desktop; it cannot be "
+                                    "removed")
         path = self.path_for(model_id)
         with self._locked(path):
             found = download.discard_partial(path)
@@ -129,6 +144,11 @@ class ModelCache:
     def verify(self, model_id: str, cancel: CancelToken | None = None) -> bool:
         """Re-hash the cached file against the catalog; a bad file is deleted and False returned."""
         entry = self.entry(model_id)
+        if entry.builtin:  # read-only, inside the installation: checked, never deleted
+            try:
+                return sha256_file(entry.file, cancel) == entry.sha256
+            except FileNotFoundError:
+                return False
         path = self.root / entry.filename
         with self._locked(path):
             try:
@@ -156,6 +176,11 @@ class ModelCache:
         and the next call resumes it), DownloadError or ChecksumError naming every source tried.
         """
         entry = self.entry(model_id)
+        if entry.file is not None:
+            if not self.is_cached(model_id):
+                raise BuiltinModelError(f"the built-in model's file is missing or damaged "
+                                        f"({entry.file}); reinstall ResNet Desktop")
+            return entry.file
         path = self.root / entry.filename
         if self.is_cached(model_id) and stamp_matches(path, entry.sha256):
             return path

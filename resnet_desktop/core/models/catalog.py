@@ -1,5 +1,9 @@
 """The model catalog (``resources/models.json``): the zoo's ResNets as data, not code.
 
+An entry with a ``file`` (a path relative to the catalog) is built in: it ships inside the
+package, is never downloaded and cannot be removed. The catalog's built-in model answers when
+its default ResNet has not been downloaded (:attr:`Catalog.builtin_id`).
+
 ``RESNET_DESKTOP_CATALOG=<path>`` (or the ``path`` argument) swaps in another catalog file; the
 tests use that to point the real download path at models they generate.
 """
@@ -43,10 +47,16 @@ class CatalogEntry:
     license: str | None
     urls: tuple[str, ...]
     manifest: ModelManifest
+    file: Path | None = None
+    """The bundled ``.onnx`` of a built-in model; None for a model that is downloaded."""
 
     @property
     def filename(self) -> str:
         return f"{self.id}.onnx"
+
+    @property
+    def builtin(self) -> bool:
+        return self.file is not None
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,11 @@ class Catalog:
     path: Path
     default_id: str
     entries: tuple[CatalogEntry, ...]
+
+    @property
+    def builtin_id(self) -> str | None:
+        """The first built-in model's id, or None when the catalog ships none."""
+        return next((e.id for e in self.entries if e.builtin), None)
 
     def get(self, model_id: str) -> CatalogEntry | None:
         return next((e for e in self.entries if e.id == model_id), None)
@@ -94,6 +109,9 @@ def _entry(raw: Any, base_dir: Path) -> CatalogEntry:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise bad(key, f"must be a number, got {value!r}")
     depth, opset = raw.get("depth"), raw.get("opset")
+    file = raw.get("file")
+    if file is not None and (not isinstance(file, str) or not file.strip()):
+        raise bad("file", "must be the path of the bundled .onnx, relative to the catalog")
     try:
         manifest = parse_manifest(raw, base_dir, model_id)
     except ManifestError as exc:
@@ -111,6 +129,7 @@ def _entry(raw: Any, base_dir: Path) -> CatalogEntry:
         license=manifest.license,
         urls=tuple(urls),
         manifest=manifest,
+        file=(base_dir / file).resolve() if file is not None else None,
     )
 
 

@@ -131,7 +131,7 @@ def parse_manifest(data: Any, base_dir: Path, default_name: str) -> ModelManifes
     if not isinstance(data, dict):
         raise ManifestError("manifest: must be a JSON object")
     unknown = sorted(set(data) - MANIFEST_KEYS - {"family", "depth", "opset", "bytes", "sha256",
-                                                 "top1", "top5", "urls"})
+                                                 "top1", "top5", "urls", "file"})
     if unknown:
         raise ManifestError(f"{unknown[0]}: unknown manifest field", unknown[0])
     name = data.get("name", default_name)
