@@ -65,7 +65,10 @@ def _create_temporary(folder: Path) -> tuple[int, Path]:
         except FileExistsError:
             continue
         if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Only a courtesy to cleaners: a file system without flock (some network mounts)
+            # still gets its write, and there a cleaner leaves every temporary alone.
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return fd, tmp
 
 
@@ -145,7 +148,7 @@ def _remove_if_abandoned(path: Path) -> bool:
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            except OSError:  # held by a live writer, or no flock here to tell: leave it
                 return False
         try:
             os.unlink(path)
