@@ -17,12 +17,7 @@ CAT_CLASSES = {"tiger cat", "Egyptian cat", "tabby", "Persian cat", "Siamese cat
 
 @pytest.fixture
 def colour_model(tmp_path) -> Path:
-    path = tmp_path / "colours.onnx"
-    modelgen.colour_classifier(path, classes=("red", "green", "blue"))
-    modelgen.write_labels(tmp_path / "colours.txt", ["red", "green", "blue"])
-    (tmp_path / "colours.json").write_text(json.dumps({"name": "Colours", "labels": "colours.txt",
-                                                       "input_size": 32, "resize": 32}))
-    return path
+    return modelgen.colour_model(tmp_path)
 
 
 @pytest.fixture

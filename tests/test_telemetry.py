@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -51,13 +50,7 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def colour_model(tmp_path: Path) -> Path:
-    folder = tmp_path / "model"
-    folder.mkdir()
-    path = folder / "colours.onnx"
-    modelgen.colour_classifier(path, classes=("red", "green", "blue"))
-    modelgen.write_labels(folder / "labels.txt", ("red", "green", "blue"))
-    path.with_suffix(".json").write_text(json.dumps({"name": "Colours", "labels": "labels.txt"}))
-    return path
+    return modelgen.colour_model(tmp_path / "model")
 
 
 @pytest.mark.gui
