@@ -138,3 +138,13 @@ def test_planned_keywords_go_into_images_and_into_sidecars_for_other_formats(tmp
     assert read_keywords(sidecar_path(gif).read_bytes()).subject == ("cat",)
     undo_last(tmp_path)
     assert not sidecar_path(gif).exists() and read_embedded(photo).subject == ()
+
+
+def test_an_image_with_the_longest_allowed_name_gets_its_keywords(tmp_path, chelsea, exiftool):
+    """The copy written beside the image has a short name of its own, so a 255-byte image name
+    is no obstacle, and a killed run's copy is one that the next run's cleaner recognises."""
+    photo = _save(chelsea, tmp_path, "c" * 251 + ".jpg")
+    with UndoJournal.start(tmp_path) as journal:
+        assert embed_keywords(photo, KEYWORDS, HIERARCHY, journal) == "merged"
+    assert exiftool.keywords(photo)["subject"] == list(KEYWORDS)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [photo.name]

@@ -54,9 +54,13 @@ def write_target(path: Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
-def _create_temporary(folder: Path) -> tuple[int, Path]:
+def create_temporary(folder: Path) -> tuple[int, Path]:
     """A new temporary file in ``folder``, created with 0666 less the umask (the kernel applies
-    it, so no thread ever changes the process umask to read it), locked while it is written."""
+    it, so no thread ever changes the process umask to read it), locked while it is written.
+
+    Its name is short whatever the target's (a 255-byte image name still gets one) and has the
+    pattern :func:`remove_stale_temporaries` recognises; the lock lasts until ``fd`` is closed.
+    """
     while True:
         tmp = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
         try:
@@ -101,7 +105,7 @@ def atomic_open(path: Path, mode: str = "w", encoding: str | None = "utf-8",
         old = None
     if old is not None and is_read_only(old, target):
         raise PermissionError(errno.EACCES, "the file is read-only", str(target))
-    fd, tmp = _create_temporary(target.parent)
+    fd, tmp = create_temporary(target.parent)
     try:
         if old is not None:
             _keep_owner_and_mode(fd, old, target)

@@ -29,7 +29,6 @@ import logging
 import os
 import shutil
 import stat as stat_module
-import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from pathlib import Path
 import exiv2
 
 from resnet_desktop.core.batch.run import BatchRecord
+from resnet_desktop.core.foundation.atomic import create_temporary
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
 from resnet_desktop.core.foundation.errors import ResNetDesktopError, write_error_reason
 from resnet_desktop.core.keywords.policy import KeywordPolicy
@@ -229,12 +229,13 @@ def embed_keywords(path: Path, keywords: Sequence[str], hierarchical: Sequence[s
         raise EmbedError(f"{path.name}: is not a regular file; left unchanged")
     if not os.access(target, os.W_OK) or not info.st_mode & stat_module.S_IWUSR:
         raise EmbedError(f"{path.name}: is read-only; left unchanged")
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                         dir=target.parent)
-    os.close(handle)
-    temp = Path(temp_name)
     try:
-        shutil.copyfile(target, temp)
+        handle, temp = create_temporary(target.parent)
+    except OSError as exc:
+        raise EmbedError(_describe(path, exc)) from None
+    try:
+        with open(target, "rb") as source, open(handle, "wb", closefd=False) as copy:
+            shutil.copyfileobj(source, copy)
         os.chmod(temp, stat_module.S_IMODE(info.st_mode))
         with _exiv2_lock:
             _register()
@@ -258,6 +259,7 @@ def embed_keywords(path: Path, keywords: Sequence[str], hierarchical: Sequence[s
     except (exiv2.Exiv2Error, OSError) as exc:
         raise EmbedError(_describe(path, exc)) from None
     finally:
+        os.close(handle)
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
     return "merged"
