@@ -48,7 +48,10 @@ def test_catalog_grouped_by_version_then_depth(qtbot, engine):
     picker = make_picker(qtbot, engine)
     listed = rows(picker)
     headers = [text for text, kind, _ in listed if kind == "header"]
-    assert headers == ["ResNet v1", "ResNet v2"]
+    assert headers == ["Built-in", "ResNet v1", "ResNet v2"]
+    assert listed[1] == ("EfficientNet-Lite0", "efficientnet-lite0",
+                         "18.5 MB  ·  top-1 75.1 %  ·  ✓ built in")
+    listed = listed[2:]
     v2_start = [kind for _, kind, _ in listed].index("header", 1)
     v1 = [kind for _, kind, _ in listed[1:v2_start]]
     v2 = [kind for _, kind, _ in listed[v2_start + 1:]]
@@ -57,11 +60,32 @@ def test_catalog_grouped_by_version_then_depth(qtbot, engine):
     assert depths == sorted(depths)
     assert v1[2:5] == ["resnet50-v1-7", "resnet50-v1-12", "resnet50-v1-12-int8"]
     resnet50 = next(d for _, kind, d in listed if kind == "resnet50-v2-7")
-    assert resnet50 == "102.4 MB  ·  75.8 / 92.8 %  ·  not downloaded"
+    assert resnet50 == "102.4 MB  ·  top-1 75.8 %  ·  not downloaded"
     header = picker.combo.model().item(0)
     assert not header.isEnabled() and not header.isSelectable()
-    assert picker.current_model() == engine.default_model == "resnet50-v2-7"
-    assert "to download" in picker.details.text()
+    assert picker.current_model() == engine.default_model == "efficientnet-lite0"
+    assert picker.details.text() == ("efficientnet-lite0  ·  top-1 75.1 %  ·  built in, works "
+                                     "offline")
+
+
+def test_builtin_model_offers_the_default_resnet_until_it_is_downloaded(qtbot, engine):
+    picker = make_picker(qtbot, engine)
+    picker.show()
+    offer = picker.download_offer
+    assert offer.isVisible()
+    assert offer.text() == "Download ResNet-50 v2 (102 MB, top-1 75.8 %)"
+    with qtbot.waitSignal(picker.model_selected) as selected:
+        offer.click()
+    assert selected.args == ["resnet50-v2-7", "auto"]
+    assert picker.current_model() == "resnet50-v2-7" and not offer.isVisible()
+    assert picker.details.text() == ("resnet50-v2-7  ·  top-1 75.8 % · top-5 92.8 %  ·  "
+                                     "102.4 MB to download")
+    path = engine.cache.path_for("resnet50-v2-7")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.truncate(engine.catalog.get("resnet50-v2-7").bytes)
+    picker.select_model("efficientnet-lite0")
+    assert not offer.isVisible()
 
 
 def test_a_cached_model_is_marked_downloaded(qtbot, engine):
@@ -133,13 +157,13 @@ def test_provider_choice_maps_to_policies(qtbot, engine):
     with qtbot.waitSignal(picker.model_selected) as selected:
         picker.provider.setCurrentIndex(2)
         picker.provider.activated.emit(2)
-    assert selected.args == ["resnet50-v2-7", "cpu"]
+    assert selected.args == ["efficientnet-lite0", "cpu"]
     picker.select_provider("directml")
     assert picker.current_provider() == gpu
     with qtbot.waitSignal(picker.model_selected) as selected:
-        picker.combo.setCurrentIndex(2)
-        picker.combo.activated.emit(2)
-    assert selected.args[0] == picker.combo.model().item(2).data(MODEL_ROLE)
+        picker.combo.setCurrentIndex(3)
+        picker.combo.activated.emit(3)
+    assert selected.args[0] == picker.combo.model().item(3).data(MODEL_ROLE)
 
 
 def test_the_list_paints_headers_and_details(qtbot, engine):
@@ -167,3 +191,17 @@ def test_the_list_paints_headers_and_details(qtbot, engine):
 def test_the_gpu_choice_is_named_for_what_it_means_on_each_os(platform, choices):
     """A Mac has no CUDA: its list offers no "GPU" that would mean CUDA there."""
     assert [(title, policy) for title, policy, _tip in provider_choices(platform)] == choices
+
+
+def test_the_popup_drops_down_under_the_box_inside_the_screen(qtbot, engine):
+    picker = make_picker(qtbot, engine)
+    picker.resize(420, 80)
+    picker.show()
+    picker.combo.showPopup()
+    popup = picker.combo.view().window()
+    qtbot.waitUntil(popup.isVisible, timeout=2000)
+    box_bottom = picker.combo.mapToGlobal(picker.combo.rect().bottomLeft()).y()
+    geometry = popup.geometry()
+    assert abs(geometry.top() - box_bottom) <= 2
+    assert picker.screen().availableGeometry().contains(geometry)
+    picker.combo.hidePopup()

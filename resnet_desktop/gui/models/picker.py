@@ -1,8 +1,10 @@
-"""The model picker: the catalog grouped by ResNet version and depth, the user's own models, and
-the execution provider.
+"""The model picker: the built-in model, the catalog grouped by ResNet version and depth, the
+user's own models, and the execution provider.
 
 Each catalog entry shows its download size, published top-1/top-5 accuracy and whether it is
-already downloaded. "Add model…" takes an ``.onnx`` file (with its optional sidecar manifest);
+already downloaded. While the built-in model is chosen and the catalog's default ResNet is not
+downloaded, a button under the details offers it ("Download ResNet-50 v2 (102 MB, top-1
+75.8 %)"). "Add model…" takes an ``.onnx`` file (with its optional sidecar manifest);
 such models are remembered in the settings and listed under "My models".
 """
 
@@ -61,24 +63,47 @@ def provider_choices(platform: str = sys.platform) -> tuple[tuple[str, str, str]
             ("CPU", "cpu", "Always the CPU"))
 
 
+FAMILY_TITLES = {"builtin": "Built-in", "v1": "ResNet v1", "v2": "ResNet v2"}
+
+
 def family_title(family: str) -> str:
-    return {"v1": "ResNet v1", "v2": "ResNet v2"}.get(family, family or "Other models")
+    return FAMILY_TITLES.get(family, family or "Other models")
+
+
+def accuracy_text(entry: CatalogEntry) -> str:
+    """``top-1 75.8 %`` (and ``· top-5 92.8 %`` when published); '' when nothing is."""
+    parts = [f"top-{k} {value:.1f} %" for k, value in ((1, entry.top1), (5, entry.top5))
+             if value is not None]
+    return " · ".join(parts)
 
 
 def entry_details(entry: CatalogEntry, downloaded: bool) -> str:
-    """``102.4 MB · 75.8 / 92.8 % · ✓`` for the list; the tooltip spells it out."""
+    """``102.4 MB · top-1 75.8 % · ✓ downloaded`` for the list; the tooltip spells it out."""
     parts = [format_bytes(entry.bytes)]
-    if entry.top1 is not None and entry.top5 is not None:
-        parts.append(f"{entry.top1:.1f} / {entry.top5:.1f} %")
-    parts.append("✓ downloaded" if downloaded else "not downloaded")
+    if entry.top1 is not None:
+        parts.append(f"top-1 {entry.top1:.1f} %")
+    if entry.builtin:
+        parts.append("✓ built in")
+    else:
+        parts.append("✓ downloaded" if downloaded else "not downloaded")
     return "  ·  ".join(parts)
 
 
 def entry_tooltip(entry: CatalogEntry, downloaded: bool) -> str:
-    accuracy = (f"ImageNet top-1 {entry.top1:.2f}%, top-5 {entry.top5:.2f}%"
-                if entry.top1 is not None and entry.top5 is not None else "accuracy not published")
-    state = "downloaded" if downloaded else f"not downloaded yet ({format_bytes(entry.bytes)})"
+    accuracy = (f"ImageNet {accuracy_text(entry)}" if entry.top1 is not None
+                else "accuracy not published")
+    if entry.builtin:
+        state = "built in: works offline, nothing to download"
+    else:
+        state = "downloaded" if downloaded else f"not downloaded yet ({format_bytes(entry.bytes)})"
     return f"{entry.name} ({entry.id})\n{accuracy}\n{state}"
+
+
+def download_offer(entry: CatalogEntry) -> str:
+    """``Download ResNet-50 v2 (102 MB, top-1 75.8 %)``: the button beside the built-in model."""
+    size = f"{entry.bytes / 1e6:.0f} MB"
+    accuracy = f", top-1 {entry.top1:.1f} %" if entry.top1 is not None else ""
+    return f"Download {entry.name} ({size}{accuracy})"
 
 
 class _ModelDelegate(QStyledItemDelegate):
@@ -91,7 +116,12 @@ class _ModelDelegate(QStyledItemDelegate):
             font.setBold(True)
             font.setPointSizeF(max(font.pointSizeF(), 9.0) * 0.9)
             painter.setFont(font)
-            painter.setPen(colours.muted_text(option.palette))
+            # Headers are disabled rows; their title takes the active colours so it stays
+            # readable (the disabled group's grey, muted again, is nearly invisible).
+            active = QPalette.ColorGroup.Active
+            painter.setPen(colours.mix(option.palette.color(active, QPalette.ColorRole.Text),
+                                       option.palette.color(active, QPalette.ColorRole.Base),
+                                       0.25))
             painter.drawText(option.rect.adjusted(8, 0, -8, 0),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
                              str(index.data(Qt.ItemDataRole.DisplayRole)).upper())
@@ -157,6 +187,9 @@ class ModelPicker(QWidget):
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(16)
         self.combo.setMaxVisibleItems(20)
+        # A list that drops down under the box (Fusion would open it over the box, shifted so
+        # the current row sits on the box, which can take it to the top of the screen).
+        self.combo.setStyleSheet("QComboBox { combobox-popup: 0; }")
         self.combo.setAccessibleName("Model")
         self.combo.activated.connect(self._on_activated)
         self.combo.currentIndexChanged.connect(self._update_details)
@@ -179,6 +212,11 @@ class ModelPicker(QWidget):
         self.details.setWordWrap(True)
         self.details.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
+        self.download_offer = QPushButton(self)
+        self.download_offer.setAccessibleName("Download the catalog's default ResNet")
+        self.download_offer.clicked.connect(self._take_offer)
+        self.download_offer.hide()
+
         model_label = QLabel("&Model", self)
         model_label.setBuddy(self.combo)
         provider_label = QLabel("&Run on", self)
@@ -193,6 +231,7 @@ class ModelPicker(QWidget):
         layout.addWidget(provider_label, 1, 0)
         layout.addWidget(self.provider, 1, 1, 1, 2, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.details, 2, 0, 1, 3)
+        layout.addWidget(self.download_offer, 3, 0, 1, 3, Qt.AlignmentFlag.AlignLeft)
         layout.setColumnStretch(1, 1)
 
         if remember:
@@ -295,7 +334,7 @@ class ModelPicker(QWidget):
         groups: dict[str, list[CatalogEntry]] = {}
         for entry in self._engine.catalog:
             groups.setdefault(entry.family, []).append(entry)
-        for family in sorted(groups, key=lambda f: (f not in ("v1", "v2"), f)):
+        for family in sorted(groups, key=lambda f: (f != "builtin", f not in ("v1", "v2"), f)):
             self._model.appendRow(self._header(family_title(family)))
             for entry in sorted(groups[family], key=lambda e: (e.depth or 0, e.opset or 0, e.id)):
                 downloaded = self._is_cached(entry.id)
@@ -352,12 +391,16 @@ class ModelPicker(QWidget):
         self._emit_selection()
         model = self.current_model()
         entry = self._engine.catalog.get(model) if model else None
+        self._update_offer(entry)
         if entry is not None:
-            downloaded = self._is_cached(entry.id)
-            accuracy = (f"top-1 {entry.top1:.1f}% · top-5 {entry.top5:.1f}%"
-                        if entry.top1 is not None and entry.top5 is not None else "")
-            state = "downloaded" if downloaded else f"{format_bytes(entry.bytes)} to download"
-            self.details.setText("  ·  ".join(p for p in (entry.id, accuracy, state) if p))
+            if entry.builtin:
+                state = "built in, works offline"
+            elif self._is_cached(entry.id):
+                state = "downloaded"
+            else:
+                state = f"{format_bytes(entry.bytes)} to download"
+            self.details.setText("  ·  ".join(p for p in (entry.id, accuracy_text(entry), state)
+                                              if p))
         elif model:
             self.details.setText(self._custom_details(model))
             self.details.setToolTip(model)
@@ -365,6 +408,26 @@ class ModelPicker(QWidget):
         else:
             self.details.setText("")
         self.details.setToolTip(self.details.text())
+
+    def _offered(self) -> CatalogEntry | None:
+        """The catalog's default ResNet while it is not downloaded (else None)."""
+        entry = self._engine.catalog.get(self._engine.catalog.default_id)
+        if entry is None or entry.builtin or self._is_cached(entry.id):
+            return None
+        return entry
+
+    def _update_offer(self, current: CatalogEntry | None) -> None:
+        offered = self._offered() if current is not None and current.builtin else None
+        if offered is not None:
+            self.download_offer.setText(download_offer(offered))
+            self.download_offer.setToolTip(entry_tooltip(offered, False))
+        self.download_offer.setVisible(offered is not None)
+
+    def _take_offer(self) -> None:
+        """Choose the offered ResNet, as if picked in the list (it downloads, with Cancel)."""
+        offered = self._offered()
+        if offered is not None and self.select_model(offered.id):
+            self.model_selected.emit(self.current_model(), self.current_provider())
 
     def _custom_details(self, model: str) -> str:
         """``Custom model · flowers.onnx · Apache-2.0`` (the full path is in the tooltip)."""
