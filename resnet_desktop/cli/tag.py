@@ -91,7 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "default: the one saved by the window's vocabulary editor)")
     parser.add_argument("--undo", action="store_true",
                         help="revert the sidecars and image files written by the last run in "
-                             "FOLDER, and stop")
+                             "FOLDER (with an interrupted run it resumed), and stop; again for "
+                             "the run before")
     parser.add_argument("--no-skip", action="store_true",
                         help="classify every image again, even those done before")
     parser.set_defaults(func=run)
