@@ -3,8 +3,9 @@
 An installer can look complete and still lack a native library that only loads at run time:
 ONNX Runtime's provider libraries, a Qt platform or image-format plugin, Qt Multimedia's FFmpeg
 backend, or the bundled resources. The self-test loads each of them for real, classifies the
-bundled sample image with the bundled tiny model through the same engine the window uses, and
-prints what it found. It exits 0 only if every check passed.
+bundled sample image with the bundled tiny model and a real bundled photo with the built-in
+EfficientNet-Lite0 through the same engine the window uses, and prints what it found. It exits
+0 only if every check passed.
 
 Qt runs on its ``offscreen`` platform so the test also works on a machine without a display
 (CI). A windowed Windows build has no stdout, so ``--self-test-report PATH`` also writes the
@@ -30,6 +31,9 @@ SELFTEST_MODEL = "selftest/colours.onnx"
 SELFTEST_IMAGE = "selftest/red.jpg"
 SELFTEST_HEIC = "selftest/red.heic"
 EXPECTED_LABEL = "red"
+SELFTEST_PHOTO = "selftest/coffee.jpg"
+"""scikit-image's coffee photo (CC0, Rachel Michetti), which the built-in model calls espresso."""
+EXPECTED_PHOTO_LABEL = "espresso"
 REPORT_OPTION = "--self-test-report"
 PLATFORM_PROBE_OPTION = "--self-test-platform"
 """``--self-test --self-test-platform xcb``: the child process of the display check."""
@@ -94,7 +98,7 @@ def _check_resources() -> str:
 
     folder = resources_dir()
     missing = [name for name in ("models.json", "imagenet_classes.txt", SELFTEST_MODEL,
-                                 SELFTEST_IMAGE, SELFTEST_HEIC)
+                                 SELFTEST_IMAGE, SELFTEST_HEIC, SELFTEST_PHOTO)
                if not resource_path(name).is_file()]
     if missing:
         raise CheckFailed(f"missing from {folder}: {', '.join(missing)}")
@@ -366,6 +370,27 @@ def _check_classify() -> str:
     return detail
 
 
+def _check_builtin_model() -> str:
+    """The built-in model (the first start's default) answers a real photo correctly."""
+    from resnet_desktop.core.engine import Engine
+    from resnet_desktop.resources import resource_path
+
+    engine = Engine()
+    model = engine.catalog.builtin_id
+    if model is None:
+        raise CheckFailed("the catalog lists no built-in model")
+    classifier = engine.load(model, provider="cpu")
+    result = engine.classify_file(classifier, resource_path(SELFTEST_PHOTO), top_k=3)
+    if not result.ok:
+        raise CheckFailed(f"classifying {SELFTEST_PHOTO} failed: {result.error}")
+    best = result.top[0]
+    if best.label != EXPECTED_PHOTO_LABEL:
+        raise CheckFailed(f"{model} classified {SELFTEST_PHOTO} as {best.label!r} "
+                          f"({best.probability:.1%}); expected {EXPECTED_PHOTO_LABEL!r}")
+    return (f"{model}: {Path(SELFTEST_PHOTO).name}: {best.label} {best.probability:.1%} "
+            f"in {result.ms:.1f} ms")
+
+
 def _check_heif() -> str:
     """pi-heif's libheif and libde265 are native libraries a bundle can lose."""
     from resnet_desktop.core.imaging.decode import FORMATS, load_image
@@ -391,6 +416,7 @@ CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("display", _check_display),
     ("qt-multimedia", _check_multimedia),
     ("classify", _check_classify),
+    ("builtin-model", _check_builtin_model),
     ("heif", _check_heif),
 )
 

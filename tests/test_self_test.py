@@ -20,7 +20,7 @@ from resnet_desktop.self_test import (
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKS = ("app", "resources", "onnxruntime", "qt", "display", "qt-multimedia", "classify",
-          "heif")
+          "builtin-model", "heif")
 
 
 def run_self_test(*args: str, cwd: Path = REPO, pythonpath: Path | None = None,
@@ -62,6 +62,7 @@ def test_self_test_passes_and_writes_the_same_report(tmp_path: Path) -> None:
     assert check_lines(result.stdout) == dict.fromkeys(CHECKS, "ok")
     assert "no X display (DISPLAY is not set)" in result.stdout
     assert "red.jpg: red" in result.stdout
+    assert "efficientnet-lite0: coffee.jpg: espresso" in result.stdout
     assert "CPUExecutionProvider" in result.stdout
     assert result.stdout.rstrip().endswith("self-test passed")
     assert report.read_text(encoding="utf-8") == result.stdout
@@ -75,7 +76,18 @@ def test_a_wrong_answer_fails_the_classify_check(tmp_path: Path) -> None:
     assert check_lines(result.stdout)["classify"] == "FAIL"
     assert "classified as 'green'" in result.stdout
     assert "expected 'red'" in result.stdout
-    assert "self-test FAILED: classify (1 of 8 checks)" in result.stdout
+    assert "self-test FAILED: classify (1 of 9 checks)" in result.stdout
+
+
+def test_a_photo_the_builtin_model_gets_wrong_fails_its_check(tmp_path: Path) -> None:
+    app = copy_of_app(tmp_path / "app")
+    Image.new("RGB", (384, 256), (30, 90, 200)).save(app / "resources" / "selftest" /
+                                                     "coffee.jpg")
+    result = run_self_test(cwd=app, pythonpath=app)
+    assert result.returncode == 1
+    assert check_lines(result.stdout)["builtin-model"] == "FAIL"
+    assert "efficientnet-lite0 classified selftest/coffee.jpg as" in result.stdout
+    assert "expected 'espresso'" in result.stdout
 
 
 def test_a_heic_that_does_not_decode_fails_the_heif_check(tmp_path: Path) -> None:
@@ -176,7 +188,7 @@ def test_a_library_the_xcb_plugin_cannot_load_fails_with_the_package_to_install(
     assert lines["display"] == "FAIL"
     assert {name for name, status in lines.items() if status == "FAIL"} == {"display"}
     assert "install libxcb-cursor0 (Debian, Ubuntu), xcb-util-cursor (Fedora)" in result.stdout
-    assert "self-test FAILED: display (1 of 8 checks)" in result.stdout
+    assert "self-test FAILED: display (1 of 9 checks)" in result.stdout
 
 
 @pytest.mark.parametrize(("qt_output", "expected"), [
