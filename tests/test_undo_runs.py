@@ -123,3 +123,24 @@ def test_the_cli_says_how_many_more_runs_can_be_undone(capsys, tmp_path, folder)
     assert main(["tag", str(folder), "--undo"]) == 0
     assert "more run" not in capsys.readouterr().out
     assert undoable_runs(folder) == 0
+
+
+def test_undo_keep_changed_leaves_the_users_edit_and_moves_on_to_the_run_before(capsys,
+                                                                                tmp_path):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    sidecar = folder / "x.jpg.xmp"
+    for keywords in (("cat",), ("dog",)):
+        with UndoJournal.start(folder) as journal:
+            apply_change(SidecarChange(folder / "x.jpg", sidecar, keywords), journal)
+    sidecar.write_text("edited in digiKam afterwards")
+
+    assert main(["tag", str(folder), "--undo"]) == 1
+    err = capsys.readouterr().err
+    assert "changed since it was written" in err and "--keep-changed" in err
+    assert undoable_runs(folder) == 2
+
+    assert main(["tag", str(folder), "--undo", "--keep-changed"]) == 0
+    assert "1 more run can be undone" in capsys.readouterr().out
+    assert sidecar.read_text() == "edited in digiKam afterwards"
+    assert undoable_runs(folder) == 1

@@ -93,6 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="revert the sidecars and image files written by the last run in "
                              "FOLDER (with an interrupted run it resumed), and stop; again for "
                              "the run before")
+    parser.add_argument("--keep-changed", action="store_true",
+                        help="with --undo: files changed since the run wrote them stay as they "
+                             "are, and the run is marked undone anyway")
     parser.add_argument("--no-skip", action="store_true",
                         help="classify every image again, even those done before")
     parser.set_defaults(func=run)
@@ -103,18 +106,19 @@ def _error(message: str) -> int:
     return 2
 
 
-def _run_undo(folder: Path) -> int:
+def _run_undo(folder: Path, keep_changed: bool) -> int:
     try:
-        report = undo_last(folder)
+        report = undo_last(folder, keep_changed=keep_changed)
     except UndoError as exc:
         print(f"resnet-desktop: {exc}", file=sys.stderr)
         return 1
     print(report.summary())
     for line in report.conflicts + report.failed:
         print(f"resnet-desktop: {line}", file=sys.stderr)
-    if not report.complete:
+    if not report.runs:
         print(f"resnet-desktop: the run is not marked undone; once those files are dealt "
-              f"with, `resnet-desktop tag --undo {folder}` tries again", file=sys.stderr)
+              f"with, `resnet-desktop tag --undo {folder}` tries again (add --keep-changed to "
+              "keep them as they are and move on)", file=sys.stderr)
         return 1
     if report.remaining:
         print(f"`resnet-desktop tag --undo {folder}` again undoes the run before")
@@ -159,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         return _error(f"{folder}: no such folder" if not folder.exists()
                       else f"{folder}: not a folder")
     if args.undo:
-        return _run_undo(folder)
+        return _run_undo(folder, args.keep_changed)
     if args.top < 1:
         return _error("--top must be at least 1")
     extensions = _extensions(args.extensions)

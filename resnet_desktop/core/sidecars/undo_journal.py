@@ -20,7 +20,8 @@ state is left as is (a crash between journaling and writing); one changed since 
 else is left alone and reported, never overwritten. Journals whose undo ended with nothing left
 alone and nothing failed are renamed ``*.undone.jsonl`` and kept, and the next Undo takes the
 runs before them; otherwise they stay, and Undo can be tried again once the changed sidecars
-are dealt with. :func:`undoable_runs` counts what is left to undo.
+are dealt with, or told to keep those changes (``keep_changed``) and move on.
+:func:`undoable_runs` counts what is left to undo.
 
 Images whose embedded keywords a run rewrote are journaled the same way, except that their
 previous bytes are copied to a backup file in ``<journal>.files/`` instead of into the line.
@@ -195,7 +196,8 @@ class UndoReport:
     journal: Path | None = None
     """The newest journal this undo worked on."""
     runs: int = 0
-    """Runs this undo reverted (0 when sidecars were left alone or failed: it can be retried)."""
+    """Runs this undo marked undone (0 when files were left alone or failed: it can be
+    retried)."""
     remaining: int = 0
     """Runs of the folder that can still be undone after this one (see :func:`undoable_runs`)."""
 
@@ -353,8 +355,11 @@ class _Target:
     """Position of the last write, to undo in reverse write order."""
 
 
-def _undo(unit: list[_Journal]) -> UndoReport:
-    """Put every file the ``unit``'s runs wrote back to its state before their first write."""
+def _undo(unit: list[_Journal], keep_changed: bool = False) -> UndoReport:
+    """Put every file the ``unit``'s runs wrote back to its state before their first write.
+
+    ``keep_changed``: mark the runs undone even when files changed since were left alone.
+    """
     targets: dict[str, _Target] = {}
     position = 0
     for journal in unit:
@@ -390,15 +395,16 @@ def _undo(unit: list[_Journal]) -> UndoReport:
             report.conflicts.append(f"{sidecar}: {exc.kind} now stands in its place; left as is")
         except OSError as exc:
             report.failed.append(f"{sidecar}: {exc.strerror or exc}")
-    if report.complete:
+    if report.complete or (keep_changed and not report.failed):
         report.runs = len(unit)
         for journal in unit:
             with contextlib.suppress(OSError):
                 journal.path.rename(journal.path.with_name(
                     journal.path.name[:-len(JOURNAL_SUFFIX)] + UNDONE_SUFFIX))
-            # An undone journal is never replayed: the copies of the images it restored can go
-            # (kept while an image is left alone, as the only copy of its original).
-            shutil.rmtree(backup_dir(journal.path), ignore_errors=True)
+            if not report.conflicts:
+                # An undone journal is never replayed: the copies of the images it restored
+                # can go (kept while an image is left alone, as the only copy of its original).
+                shutil.rmtree(backup_dir(journal.path), ignore_errors=True)
     return report
 
 
@@ -419,8 +425,13 @@ def _last_unit(journals: list[_Journal]) -> list[_Journal]:
     return unit
 
 
-def undo_last(folder: Path, directory: Path | None = None) -> UndoReport:
+def undo_last(folder: Path, directory: Path | None = None, *,
+              keep_changed: bool = False) -> UndoReport:
     """Revert the last run that wrote into ``folder`` (with the interrupted runs it resumed).
+
+    Files changed since they were written are left alone, and the runs stay undoable so that
+    Undo can be tried again; ``keep_changed=True`` marks them undone anyway (the user keeps
+    those changes), so that Undo moves on to the runs before.
 
     Holds the folder's lock meanwhile, so no run writes there during the undo. Raises
     :class:`UndoError` when there is nothing to undo,
@@ -433,6 +444,6 @@ def undo_last(folder: Path, directory: Path | None = None) -> UndoReport:
             raise UndoError(f"nothing to undo: no sidecars were written in {folder} by this app "
                             "(or they were already undone)")
         unit = _last_unit(journals)
-        report = _undo(unit)
+        report = _undo(unit, keep_changed)
         report.remaining = len(journals) - report.runs
     return report
