@@ -21,7 +21,12 @@ from resnet_desktop.core.foundation.errors import (
     OfflineError,
     ResNetDesktopError,
 )
-from resnet_desktop.core.models.cache import CachedModel, ModelBusyError, ModelCache
+from resnet_desktop.core.models.cache import (
+    BuiltinModelError,
+    CachedModel,
+    ModelBusyError,
+    ModelCache,
+)
 from resnet_desktop.core.models.catalog import Catalog, load_catalog
 from resnet_desktop.core.models.download import partial_path
 from resnet_desktop.core.models.verified_stamp import stamp_matches, stamp_path, write_stamp
@@ -349,3 +354,18 @@ def test_verify_stamps_a_good_file_and_remove_deletes_the_stamp(catalog: Catalog
     assert stamp_path(path).is_file()
     assert cache.remove("tiny-a") is True
     assert not stamp_path(path).exists()
+
+
+def test_a_damaged_builtin_model_is_refused(tmp_path: Path) -> None:
+    bundled = tmp_path / "bundle" / "builtin.onnx"
+    bundled.parent.mkdir()
+    bundled.write_bytes(DATA["tiny-a"])
+    path = write_catalog(tmp_path / "models.json", {})
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw["models"][0]["file"] = "bundle/builtin.onnx"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    cache = make_cache(load_catalog(path))
+    assert cache.ensure("tiny-a") == bundled
+    _zero_4000_bytes(bundled)
+    with pytest.raises(BuiltinModelError, match="missing or damaged"):
+        cache.ensure("tiny-a")

@@ -8,7 +8,9 @@ and :meth:`ModelCache.ensure` hands out a file only while its stamp matches or a
 and ``RESNET_DESKTOP_OFFLINE=1`` forbids the network.
 
 A built-in catalog model (an entry with a ``file``) is always "cached": its path is the bundled
-file, it is never downloaded, and it cannot be removed.
+file, it is never downloaded, and it cannot be removed. No stamp can be written beside it (the
+installation may be read-only), so each ModelCache hashes it once, and again whenever its
+``stat`` changes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,7 @@ from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.foundation.hashing import sha256_file
 from resnet_desktop.core.foundation.paths import cache_dir
+from resnet_desktop.core.foundation.regular_file import NotRegularFileError
 from resnet_desktop.core.models import download
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
 from resnet_desktop.core.models.verified_stamp import remove_stamp, stamp_matches, write_stamp
@@ -34,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 MIRROR_ENV = "RESNET_DESKTOP_MIRROR"
 _KNOWN_IDS_SHOWN = 6
+_SETTLED_NS = 2_000_000_000
 
 
 class UnknownModelError(ResNetDesktopError):
@@ -77,6 +82,8 @@ class ModelCache:
         self.backoff = backoff
         self.min_rate = min_rate
         self.rate_window = rate_window
+        self._builtins_hashed: set[tuple[str, int, int, int]] = set()
+        """(path, size, mtime_ns, inode) of built-in files whose SHA-256 matched."""
 
     def entry(self, model_id: str) -> CatalogEntry:
         """The catalog entry, or UnknownModelError naming the known ids."""
@@ -177,7 +184,7 @@ class ModelCache:
         """
         entry = self.entry(model_id)
         if entry.file is not None:
-            if not self.is_cached(model_id):
+            if not self._builtin_intact(entry.file, entry, cancel or NEVER):
                 raise BuiltinModelError(f"the built-in model's file is missing or damaged "
                                         f"({entry.file}); reinstall ResNet Desktop")
             return entry.file
@@ -192,6 +199,24 @@ class ModelCache:
             attempts=self.attempts, backoff=self.backoff, min_rate=self.min_rate,
             rate_window=self.rate_window,
         )
+
+    def _builtin_intact(self, path: Path, entry: CatalogEntry, cancel: CancelToken) -> bool:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return False
+        key = (str(path), info.st_size, info.st_mtime_ns, info.st_ino)
+        if key in self._builtins_hashed:
+            return True
+        try:
+            intact = info.st_size == entry.bytes and sha256_file(path, cancel) == entry.sha256
+        except (OSError, NotRegularFileError):
+            return False
+        # A file changed in the same clock tick as this stat keeps its mtime, so only a file
+        # that has been still for a while is remembered (the verified stamp's racy rule).
+        if intact and time.time_ns() - info.st_mtime_ns > _SETTLED_NS:
+            self._builtins_hashed.add(key)
+        return intact
 
     @contextlib.contextmanager
     def _locked(self, path: Path) -> Iterator[None]:
