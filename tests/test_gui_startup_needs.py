@@ -7,6 +7,7 @@ starts, and the Camera tab says what is missing. Both run as real subprocesses.
 
 from __future__ import annotations
 
+import importlib.abc
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from resnet_desktop.gui.camera.availability import qt_multimedia_problem
 from resnet_desktop.gui.display_check import missing_display
 
 pytestmark = pytest.mark.gui
@@ -90,3 +92,21 @@ def test_without_qt_multimedia_the_window_starts_and_the_camera_tab_says_why() -
     assert shown["camera"].startswith("The camera needs Qt Multimedia, which cannot be loaded "
                                       "here: ")
     assert shown["camera"].endswith("restart the app.")
+
+
+class _MissingLibpulse(importlib.abc.MetaPathFinder):
+    """Fails the import of Qt Multimedia the way the dynamic loader does without libpulse0."""
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        if name == "PySide6.QtMultimedia":
+            raise ImportError("libpulse.so.0: cannot open shared object file: No such file or "
+                              "directory")
+
+
+def test_a_missing_libpulse_is_named_with_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "PySide6.QtMultimedia", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_MissingLibpulse(), *sys.meta_path])
+    assert qt_multimedia_problem() == (
+        "The camera needs Qt Multimedia, which cannot be loaded here: libpulse.so.0: cannot open "
+        "shared object file: No such file or directory. Install the missing library (libpulse0 "
+        "on Debian and Ubuntu, pulseaudio-libs on Fedora) and restart the app.")

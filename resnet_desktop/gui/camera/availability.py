@@ -27,7 +27,7 @@ def qt_multimedia_problem() -> str | None:
         importlib.import_module("PySide6.QtMultimedia")
     except ImportError as exc:
         detail = first_line(exc)
-        hint = next((f" (install {package})" for library, package in _PACKAGES.items()
+        hint = next((f" ({package})" for library, package in _PACKAGES.items()
                      if library in detail), "")
         log.warning("the camera is unavailable: Qt Multimedia cannot be loaded: %s", detail)
         return (f"The camera needs Qt Multimedia, which cannot be loaded here: {detail}. "
