@@ -145,7 +145,7 @@ def test_offline_mode_is_a_message_not_a_crash(qtbot, catalog, new_window, monke
     with qtbot.waitSignal(window.service.load_failed, timeout=5000):
         window.select_model(MODEL_ID)
     assert "offline" in window.statusBar().currentMessage()
-    assert "offline" in window.chart.headline()
+    assert "offline" in window.controller.shown_problem().headline
     assert not window.download_bar.isVisible()
 
 
@@ -155,7 +155,9 @@ def test_a_failed_download_names_the_source(qtbot, catalog, new_window):
     with qtbot.waitSignal(window.service.load_failed, timeout=20_000) as failed:
         window.select_model("colours-v2-50")
     assert "missing.onnx" in failed.args[1] and "404" in failed.args[1]
-    assert "404" in window.statusBar().currentMessage()
+    assert window.statusBar().currentMessage() == ("Colours 50 v2 was not downloaded: its "
+                                                   "download sources are not working.")
+    assert "404" in window.controller.problem.details.toPlainText()
 
 
 @pytest.mark.parametrize("tab", ["Batch", "Camera", "Validate"])

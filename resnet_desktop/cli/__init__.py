@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classify images with the ONNX Model Zoo ResNets. Without a subcommand the "
                     "desktop window opens.",
         epilog="window options (no subcommand): --model ID|PATH, --provider "
-               "auto|cpu|cuda|directml, --image FILE, --screenshot OUT.png (open, classify, save "
+               "auto|cpu|cuda|directml, --image FILE, --screenshot OUT.png [--size WxH] [--tab "
+               "classify|batch|camera|info|compare] (open, classify, save "
                "a PNG of the window, exit), --self-test (check the installation and exit)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -53,6 +53,11 @@ from resnet_desktop.core.keywords.vocabulary import (
 from resnet_desktop.core.models.cache import ModelCache
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
 from resnet_desktop.core.models.download import ProgressCallback
+from resnet_desktop.core.models.download_problem import (
+    DownloadProblem,
+    ProblemKind,
+    download_problem,
+)
 from resnet_desktop.core.models.facts import ModelDescription, model_facts
 from resnet_desktop.core.models.labels import load_labels
 from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
@@ -83,6 +88,7 @@ __all__ = [
     "CategoryMatch",
     "Classification",
     "Classifier",
+    "DownloadProblem",
     "Engine",
     "KeywordPolicy",
     "ModelDescription",
@@ -91,6 +97,7 @@ __all__ = [
     "ModelRef",
     "PauseToken",
     "Prediction",
+    "ProblemKind",
     "ProgressCallback",
     "ProviderStatus",
     "ResNetDesktopError",
@@ -104,6 +111,7 @@ __all__ = [
     "UndoReport",
     "Vocabulary",
     "VocabularyError",
+    "download_problem",
     "flavour_warning",
     "format_bytes",
     "format_count",

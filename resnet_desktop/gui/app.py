@@ -1,5 +1,5 @@
-"""Start the desktop app: ``resnet-desktop [--model ID|PATH] [--image FILE] [--screenshot PNG]
-[IMAGE ...]``.
+"""Start the desktop app: ``resnet-desktop [--model ID|PATH] [--image FILE] [--screenshot PNG
+[--size WxH] [--tab TAB]] [IMAGE ...]``.
 
 ``cli.main`` sends every invocation without a subcommand here. Options Qt understands (such as
 ``-platform offscreen``) are passed on to QApplication. Image paths open in the Classify tab:
@@ -49,14 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--provider", choices=POLICIES,
                         help="execution provider (default: the last one used, else auto)")
     parser.add_argument("--screenshot", metavar="OUT.png", type=Path,
-                        help="save a PNG of the window once the image is classified, then exit "
-                             "(0 on success, 1 with a message on stderr otherwise)")
+                        help="save a PNG of the window once the image is classified (or the "
+                             "window shows why it cannot be), then exit (0 once the PNG is "
+                             "written, 1 with a message on stderr otherwise)")
+    parser.add_argument("--size", type=window_size, default=DEFAULT_SCREENSHOT_SIZE,
+                        metavar="WxH", help="window size for --screenshot (default 1100x700)")
+    parser.add_argument("--tab", choices=SCREENSHOT_TABS, default="classify",
+                        help="what --screenshot shows (default classify; compare: the Compare "
+                             "dialog with the images)")
     parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                         help="how long --screenshot waits for the result (default 120)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     parser.add_argument("images", nargs="*", type=Path, metavar="IMAGE",
                         help="images to open in the Classify tab (the first is shown)")
     return parser
+
+
+DEFAULT_SCREENSHOT_SIZE = (1100, 700)
+SCREENSHOT_TABS = ("classify", "batch", "camera", "info", "compare")
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """``800x600`` → (800, 600); anything else is a usage error."""
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or not (
+            100 <= int(width) <= 10000 and 100 <= int(height) <= 10000):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 800x600")
+    return int(width), int(height)
 
 
 # Qt's command-line options that take a value: kept apart so that the value ("offscreen" in
@@ -218,8 +237,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 def _screenshot(window, args: argparse.Namespace) -> int:
     from resnet_desktop.gui.screenshot import ScreenshotTaker
 
-    taker = ScreenshotTaker(window, args.screenshot, expect_image=args.image is not None,
-                            timeout_s=args.timeout)
+    images = ([args.image] if args.image is not None else []) + list(args.images)
+    taker = ScreenshotTaker(window, args.screenshot, expect_image=bool(images),
+                            timeout_s=args.timeout, tab=args.tab, images=images)
     outcome: list[tuple[int, str]] = []
     loop = QEventLoop()
 
@@ -228,16 +248,20 @@ def _screenshot(window, args: argparse.Namespace) -> int:
         loop.quit()
 
     taker.finished.connect(done)
+    window.resize(*args.size)
     window.show()
     taker.start()
     if not args.model:
-        window.start(download=args.image is None)
-    if args.image is not None:
-        window.show_image_path(args.image)
+        window.start(download=not images)
+    if images:
+        window.open_images(images)
     if not outcome:
         loop.exec()
     window.close()
     code, message = outcome[0]
     if code != 0:
         print(f"resnet-desktop: screenshot failed: {message}", file=sys.stderr)
+    elif taker.shown_error:
+        print(f"resnet-desktop: the screenshot shows an error: {taker.shown_error}",
+              file=sys.stderr)
     return code

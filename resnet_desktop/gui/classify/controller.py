@@ -11,8 +11,15 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
-from resnet_desktop.core.engine import Classification, ModelRef, format_bytes
+from resnet_desktop.core.engine import (
+    Classification,
+    DownloadProblem,
+    ModelRef,
+    ResNetDesktopError,
+    format_bytes,
+)
 from resnet_desktop.gui.classify.image_pane import ImagePane, ImageSource
+from resnet_desktop.gui.classify.model_problem import ModelProblemView
 from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.models.picker import ModelPicker
 from resnet_desktop.gui.settings import app_settings
@@ -52,6 +59,16 @@ class ClassifyController(QObject):
         self._remember = remember
         self._loaded: LoadedModel | None = None
         self._load_requested = False
+        self._requested_model = ""
+        self._download_problem: DownloadProblem | None = None
+        """The last failed download of the model this tab asked for, until its load fails."""
+        self.problem = ModelProblemView(chart)
+        self.problem.place_in_card(chart)
+        self.problem.hide()
+        self.problem.retry_requested.connect(self._retry)
+        self.problem.model_chosen.connect(self.select_model)
+        self.problem.import_requested.connect(picker.add_model_requested)
+        service.models.download_failed.connect(self._on_download_failed)
         pane.image_loading.connect(self._on_image_loading)
         pane.image_changed.connect(self._on_image_changed)
         pane.image_failed.connect(self._on_image_failed)
@@ -69,7 +86,13 @@ class ClassifyController(QObject):
 
     def load(self, model: str, provider: str) -> None:
         self._load_requested = True
+        self._requested_model = model
+        self._download_problem = None
         self.service.load_model(model, provider)
+
+    def shown_problem(self) -> DownloadProblem | None:
+        """The download problem the card shows now (None when it shows results)."""
+        return self.problem.problem() if self.problem.isVisible() else None
 
     def select_model(self, model: str, provider: str | None = None) -> bool:
         """Select ``model`` (catalog id or ``.onnx`` path) and load it, as if the user chose it."""
@@ -131,10 +154,12 @@ class ClassifyController(QObject):
         self._say(message, error=True)
 
     def _on_model_loading(self, _request_id: int, ref: ModelRef, needs_download: bool) -> None:
+        self._hide_problem()
         self._say(f"{'Downloading' if needs_download else 'Loading'} {ref.name}…")
 
     def _on_model_loaded(self, _request_id: int, loaded: LoadedModel) -> None:
         self._loaded = loaded
+        self._hide_problem()
         self.picker.refresh()
         self.picker.select_model(loaded.model)
         self.model_loaded.emit(loaded)
@@ -160,11 +185,48 @@ class ClassifyController(QObject):
         elif source is None and self.chart.result() is None:
             self.chart.clear()
 
+    def _on_download_failed(self, problem: DownloadProblem) -> None:
+        if problem.model_id == self._requested_model:
+            self._download_problem = problem
+
     def _on_load_failed(self, _request_id: int, message: str) -> None:
-        self._say(message, error=True)
-        if self._loaded is None:
-            self.chart.clear(message)
+        problem, self._download_problem = self._download_problem, None
+        if problem is not None:
+            self._show_problem(problem)
+        else:
+            self._say(message, error=True)
+            if self._loaded is None:
+                self.chart.clear(message)
         self._revert_picker()
+
+    def _show_problem(self, problem: DownloadProblem) -> None:
+        """The card says what happened and offers Retry, the models here, and Import."""
+        self.chart.clear(" ")
+        self.problem.show_problem(problem, self._local_models())
+        self._say(problem.status, error=True)
+
+    def _hide_problem(self) -> None:
+        if self.problem.isVisible():
+            self.problem.hide()
+            if self.chart.result() is None:
+                self.chart.clear()
+
+    def _local_models(self) -> list[tuple[str, str]]:
+        """(model, title) of every model usable without a download: cached and built-in
+        catalog models, then the user's own files."""
+        engine = self.service.engine
+        models = [(cached.id, engine.catalog.get(cached.id).name)
+                  for cached in engine.cache.list()]
+        for path in self.picker.custom_models():
+            try:
+                ref = engine.resolve(path)
+            except ResNetDesktopError:  # a custom model whose file went away: not offered
+                continue
+            models.append((path, ref.name))
+        return models
+
+    def _retry(self, model: str) -> None:
+        self.select_model(model)
 
     def _revert_picker(self, *_args) -> None:
         self.picker.refresh()
@@ -173,6 +235,7 @@ class ClassifyController(QObject):
             self.picker.select_provider(self._loaded.provider.requested)
 
     def _on_result_ready(self, _request_id: int, result: Classification) -> None:
+        self._hide_problem()
         if not result.ok:
             self.chart.clear("No result for this image.")
             self.pane.show_message(result.error or "This image cannot be classified.",

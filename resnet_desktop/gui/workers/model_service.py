@@ -19,9 +19,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from resnet_desktop.core.engine import Classifier, Engine, ModelRef
+from resnet_desktop.core.engine import Classifier, Engine, ModelRef, download_problem
 from resnet_desktop.core.foundation.cancel import CancelToken
-from resnet_desktop.core.foundation.errors import Cancelled
+from resnet_desktop.core.foundation.errors import Cancelled, DownloadError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ class ModelService(QObject):
     """(bytes done, bytes in all, bytes per second), at most every 50 ms."""
     download_ended = Signal(str, str, object)
     """(model name, "done" | "cancelled" | "failed", bytes kept for resuming)."""
+    download_failed = Signal(object)
+    """The :class:`DownloadProblem` of a failed download (before the load reports its error):
+    a short headline and what to do, with the full error as its detail."""
 
     def __init__(self, engine: Engine | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +144,9 @@ class ModelService(QObject):
             outcome = "done"
         except Cancelled:
             outcome = "cancelled"
+            raise
+        except DownloadError as exc:
+            self.download_failed.emit(download_problem(exc, ref.id, ref.name))
             raise
         finally:
             with self._lock:
