@@ -34,6 +34,7 @@ from resnet_desktop.core.engine import (
     normalise_extensions,
     undo_last,
 )
+from resnet_desktop.core.operations.tag_folder import ClusterOptions
 
 
 def _extensions(values: list[str] | None) -> tuple[str, ...]:
@@ -98,6 +99,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "are, and the run is marked undone anyway")
     parser.add_argument("--no-skip", action="store_true",
                         help="classify every image again, even those done before")
+    parser.add_argument("--ray", metavar="ADDRESS",
+                        help="decode and classify on a Ray cluster (the cluster extra): 'auto' "
+                             "(the running cluster, or RAY_ADDRESS), 'local' (start Ray on this "
+                             "machine) or the head's address; outputs are written here as "
+                             "without --ray")
+    parser.add_argument("--ray-ship-bytes", action="store_true",
+                        help="with --ray: send each file's bytes from this machine (for "
+                             "clusters whose workers cannot see FOLDER at the same path)")
+    parser.add_argument("--ray-cpus", type=int, default=1, metavar="N",
+                        help="with --ray: CPUs per worker, each holding one model session "
+                             "(default 1)")
     parser.set_defaults(func=run)
 
 
@@ -166,6 +178,10 @@ def run(args: argparse.Namespace) -> int:
         return _run_undo(folder, args.keep_changed)
     if args.top < 1:
         return _error("--top must be at least 1")
+    if (args.ray_ship_bytes or args.ray_cpus != 1) and not args.ray:
+        return _error("--ray-ship-bytes and --ray-cpus need --ray")
+    if args.ray_cpus < 1:
+        return _error("--ray-cpus must be at least 1")
     extensions = _extensions(args.extensions)
     if not extensions:
         return _error("--extensions: no extension given")
@@ -177,7 +193,9 @@ def run(args: argparse.Namespace) -> int:
                              skip_done=not args.no_skip),
         min_confidence=args.min_confidence, csv=args.csv, json=args.json, sidecars=mode,
         naming=SidecarNaming(args.xmp_naming), vocabulary=vocabulary,
-        embed=args.embed and not args.dry_run)
+        embed=args.embed and not args.dry_run,
+        cluster=(ClusterOptions(args.ray, ship_bytes=args.ray_ship_bytes,
+                                cpus_per_worker=args.ray_cpus) if args.ray else None))
     warn_flavours()
     engine = Engine()
     note = None if args.model else engine.default_note()

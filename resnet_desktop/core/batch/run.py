@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from resnet_desktop.core.batch.pipeline import ClassifyPipeline, Outcome
 from resnet_desktop.core.batch.results_store import ResultsStore
@@ -37,6 +38,20 @@ from resnet_desktop.core.inference.classifier import Classifier, Prediction
 from resnet_desktop.core.models.manifest import ModelManifest
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ChunkSource(Protocol):
+    """What turns entries into outcomes for :class:`BatchRun`: the local
+    :class:`~resnet_desktop.core.batch.pipeline.ClassifyPipeline`, or a cluster's
+    (:class:`~resnet_desktop.core.batch.cluster.RayPipeline`)."""
+
+    paused_seconds: float
+
+    def chunks(self, entries: Iterator[T], file_of: Callable[[T], Path | None]
+               ) -> Iterator[list[tuple[T, Outcome]]]: ...
+
 
 def normalise_extensions(extensions: Iterable[str]) -> tuple[str, ...]:
     """``["JPG", ".png", "tif"]`` -> ``(".jpg", ".png", ".tif")``; empty entries dropped."""
@@ -219,7 +234,8 @@ class BatchRun:
     ``model_key`` (see :func:`model_fingerprint`) enable skipping images done before; results
     are written to the store as they come, so a cancelled run resumes. ``progress`` is a live
     :class:`BatchProgress` the caller may read between records; ``on_progress`` is called
-    after every record. Cancelling raises
+    after every record. ``pipeline`` replaces the local pipeline (a cluster's, built with the
+    same ``cancel`` and ``pause``). Cancelling raises
     :class:`~resnet_desktop.core.foundation.errors.Cancelled` from the iteration, after the
     records already yielded.
     """
@@ -228,7 +244,8 @@ class BatchRun:
                  options: BatchOptions | None = None, *, store: ResultsStore | None = None,
                  model_key: str | None = None,
                  cancel: CancelToken | None = None, pause: PauseToken | None = None,
-                 on_progress: Callable[[BatchProgress], None] | None = None) -> None:
+                 on_progress: Callable[[BatchProgress], None] | None = None,
+                 pipeline: ChunkSource | None = None) -> None:
         self.classifier = classifier
         self.folder = Path(folder)
         self.options = options or BatchOptions()
@@ -240,7 +257,7 @@ class BatchRun:
         self.pause = pause or PauseToken()
         self.on_progress = on_progress
         self.progress = BatchProgress()
-        self.pipeline = ClassifyPipeline(
+        self.pipeline = pipeline or ClassifyPipeline(
             classifier, batch_size=self.options.batch_size, workers=self.options.workers,
             max_pixels=self.options.max_pixels, cancel=self.cancel, pause=self.pause)
 

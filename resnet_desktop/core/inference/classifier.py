@@ -105,7 +105,8 @@ def throughput_layout(cores: int | None = None) -> tuple[int, int]:
     return lanes, max(1, cores // lanes)
 
 
-def _session_options(provider: str, throughput: bool = False) -> ort.SessionOptions:
+def _session_options(provider: str, throughput: bool = False,
+                     cores: int | None = None) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if provider == "directml":
@@ -114,7 +115,7 @@ def _session_options(provider: str, throughput: bool = False) -> ort.SessionOpti
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     if throughput:
         if provider == "cpu":
-            options.intra_op_num_threads = throughput_layout()[1]
+            options.intra_op_num_threads = throughput_layout(cores)[1]
             options.inter_op_num_threads = 1
         # Idle intra-op threads block instead of busy-waiting, leaving the CPU to the threads
         # that decode. Interactive sessions keep spinning: a lone run is about 15% faster.
@@ -123,13 +124,16 @@ def _session_options(provider: str, throughput: bool = False) -> ort.SessionOpti
 
 
 def create_session(model_path: Path, policy: str, *, throughput: bool = False,
-                   model_bytes: bytes | None = None) -> tuple[ort.InferenceSession, ProviderStatus]:
+                   model_bytes: bytes | None = None, cores: int | None = None,
+                   ) -> tuple[ort.InferenceSession, ProviderStatus]:
     """Open ``model_path`` on the first provider of ``policy`` that starts, falling back to CPU.
 
     The provider that runs is read back from the session: ONNX Runtime can silently drop a GPU
     provider whose libraries are missing, and the UI must show that. ``throughput=True`` builds
     a session for folder batches (see :func:`throughput_layout`); the default suits one image
     at a time. ``model_bytes``, when given, is the graph to run (a modified copy of the file's).
+    ``cores``: the cores a throughput session may use (None: all of this machine's; a Ray
+    worker passes the CPUs it was given).
     """
     available = set(ort.get_available_providers())
     reasons: list[str] = []
@@ -145,7 +149,8 @@ def create_session(model_path: Path, policy: str, *, throughput: bool = False,
         providers = [name] if short == "cpu" else [name, ORT_NAMES["cpu"]]
         try:
             session = ort.InferenceSession(model_bytes or str(model_path),
-                                           sess_options=_session_options(short, throughput),
+                                           sess_options=_session_options(short, throughput,
+                                                                         cores),
                                            providers=providers)
         except Exception as exc:  # ORT raises many types; each is a reason
             if short == "cpu":
@@ -242,14 +247,15 @@ class Classifier:
     """
 
     def __init__(self, model_path: Path, manifest: ModelManifest, provider: str = "auto",
-                 model_id: str | None = None, *, throughput: bool = False) -> None:
+                 model_id: str | None = None, *, throughput: bool = False,
+                 cores: int | None = None) -> None:
         self.model_path = Path(model_path)
         self.model_id = model_id or self.model_path.stem
         name = self.model_path.name
         if not self.model_path.is_file():
             raise ModelError(f"{name}: model file not found ({self.model_path})")
         self.session, self.provider = create_session(self.model_path, provider,
-                                                     throughput=throughput)
+                                                     throughput=throughput, cores=cores)
         self.io = inspect_io(self.session, manifest, name)
         if self.io.input_size != manifest.preprocessing.input_size:
             manifest = manifest.with_input_size(self.io.input_size)
@@ -259,11 +265,12 @@ class Classifier:
             raise ModelError(f"{name}: its labels list has {len(self.labels)} entries but the "
                              f"model outputs {self.io.num_classes} classes")
         on_cpu = self.provider.active == "cpu"
-        self.lanes = throughput_layout()[0] if throughput and on_cpu else 1
+        self.lanes = throughput_layout(cores)[0] if throughput and on_cpu else 1
         """How many threads should call :meth:`run` at once for the best throughput."""
         self._lock: contextlib.AbstractContextManager = (
             contextlib.nullcontext() if on_cpu else threading.Lock())
         self._throughput = throughput
+        self._cores = cores
         self._cam_lock = threading.Lock()
         self._cam_head: CamHead | None = None
         self._cam_checked = False
@@ -299,7 +306,7 @@ class Classifier:
             return None
         self.session, self.provider = create_session(
             self.model_path, self.provider.requested, throughput=self._throughput,
-            model_bytes=with_feature_output(model, head))
+            cores=self._cores, model_bytes=with_feature_output(model, head))
         return head
 
     def run_with_cam(self, batch: np.ndarray) -> tuple[np.ndarray, list[ActivationMaps] | None]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from resnet_desktop.core.batch.cluster import ClusterOptions, RayPipeline
 from resnet_desktop.core.batch.export import CsvExport, JsonExport, Provenance
 from resnet_desktop.core.batch.results_store import open_results_store
 from resnet_desktop.core.batch.run import (
@@ -83,6 +84,8 @@ class TagRequest:
     embed: bool = False
     """Write the keywords into the images themselves (JPEG, TIFF, PNG, WebP; other formats
     get a sidecar), journaled for undo."""
+    cluster: ClusterOptions | None = None
+    """Decode and classify on a Ray cluster (``tag --ray``); everything else stays here."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,11 @@ def tag_folder(classifier: Classifier, request: TagRequest, sink: TagSink | None
     provenance = replace(model.provenance(request.folder, request.options.top_k,
                                           request.min_confidence),
                          vocabulary_sha256=request.vocabulary.sha256)
+    # Before anything is opened: a missing Ray stops the run here.
+    pipeline = (RayPipeline(classifier, model.sha256, request.cluster,
+                            max_pixels=request.options.max_pixels,
+                            cancel=cancel or CancelToken(), pause=pause)
+                if request.cluster is not None else None)
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         if report is not None or embedder is not None:
@@ -192,7 +200,7 @@ def tag_folder(classifier: Classifier, request: TagRequest, sink: TagSink | None
                    if report is not None or embedder is not None else None)
         run = BatchRun(classifier, request.folder, request.options, store=store,
                        model_key=model_fingerprint(model.sha256, classifier.manifest),
-                       cancel=cancel, pause=pause)
+                       cancel=cancel, pause=pause, pipeline=pipeline)
         for record in run:
             if csv_out is not None:
                 csv_out.write(record)
