@@ -54,6 +54,9 @@ EXCLUDED_PYTHON_MODULES = (
     # Python's readline module links GNU readline, which is GPL-3.0: nothing the app does reads
     # lines interactively, and packaging/licences.py has no entry for it on purpose.
     "readline",
+    # `tag --ray` (the cluster extra): a cluster's nodes run it from a pip install, never from
+    # the frozen app, which then says the extra is missing.
+    "ray", "pyarrow",
 )
 
 # Qt plugin folders the app never loads (bundle paths under PySide6/Qt/plugins).
