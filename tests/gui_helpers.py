@@ -1,14 +1,12 @@
 """Qt test helpers shared by the GUI tests: real drag-and-drop events, a responsiveness probe,
-an engine that counts its classifications, a tiny colour classifier and solid-colour images."""
+an engine that counts its classifications and solid-colour images."""
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
 
-import modelgen
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -99,17 +97,7 @@ class CountingEngine(Engine):
 
 
 COLOURS = ("red", "green", "blue", "crimson", "lime", "navy")
-
-
-def colour_model(folder: Path, classes: tuple[str, ...] = COLOURS, name: str = "Colours") -> Path:
-    """A tiny classifier with a labels file and a sidecar manifest: red images are "red"."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name.lower()}.onnx"
-    modelgen.colour_classifier(path, classes=classes)
-    modelgen.write_labels(folder / f"{name.lower()}-labels.txt", classes)
-    path.with_suffix(".json").write_text(json.dumps(
-        {"name": name, "labels": f"{name.lower()}-labels.txt", "license": "CC0-1.0"}))
-    return path
+"""Six classes, so that a darker shade of a colour is a class of its own."""
 
 
 def solid(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> Path:

@@ -20,16 +20,6 @@ pytestmark = pytest.mark.gui
 CLASSES = ("red", "green", "blue")
 
 
-def colour_model(folder: Path, name: str = "colours") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.onnx"
-    modelgen.colour_classifier(path, classes=CLASSES)
-    modelgen.write_labels(folder / "labels.txt", CLASSES)
-    path.with_suffix(".json").write_text(json.dumps({"name": name.title(),
-                                                     "labels": "labels.txt"}))
-    return path
-
-
 @pytest.fixture
 def service(qtbot):
     svc = InferenceService(ModelService(CountingEngine()))
@@ -45,7 +35,7 @@ def red_png(tmp_path: Path) -> Path:
 
 
 def test_load_then_classify_a_file(qtbot, service, tmp_path, red_png):
-    model = colour_model(tmp_path)
+    model = modelgen.colour_model(tmp_path)
     with qtbot.waitSignal(service.model_loaded, timeout=10_000) as loaded:
         load_id = service.load_model(str(model), "cpu")
     request_id, info = loaded.args
@@ -65,7 +55,7 @@ def test_load_then_classify_a_file(qtbot, service, tmp_path, red_png):
 
 def test_images_without_a_file(qtbot, service, tmp_path):
     with qtbot.waitSignal(service.model_loaded, timeout=10_000):
-        service.load_model(str(colour_model(tmp_path)))
+        service.load_model(str(modelgen.colour_model(tmp_path)))
     image = QImage(30, 20, QImage.Format.Format_ARGB32)
     image.fill(QColor(0, 255, 0))
     with qtbot.waitSignal(service.result_ready, timeout=10_000) as ready:
@@ -82,7 +72,7 @@ def test_images_without_a_file(qtbot, service, tmp_path):
 
 def test_a_bad_file_is_a_result_with_an_error(qtbot, service, tmp_path):
     with qtbot.waitSignal(service.model_loaded, timeout=10_000):
-        service.load_model(str(colour_model(tmp_path)))
+        service.load_model(str(modelgen.colour_model(tmp_path)))
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     with qtbot.waitSignal(service.result_ready, timeout=10_000) as ready:
@@ -94,7 +84,7 @@ def test_an_image_sent_before_the_model_waits_for_it(qtbot, service, tmp_path, r
     classify_id = service.classify_path(red_png)
     assert service.has_pending_classification()
     with qtbot.waitSignal(service.result_ready, timeout=10_000) as ready:
-        service.load_model(str(colour_model(tmp_path)))
+        service.load_model(str(modelgen.colour_model(tmp_path)))
     assert ready.args[0] == classify_id
     assert not service.has_pending_classification()
 
@@ -124,8 +114,8 @@ def test_newest_request_wins_and_stale_results_are_dropped(qtbot, service, tmp_p
 
 
 def test_a_newer_model_request_supersedes_an_older_one(qtbot, service, tmp_path):
-    first = colour_model(tmp_path / "a", "first")
-    second = colour_model(tmp_path / "b", "second")
+    first = modelgen.colour_model(tmp_path / "a", name="first")
+    second = modelgen.colour_model(tmp_path / "b", name="second")
     loaded: list[str] = []
     service.model_loaded.connect(lambda _id, info: loaded.append(info.id))
     service.load_model(str(first))
@@ -150,7 +140,7 @@ def test_a_load_failure_is_a_message(qtbot, service, tmp_path):
 
 def test_forget_image_drops_the_answer_still_coming(qtbot, service, tmp_path, red_png):
     with qtbot.waitSignal(service.model_loaded, timeout=10_000):
-        service.load_model(str(colour_model(tmp_path)))
+        service.load_model(str(modelgen.colour_model(tmp_path)))
     answers: list[int] = []
     service.result_ready.connect(lambda request_id, _result: answers.append(request_id))
     service.classify_path(red_png)
@@ -164,7 +154,7 @@ def test_forget_image_drops_the_answer_still_coming(qtbot, service, tmp_path, re
 def test_shutdown_is_prompt_and_idempotent(qtbot, tmp_path):
     service = InferenceService()
     with qtbot.waitSignal(service.model_loaded, timeout=10_000):
-        service.load_model(str(colour_model(tmp_path)))
+        service.load_model(str(modelgen.colour_model(tmp_path)))
     assert service.shutdown(1000)
     assert service.shutdown(1000)
 
@@ -182,7 +172,7 @@ def test_an_image_queued_when_another_model_is_chosen_gets_the_new_models_answer
     service.classify_path(red_png)
     qtbot.waitUntil(lambda: service.engine.classified == 1, timeout=10_000)  # it is running
     queued = service.classify_path(red_png)
-    second = colour_model(tmp_path / "new", "second")
+    second = modelgen.colour_model(tmp_path / "new", name="second")
     with qtbot.waitSignal(service.result_ready, timeout=20_000) as ready:
         service.load_model(str(second))
     assert ready.args[0] == queued

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import modelgen
 import pytest
-from gui_helpers import colour_model, solid
+from gui_helpers import COLOURS, solid
 from PySide6.QtWidgets import QScrollArea
 
 from resnet_desktop.gui.main_window import MainWindow
@@ -34,7 +35,7 @@ def test_every_panel_is_a_tab(window):
 
 
 def test_a_loaded_model_reaches_the_info_panel(qtbot, window, tmp_path):
-    model = colour_model(tmp_path / "models")
+    model = modelgen.colour_model(tmp_path / "models", COLOURS)
     with qtbot.waitSignal(window.info_panel.facts_ready, timeout=20_000) as blocker:
         assert window.select_model(str(model), "cpu")
     facts = blocker.args[0]
@@ -43,7 +44,7 @@ def test_a_loaded_model_reaches_the_info_panel(qtbot, window, tmp_path):
 
 
 def test_a_camera_snapshot_sent_to_the_main_pane_is_classified(qtbot, window, tmp_path):
-    model = colour_model(tmp_path / "models")
+    model = modelgen.colour_model(tmp_path / "models", COLOURS)
     with qtbot.waitSignal(window.model_changed, timeout=10_000):
         window.select_model(str(model), "cpu")
     snapshot = solid(tmp_path / "snapshot.png", (0, 0, 255))
@@ -55,7 +56,7 @@ def test_a_camera_snapshot_sent_to_the_main_pane_is_classified(qtbot, window, tm
 
 
 def test_an_imported_model_joins_my_models_and_loads(qtbot, window, tmp_path):
-    model = colour_model(tmp_path / "models")
+    model = modelgen.colour_model(tmp_path / "models", COLOURS)
     dialog = window.import_model()
     assert isinstance(dialog, ModelImportDialog) and dialog.isVisible()
     with qtbot.waitSignal(window.model_changed, timeout=10_000) as blocker:
@@ -72,7 +73,7 @@ def test_the_pickers_add_button_opens_the_import_form(qtbot, window):
 
 
 def test_batch_double_click_opens_the_image_in_the_main_pane(qtbot, window, tmp_path):
-    model = colour_model(tmp_path / "models")
+    model = modelgen.colour_model(tmp_path / "models", COLOURS)
     with qtbot.waitSignal(window.model_changed, timeout=10_000):
         window.select_model(str(model), "cpu")
     window.tabs.setCurrentIndex(_tab_titles(window).index("Batch"))

@@ -10,7 +10,7 @@ import modelgen
 import onnxruntime
 import PySide6
 import pytest
-from gui_helpers import CountingEngine, GuiProbe, colour_model, drag_enter, drop, solid
+from gui_helpers import CountingEngine, GuiProbe, drag_enter, drop, solid
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl, qVersion
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QLabel
@@ -48,7 +48,7 @@ def window(qtbot, tmp_path: Path):
 @pytest.fixture
 def colours_window(qtbot, window: MainWindow, tmp_path: Path) -> MainWindow:
     """A window with the colour model loaded."""
-    model = colour_model(tmp_path / "models")
+    model = modelgen.colour_model(tmp_path / "models", COLOURS, license="CC0-1.0")
     with qtbot.waitSignal(window.model_changed, timeout=10_000):
         assert window.select_model(str(model))
     return window
@@ -140,7 +140,7 @@ def test_switching_models_reclassifies_the_current_image(qtbot, colours_window, 
     with qtbot.waitSignal(window.result_shown, timeout=10_000):
         drop(window.pane, [images["red"]])
     assert window.chart.labels() == RED_TOP5
-    greek = colour_model(tmp_path / "greek", GREEK, "Greek")
+    greek = modelgen.colour_model(tmp_path / "greek", GREEK, name="greek", license="CC0-1.0")
     changes = []
     window.model_changed.connect(lambda model, provider: changes.append((model, provider)))
     with qtbot.waitSignal(window.result_shown, timeout=10_000) as shown:
@@ -246,7 +246,8 @@ def test_a_gpu_that_cannot_start_is_shown_with_the_reason(qtbot, window, tmp_pat
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this ONNX Runtime has CUDA: no fall-back to show")
     with qtbot.waitSignal(window.model_changed, timeout=10_000) as changed:
-        window.select_model(str(colour_model(tmp_path / "m")), "cuda")
+        model = modelgen.colour_model(tmp_path / "m", COLOURS, license="CC0-1.0")
+        window.select_model(str(model), "cuda")
     assert changed.args[1] == "cuda"
     assert window.provider_label.text() == "CPU (GPU unavailable)"
     assert "CUDAExecutionProvider" in window.provider_label.toolTip()
@@ -268,7 +269,7 @@ def test_add_tab_show_image_path_and_current_model(qtbot, colours_window, images
 
 
 def test_settings_are_kept_between_runs(qtbot, tmp_path, images):
-    model = colour_model(tmp_path / "models")
+    model = modelgen.colour_model(tmp_path / "models", COLOURS, license="CC0-1.0")
     first = MainWindow()
     qtbot.addWidget(first)
     first.show()

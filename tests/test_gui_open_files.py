@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import modelgen
 import pytest
-from gui_helpers import CountingEngine, colour_model, solid
+from gui_helpers import COLOURS, CountingEngine, solid
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication
@@ -50,8 +51,9 @@ def test_image_paths_on_the_command_line_open_with_the_first_shown(qapp, tmp_pat
     safety_net.setSingleShot(True)
     safety_net.timeout.connect(qapp.quit)
     safety_net.start(20_000)
+    model = modelgen.colour_model(tmp_path / "m", COLOURS)
     try:
-        code = app.run(["--model", str(colour_model(tmp_path / "m")), "--provider", "cpu",
+        code = app.run(["--model", str(model), "--provider", "cpu",
                         str(red), "-platform", "offscreen", str(green)])
     finally:
         safety_net.stop()
@@ -66,7 +68,7 @@ def colours_window(qtbot, tmp_path: Path) -> MainWindow:
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.model_changed, timeout=10_000):
-        assert window.select_model(str(colour_model(tmp_path / "models")))
+        assert window.select_model(str(modelgen.colour_model(tmp_path / "models", COLOURS)))
     yield window
     window.close()
 
