@@ -15,8 +15,9 @@ DISPLAY_NAME = "ResNet Desktop"
 BUNDLE_ID = "org.resnetdesktop.ResNetDesktop"
 """macOS CFBundleIdentifier; the camera permission the user grants is stored against it."""
 PUBLISHER = "ResNet Desktop contributors"
-SIZE_LIMIT_MB = 350
-"""The Linux bundle must stay under this many MB unpacked (CI fails above it)."""
+SIZE_LIMIT_MB = 400
+"""The Linux bundle must stay under this many MB unpacked (CI fails above it). 350 until the
+built-in model (18 MB), exiv2 for embedded keywords (20 MB) and lxml (10 MB) came in."""
 
 # The Qt modules the app imports (tests/test_packaging.py checks every `PySide6.QtX` import in
 # resnet_desktop/ is listed), plus the ones those import: PySide6.QtMultimedia imports
@@ -49,7 +50,8 @@ EXCLUDED_PYTHON_MODULES = (
     "tkinter", "_tkinter", "pytest", "_pytest", "pytestqt", "pluggy", "skimage", "scipy",
     "matplotlib", "pandas", "IPython", "jedi", "torch", "sympy", "ruff", "PyInstaller",
     "setuptools", "pkg_resources", "pip", "wheel", "lazy_loader", "imageio", "tifffile",
-    "networkx", "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
+    "networkx", "ray", "onnxruntime.transformers", "onnxruntime.quantization",
+    "onnxruntime.tools",
     "onnxruntime.datasets", "onnx.reference", "onnx.backend",
     # Python's readline module links GNU readline, which is GPL-3.0: nothing the app does reads
     # lines interactively, and packaging/licences.py has no entry for it on purpose.

@@ -6,7 +6,7 @@
 #   2. --screenshot with the real model from ../shared/models on a real photo (scikit-image's
 #      coffee.png from the repository's .venv), skipped with the reason when either is absent.
 # It prints the bundle's size and fails if the self-test or the screenshot fails or the bundle
-# is over 350 MB unpacked.
+# is over 400 MB unpacked (bundle_rules.SIZE_LIMIT_MB).
 #
 #   bash packaging/ci_smoke.sh
 # Environment: PYTHON (default python3), RESNET_DESKTOP_SHARED (default ../shared),
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-LIMIT_MB=350
+LIMIT_MB=400
 PYTHON="${PYTHON:-python3}"
 SHARED="${RESNET_DESKTOP_SHARED:-$ROOT/../shared}"
 MODEL="$SHARED/models/efficientnet-lite0.onnx"
