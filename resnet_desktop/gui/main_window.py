@@ -272,6 +272,10 @@ class MainWindow(QMainWindow):
         self.picker.add_model_requested.connect(self.import_model)
         self.picker.message.connect(lambda text, error: self.notify(text, error=error))
         self.download_bar.cancel_requested.connect(self.cancel_download)
+        # The last inference time is the Classify tab's; other tabs show their own rates.
+        self.tabs.currentChanged.connect(
+            lambda index: self.timing_label.setVisible(
+                self.tabs.widget(index) is self.classify_view))
         self.models.download_started.connect(self.download_bar.start)
         self.models.download_progressed.connect(self.download_bar.update_progress)
         self.models.download_ended.connect(self._on_download_ended)

@@ -41,7 +41,7 @@ from resnet_desktop.core.sidecars.undo_journal import undoable_runs
 from resnet_desktop.core.sidecars.xmp import SidecarReport
 from resnet_desktop.gui.batch import jobs
 from resnet_desktop.gui.batch.dialogs import SidecarPreviewDialog
-from resnet_desktop.gui.batch.results import RECORD_ROLE, BatchResultsModel, make_proxy
+from resnet_desktop.gui.batch.results import ERROR, RECORD_ROLE, BatchResultsModel, make_proxy
 from resnet_desktop.gui.batch.view import BatchView, extensions_text
 from resnet_desktop.gui.models.picker import provider_choices
 from resnet_desktop.gui.settings import app_settings
@@ -204,7 +204,8 @@ class BatchPanel(BatchView):
         self._last_options = BatchOptions(recursive=self.recursive.isChecked(),
                                           extensions=extensions, top_k=self.top_k.value())
         self.results.clear()
-        self.progress_bar.setRange(0, 0)
+        self.table.setColumnHidden(ERROR, True)
+        self.show_counting(0, 0)
         self.rate_label.setText("")
         self.status.setText("Starting…")
         self._running = True
@@ -304,6 +305,7 @@ class BatchPanel(BatchView):
             self.pause_button.setText("Resume")
             if self._running:
                 self.status.setText("Paused")
+                self._show_progress(self._progress)  # no time left while paused
         else:
             self._pause.resume()
             self.pause_button.setText("Pause")
@@ -326,6 +328,8 @@ class BatchPanel(BatchView):
             self.status.setText(text)
         elif isinstance(payload, jobs.RecordsChunk):
             self.results.append(list(payload.records))
+            if any(record.error for record in payload.records):
+                self.table.setColumnHidden(ERROR, False)  # labels get the width until then
             self._show_progress(payload.progress)
             self.records_added.emit(payload.progress)
 
@@ -344,14 +348,12 @@ class BatchPanel(BatchView):
 
     def _show_progress(self, progress: BatchProgress) -> None:
         self._progress = progress
-        total = progress.total if progress.total is not None else 0
-        self.progress_bar.setRange(0, max(total, progress.done, 1) if total else 0)
-        self.progress_bar.setValue(progress.done)
+        self.show_counting(progress.done, progress.total or 0)
         parts = []
         if progress.rate > 0:
             parts.append(f"{progress.rate:.1f} images/s")
         left = progress.remaining_seconds
-        if left is not None and self._running:
+        if left is not None and self._running and not self.pause_button.isChecked():
             parts.append(f"{format_duration(left)} left")
         self.rate_label.setText(" · ".join(parts))
 
@@ -367,7 +369,7 @@ class BatchPanel(BatchView):
         self._running = False
         self._show_progress(progress)
         if progress.total == 0:
-            self.progress_bar.setRange(0, 1)
+            self.show_idle("No images")
         self.status.setText("Done. " + self._summary(progress))
         self._update_state()
         self.batch_finished.emit(progress)
@@ -390,8 +392,7 @@ class BatchPanel(BatchView):
     def _on_failed(self, message: str) -> None:
         if self._running:
             self._running = False
-            self.progress_bar.setRange(0, 1)
-            self.progress_bar.setValue(0)
+            self.show_idle()
         self.status.setText("")
         show_error(self.error, message)
         self._update_state()

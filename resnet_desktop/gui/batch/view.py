@@ -27,11 +27,28 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_desktop.core.engine import EXTENSIONS, SidecarNaming
+from resnet_desktop.gui.batch.results import ERROR
 from resnet_desktop.gui.widgets.inline_errors import error_label
+
+IDLE_TEXT = "Not started"
+"""The progress bar's text before a run (instead of "0 of 1")."""
+SUMMARY_SHOWN = 4
+"""How many extensions the summary names before "and N more"."""
 
 
 def extensions_text(extensions: tuple[str, ...]) -> str:
     return ", ".join(e.lstrip(".") for e in extensions)
+
+
+def extensions_summary(text: str) -> str:
+    """``jpg, jpeg, png, webp and 10 more`` for the extensions field's text."""
+    names = [part.strip().lstrip(".") for part in text.replace(";", ",").split(",")
+             if part.strip().lstrip(".")]
+    if not names:
+        return "none"
+    if len(names) <= SUMMARY_SHOWN + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:SUMMARY_SHOWN])} and {len(names) - SUMMARY_SHOWN} more"
 
 
 
@@ -55,9 +72,11 @@ class BatchView(QWidget):
                                    (self.progress_bar, 1), self.rate_label))
         layout.addWidget(self.filter_edit)
         layout.addWidget(self.table, 1)
+        # Two rows, so that every control fits an 800-pixel-wide window.
+        layout.addLayout(self._row(QLabel("Sidecar name", self), self.naming_combo,
+                                   self.embed_box, None, self.write_xmp_button))
         layout.addLayout(self._row(self.export_csv_button, self.export_json_button, None,
-                                   QLabel("Sidecar name", self), self.naming_combo,
-                                   self.embed_box, self.write_xmp_button, self.undo_button))
+                                   self.undo_button))
         layout.addWidget(self.status)
         layout.addWidget(self.error)
 
@@ -83,6 +102,16 @@ class BatchView(QWidget):
         self.extensions = QLineEdit(extensions_text(EXTENSIONS), self)
         self.extensions.setAccessibleName("File extensions")
         self.extensions.setToolTip("File extensions to include, separated by commas")
+        self.extensions.hide()
+        self.extensions_label = QLabel(self)
+        self.extensions_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.extensions_label.setAccessibleName("File types")
+        self.extensions_button = QPushButton("Edit…", self)
+        self.extensions_button.setCheckable(True)
+        self.extensions_button.setToolTip("Choose which file extensions the batch reads")
+        self.extensions_button.toggled.connect(self._edit_extensions)
+        self.extensions.textChanged.connect(self._update_extensions_summary)
+        self._update_extensions_summary()
 
         self.model_label = QLabel(self)
         self.model_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -109,10 +138,8 @@ class BatchView(QWidget):
         self.pause_button.setCheckable(True)
         self.cancel_button = QPushButton("Cancel", self)
         self.progress_bar = QProgressBar(self)
-        self.progress_bar.setFormat("%v of %m")
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(0)
         self.progress_bar.setTextVisible(True)
+        self.show_idle()
         self.rate_label = QLabel(self)
         self.rate_label.setTextFormat(Qt.TextFormat.PlainText)
 
@@ -136,13 +163,17 @@ class BatchView(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((260, 150, 90, 280)):
+        for column, width in enumerate((220, 140, 90, 260)):
             header.resizeSection(column, width)
+        self.table.setColumnHidden(ERROR, True)  # shown once a file could not be read
 
     def _build_outputs(self) -> None:
         self.export_csv_button = QPushButton("Export CSV…", self)
         self.export_json_button = QPushButton("Export JSON…", self)
         self.naming_combo = QComboBox(self)
+        self.naming_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.naming_combo.setMinimumContentsLength(22)
         self.naming_combo.setAccessibleName("Sidecar file name")
         for naming in SidecarNaming:
             self.naming_combo.addItem(f"{naming.example} ({naming.readers})", naming.value)
@@ -166,15 +197,39 @@ class BatchView(QWidget):
         form.addWidget(QLabel("Folder", self), 0, 0)
         form.addLayout(self._row((self.folder_edit, 1), self.choose_button), 0, 1, 1, 3)
         form.addWidget(self.recursive, 1, 1)
-        form.addWidget(QLabel("Extensions", self), 1, 2)
-        form.addWidget(self.extensions, 1, 3)
-        form.addWidget(QLabel("Model", self), 2, 0)
-        form.addWidget(self.model_label, 2, 1, 1, 3)
-        form.addWidget(QLabel("Labels per image", self), 3, 0)
-        form.addWidget(self.top_k, 3, 1)
-        form.addWidget(QLabel("Tag at or above", self), 3, 2)
-        form.addWidget(self.min_confidence, 3, 3)
+        form.addWidget(QLabel("File types", self), 1, 2)
+        form.addLayout(self._row((self.extensions_label, 1), self.extensions_button), 1, 3)
+        form.addWidget(self.extensions, 2, 2, 1, 2)
+        form.addWidget(QLabel("Model", self), 3, 0)
+        form.addWidget(self.model_label, 3, 1, 1, 3)
+        form.addWidget(QLabel("Labels per image", self), 4, 0)
+        form.addWidget(self.top_k, 4, 1)
+        form.addWidget(QLabel("Tag at or above", self), 4, 2)
+        form.addWidget(self.min_confidence, 4, 3)
         form.setColumnStretch(1, 1)
         form.setColumnStretch(3, 1)
         return form
 
+    # -- what the panel calls ------------------------------------------------------------------
+
+    def show_idle(self, text: str = IDLE_TEXT) -> None:
+        """The progress bar with no run: empty, saying ``text`` instead of "0 of 1"."""
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat(text)
+
+    def show_counting(self, done: int, total: int) -> None:
+        """``done of total`` (a busy bar while the total is unknown, ``total`` 0)."""
+        self.progress_bar.setFormat("%v of %m")
+        self.progress_bar.setRange(0, max(total, done, 1) if total else 0)
+        self.progress_bar.setValue(done)
+
+    def _edit_extensions(self, shown: bool) -> None:
+        self.extensions.setVisible(shown)
+        self.extensions_button.setText("Done" if shown else "Edit…")
+        if shown:
+            self.extensions.setFocus()
+
+    def _update_extensions_summary(self) -> None:
+        self.extensions_label.setText(extensions_summary(self.extensions.text()))
+        self.extensions_label.setToolTip(self.extensions.text())

@@ -177,24 +177,28 @@ class CameraPanel(QWidget):
 
         self.snapshot_view = QLabel("No snapshot yet")
         self.snapshot_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.snapshot_view.setMinimumSize(_THUMBNAIL_WIDTH, _THUMBNAIL_WIDTH * 3 // 4)
-        self.snapshot_view.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        # Small enough that the whole tab fits an 800×600 window; larger when there is room.
+        self.snapshot_view.setMinimumSize(_THUMBNAIL_WIDTH * 2 // 3, _THUMBNAIL_WIDTH // 2)
+        self.snapshot_view.setSizePolicy(QSizePolicy.Policy.Preferred,
+                                         QSizePolicy.Policy.Preferred)
         self.result_caption = QLabel()
         self.chart = Top5Chart()
-        self.chart.clear("Take a snapshot (Space) or turn on Live")
         self.save_button = QPushButton("Save snapshot…")
         self.save_button.clicked.connect(self._on_save_clicked)
         self.send_button = QPushButton("Show in main pane")
         self.send_button.setToolTip("Open the snapshot in the main image pane")
         self.send_button.clicked.connect(self.send_snapshot)
-        actions = QHBoxLayout()
+        actions = QVBoxLayout()
         actions.addWidget(self.save_button)
         actions.addWidget(self.send_button)
+        actions.addStretch(1)
+        snapshot_row = QHBoxLayout()
+        snapshot_row.addWidget(self.snapshot_view, 1)
+        snapshot_row.addLayout(actions)
         right = QVBoxLayout()
-        right.addWidget(self.snapshot_view)
+        right.addLayout(snapshot_row)
         right.addWidget(self.result_caption)
         right.addWidget(self.chart, 1)
-        right.addLayout(actions)
 
         columns = QHBoxLayout()
         columns.addLayout(left, 3)
@@ -472,6 +476,10 @@ class CameraPanel(QWidget):
         running = self._state.running
         self.snapshot_button.setEnabled(running)
         self.live_button.setEnabled(running or self.live_button.isChecked())
+        if self.chart.result() is None and not self.chart.is_pending():
+            # The hint names only what can be done now.
+            self.chart.clear("Take a snapshot (Space) or turn on Live" if running
+                             else "Snapshots and Live start once a camera is on")
         has_snapshot = self._snapshot_image is not None
         self.save_button.setEnabled(has_snapshot)
         self.send_button.setEnabled(has_snapshot)
