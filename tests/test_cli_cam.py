@@ -89,3 +89,24 @@ def test_model_without_maps_says_so_once_and_still_classifies(capsys, tmp_path):
     assert [r["top"][0]["label"] for r in records] == ["red", "green"]
     assert all("cam" not in r for r in records)
     assert not (tmp_path / "o").exists()
+
+
+def test_big_photo_png_is_capped_and_a_bad_file_does_not_stop_the_others(capsys, tmp_path):
+    model = tmp_path / "tiny.onnx"
+    modelgen.resnet(model, blocks=(1, 1, 1, 1), num_classes=3)
+    modelgen.write_labels(tmp_path / "tiny.txt", ["a", "b", "c"])
+    (tmp_path / "tiny.json").write_text(json.dumps({"labels": "tiny.txt"}))
+    big = tmp_path / "big.png"
+    Image.new("RGB", (3000, 1500), (90, 140, 200)).save(big)
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("not a photo")
+    code, out, err = run_cli(capsys, "classify", "-m", model, "--json", "--cam", tmp_path / "o",
+                             broken, big)
+    assert code == 1 and "broken.jpg" in err
+    records = json.loads(out)
+    assert "cam" not in records[0] and "error" in records[0]
+    x, y = records[1]["cam"]["peak"]
+    assert 0 <= x < 3000 and 0 <= y < 1500  # the original photo's pixels
+    with Image.open(tmp_path / "o" / "big.cam.png") as png:
+        assert png.size == (2048, 1024)
+    assert not (tmp_path / "o" / "broken.cam.png").exists()
