@@ -164,3 +164,12 @@ def test_any_tab_at_any_size(qapp, tmp_path, photos, tab, caplog):
 def test_a_bad_size_is_a_usage_error(qapp, tmp_path, capsys):
     assert app.run(["--screenshot", str(tmp_path / "x.png"), "--size", "800by600"]) == 2
     assert "'800by600' is not a size like 800x600" in capsys.readouterr().err
+
+
+def test_a_tab_named_like_a_command_still_opens_the_window(qapp, tmp_path, photos):
+    """``--tab info`` and ``--tab compare`` are values, not the info and compare commands."""
+    from resnet_desktop.cli import main
+
+    out = tmp_path / "compare.png"
+    assert main(["--screenshot", str(out), "--tab", "compare", str(photos["coffee"])]) == 0
+    assert pixel_spread(out) > 10

@@ -37,10 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = frozenset({"classify", "models", "tag", "info", "validate", "import", "compare"})
+# The window's options that take a value: "--tab info" is not the info command.
+GUI_VALUE_OPTIONS = frozenset({"--model", "--image", "--provider", "--screenshot", "--timeout",
+                               "--size", "--tab", "--self-test-report"})
+
+
 def _is_gui_invocation(argv: Sequence[str]) -> bool:
-    commands = {"classify", "models", "tag", "info", "validate", "import", "compare"}
-    return not any(arg in commands for arg in argv if not arg.startswith("-")) and not any(
-        arg in ("-h", "--help", "--version") for arg in argv)
+    """No subcommand among the positional arguments (the images "Open with" hands over)."""
+    if any(arg in ("-h", "--help", "--version") for arg in argv):
+        return False
+    tokens = iter(argv)
+    for token in tokens:
+        if token in GUI_VALUE_OPTIONS:
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return token not in COMMANDS
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
