@@ -10,16 +10,23 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
 import pytest
 from cli_runner import run_cli
 from modelgen import colour_model
+from recording_sink import RecordingSink
 from sample_images import bad_folder, numbered_folder
 
 from resnet_desktop.core.batch import cluster
-from resnet_desktop.core.batch.cluster import ClassifyWorker, ClusterError, ClusterOptions
+from resnet_desktop.core.batch.cluster import (
+    LOCAL,
+    ClassifyWorker,
+    ClusterError,
+    ClusterOptions,
+)
 from resnet_desktop.core.batch.run import BatchOptions
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.operations.tag_folder import TagRequest
@@ -32,12 +39,13 @@ needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
 
 
 @pytest.fixture(scope="module")
-def local_ray():
+def local_ray() -> str:
+    """A running 2-CPU cluster's address (as ``ray start --head`` leaves one)."""
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, configure_logging=False,
              logging_level=logging.ERROR)
-    yield ray
+    yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
 
@@ -77,7 +85,7 @@ def test_a_folder_on_ray_gives_the_records_of_a_local_run(tmp_path, local_ray, s
     engine.tag_folder(shared_model, "cpu", TagRequest(folder, options, json=tmp_path / "l.json"))
     result = engine.tag_folder(shared_model, "cpu", TagRequest(
         folder, options, json=tmp_path / "r.json",
-        cluster=ClusterOptions(ship_bytes=ship_bytes, batch_size=4)))
+        cluster=ClusterOptions(local_ray, ship_bytes=ship_bytes, batch_size=4)))
 
     local, clustered = _records(tmp_path / "l.json"), _records(tmp_path / "r.json")
     _assert_same(local, clustered)
@@ -93,7 +101,7 @@ def test_a_worker_killed_mid_run_is_retried_and_every_file_gets_one_record(
     model = colour_model(tmp_path / "model")
     folder = numbered_folder(tmp_path, 12)
     request = TagRequest(folder, BatchOptions(top_k=1), csv=tmp_path / "out.csv",
-                         cluster=ClusterOptions(batch_size=3))
+                         cluster=ClusterOptions(local_ray, batch_size=3))
     marker = tmp_path / "killed"
 
     class DiesOnce(ClassifyWorker):
@@ -118,13 +126,48 @@ def test_a_worker_killed_mid_run_is_retried_and_every_file_gets_one_record(
     assert (result.progress.classified, result.progress.failed) == (12, 0)
 
     again = engine.tag_folder(model, "cpu", TagRequest(folder, BatchOptions(top_k=1),
-                                                       cluster=ClusterOptions()))
+                                                       cluster=ClusterOptions(local_ray)))
     assert (again.progress.cached, again.progress.classified) == (12, 0)
 
 
 @needs_ray
+def test_the_cluster_going_away_ends_the_run_with_what_to_do_and_a_rerun_resumes(
+        tmp_path, local_ray, monkeypatch):
+    model = colour_model(tmp_path / "model")
+    folder = numbered_folder(tmp_path, 12)
+
+    class KillsItsNode(ClassifyWorker):
+        """Kills the node it runs on (its raylet: Ray starts workers as the raylet's children)
+        once the first files are done, as a cluster whose head or node goes away."""
+
+        def __call__(self, batch):
+            if any(str(p).endswith("img_007.jpg") for p in batch["path"]):
+                os.kill(os.getppid(), signal.SIGKILL)
+            return super().__call__(batch)
+
+    monkeypatch.setattr(cluster, "ClassifyWorker", KillsItsNode)
+    sink = RecordingSink()
+    engine = Engine()
+    with pytest.raises(ClusterError, match=r"running the same command again resumes"):
+        # A Ray of its own (`local`): the node it kills is not the other tests' cluster.
+        engine.tag_folder(model, "cpu", TagRequest(folder, BatchOptions(top_k=1),
+                                                   cluster=ClusterOptions(LOCAL, batch_size=3)),
+                          sink)
+    done_before = [path for kind, (path, _) in sink.events[1:] if kind == "record"]
+    assert done_before == [f"img_{i:03d}.jpg" for i in range(len(done_before))]
+    assert len(done_before) < 12
+
+    monkeypatch.setattr(cluster, "ClassifyWorker", ClassifyWorker)
+    again = engine.tag_folder(model, "cpu", TagRequest(folder, BatchOptions(top_k=1),
+                                                       cluster=ClusterOptions(local_ray)))
+    assert (again.progress.cached, again.progress.classified) == (len(done_before),
+                                                                  12 - len(done_before))
+
+
+@needs_ray
 def test_tag_ray_on_the_command_line_writes_what_a_local_run_writes(tmp_path, local_ray,
-                                                                     capsys):
+                                                                     capsys, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", local_ray)  # what `--ray auto` joins first
     model = colour_model(tmp_path / "model")
     folder = numbered_folder(tmp_path, 5)
     code, _, err = run_cli(capsys, "tag", folder, "--model", model, "--provider", "cpu",

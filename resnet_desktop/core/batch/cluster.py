@@ -29,11 +29,14 @@ when a run asks for a cluster.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,7 +44,7 @@ import numpy as np
 
 from resnet_desktop.core.batch.pipeline import ClassifyPipeline, Outcome
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
-from resnet_desktop.core.foundation.errors import ResNetDesktopError
+from resnet_desktop.core.foundation.errors import ModelError, ResNetDesktopError
 from resnet_desktop.core.foundation.regular_file import open_regular
 from resnet_desktop.core.imaging.decode import DEFAULT_MAX_PIXELS, load_image
 from resnet_desktop.core.inference.classifier import Classifier
@@ -223,32 +226,105 @@ def _application_error(exc: BaseException) -> ResNetDesktopError | None:
     return None
 
 
-@contextmanager
-def _connected(address: str) -> Iterator[None]:
-    """Ray initialised for the run: started here (``local``), joined (``auto`` or an
-    address), or as this process already had it (then left as it was)."""
+@dataclass(frozen=True)
+class _Job:
+    """What the Ray driver process needs to run the model the parent opened."""
+
+    options: ClusterOptions
+    model_path: Path
+    model_id: str
+    sha256: str
+    manifest: ModelManifest
+    labels: tuple[Label, ...]
+    provider: str
+    max_pixels: int
+    worker: bytes
+    """The actor class, cloudpickled (a test's own subclass travels by value)."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _drive(connection: Connection, job: _Job) -> None:
+    """The Ray driver, in a process of its own (see :meth:`RayPipeline.chunks`).
+
+    Receives lists of ``(index, path)``, sends ``("batch", index, probabilities, errors)``
+    for each Ray Data batch, in order, then ``("done",)``; ``None`` ends it. A failure is sent
+    as ``("failed", kind, message)`` with ``kind`` "model" for a model that cannot run.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's; it stops us
+    signal.signal(signal.SIGTERM, _stop)  # ... with SIGTERM, and Ray is shut down
     import ray
-
-    if ray.is_initialized():
-        yield
-        return
     import ray.data
+    from ray import cloudpickle
 
-    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
-                              "configure_logging": False}
-    if address == LOCAL:
-        kwargs["address"] = LOCAL
-    else:
-        kwargs["address"] = address  # "auto" lets Ray read RAY_ADDRESS first
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    address = job.options.address
     try:
-        ray.init(**kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ClusterError(f"cannot reach the Ray cluster at {address!r}: "
-                           f"{str(exc).strip().splitlines()[0]}") from None
+        ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR,
+                 configure_logging=False)
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
+        connection.send(("failed", "connect", f"cannot reach the Ray cluster at {address!r}: "
+                                              f"{_first_line(exc)}"))
+        return
     try:
-        yield
+        payload = _ModelPayload(job.model_id, job.sha256, job.manifest, job.labels,
+                                job.provider, ray.put(job.model_path.read_bytes()))
+        worker = cloudpickle.loads(job.worker)
+        while (files := connection.recv()) is not None:
+            dataset = _dataset(files, payload, job, worker)
+            try:
+                for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                    connection.send(("batch", batch["index"], batch["probabilities"],
+                                     batch["error"]))
+            except Exception as exc:  # Ray wraps everything in its own types
+                own = _application_error(exc)
+                connection.send(("failed", "model" if own is not None else "cluster",
+                                 str(own) if own is not None else _first_line(exc)))
+                return
+            connection.send(("done",))
+    except (EOFError, BrokenPipeError):
+        pass  # the parent went away
     finally:
         ray.shutdown()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _dataset(files: list[tuple[int, str]], payload: _ModelPayload, job: _Job, worker: type):
+    """The window's Ray Data pipeline: paths (or, with ``ship_bytes``, the bytes read on this
+    node), then the pool of classifying actors, results in the paths' order."""
+    import ray
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.execution_options.preserve_order = True
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    opts = job.options
+    blocks = max(1, -(-len(files) // opts.batch_size))
+    dataset = ray.data.from_items([{"index": k, "path": path} for k, path in files],
+                                  override_num_blocks=blocks)
+    if opts.ship_bytes:
+        # Only this node sees the files: Ray's node-id label pins the reading stage here.
+        here = {"ray.io/node-id": ray.get_runtime_context().get_node_id()}
+        dataset = dataset.map_batches(_read_files, batch_size=opts.batch_size, num_cpus=0.5,
+                                      label_selector=here)
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    use_gpus = gpus > 0 and payload.provider != "cpu"
+    per_worker = max(1, opts.cpus_per_worker)
+    size = gpus if use_gpus else max(1, int(resources.get("CPU", 1)) // per_worker)
+    return dataset.map_batches(
+        worker, batch_size=opts.batch_size,
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size),
+        fn_constructor_kwargs={"payload": payload, "cores": per_worker,
+                               "max_pixels": job.max_pixels},
+        num_cpus=per_worker, num_gpus=1 if use_gpus else None)
 
 
 class RayPipeline:
@@ -273,9 +349,23 @@ class RayPipeline:
 
     def chunks(self, entries: Iterator[T], file_of: Callable[[T], Path | None]
                ) -> Iterator[list[tuple[T, Outcome]]]:
-        """Lists of ``(entry, outcome)`` in the entries' order, as the local pipeline's."""
-        with _connected(self.options.address):
-            payload = self._payload()
+        """Lists of ``(entry, outcome)`` in the entries' order, as the local pipeline's.
+
+        Ray's driver runs in a child process: when a cluster's node or head dies, Ray ends
+        its driver's process outright, and this one has to stay to say so, keep what it has
+        written and close its outputs.
+        """
+        from ray import cloudpickle
+
+        c = self.classifier
+        job = _Job(self.options, c.model_path, c.model_id, self.sha256, c.manifest, c.labels,
+                   c.provider.requested, self.max_pixels, cloudpickle.dumps(ClassifyWorker))
+        context = multiprocessing.get_context("spawn")
+        connection, theirs = context.Pipe()
+        process = context.Process(target=_drive, args=(theirs, job), name="resnet-desktop-ray")
+        process.start()
+        theirs.close()  # so that the child's end closing reads as EOF here
+        try:
             window: list[tuple[T, Path | None]] = []
             needing = 0
             for entry in entries:
@@ -283,96 +373,69 @@ class RayPipeline:
                 window.append((entry, file))
                 needing += file is not None
                 if needing >= self.options.window:
-                    yield from self._window(window, payload)
+                    yield from self._window(window, connection, process)
                     window, needing = [], 0
             if window:
-                yield from self._window(window, payload)
+                yield from self._window(window, connection, process)
+            connection.send(None)
+            process.join()
+        finally:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+            connection.close()
 
-    def _payload(self) -> _ModelPayload:
-        import ray
-
-        c = self.classifier
-        return _ModelPayload(c.model_id, self.sha256, c.manifest, c.labels,
-                             c.provider.requested, ray.put(c.model_path.read_bytes()))
-
-    def _dataset(self, files: list[tuple[int, Path]], payload: _ModelPayload):
-        import ray
-        import ray.data
-
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        context.execution_options.preserve_order = True
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
-        opts = self.options
-        blocks = max(1, -(-len(files) // opts.batch_size))
-        dataset = ray.data.from_items([{"index": k, "path": str(f)} for k, f in files],
-                                      override_num_blocks=blocks)
-        if opts.ship_bytes:
-            # Only the driver's node sees the files: Ray's node-id label pins the stage there.
-            driver = {"ray.io/node-id": ray.get_runtime_context().get_node_id()}
-            dataset = dataset.map_batches(_read_files, batch_size=opts.batch_size,
-                                          num_cpus=0.5, label_selector=driver)
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        use_gpus = gpus > 0 and payload.provider != "cpu"
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        per_worker = max(1, opts.cpus_per_worker)
-        size = gpus if use_gpus else max(1, cpus // per_worker)
-        return dataset.map_batches(
-            ClassifyWorker, batch_size=opts.batch_size,
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size),
-            fn_constructor_kwargs={"payload": payload, "cores": per_worker,
-                                   "max_pixels": self.max_pixels},
-            num_cpus=per_worker, num_gpus=1 if use_gpus else None)
-
-    def _window(self, window: list[tuple[T, Path | None]], payload: _ModelPayload
-                ) -> Iterator[list[tuple[T, Outcome]]]:
-        files = [(k, file) for k, (_, file) in enumerate(window) if file is not None]
+    def _window(self, window: list[tuple[T, Path | None]], connection: Connection,
+                process: BaseProcess) -> Iterator[list[tuple[T, Outcome]]]:
+        files = [(k, str(file)) for k, (_, file) in enumerate(window) if file is not None]
         if not files:
             yield [(entry, None) for entry, _ in window]
             return
         outcomes: list[Outcome] = [None] * len(window)
         emitted = 0
-        batches = iter(self._dataset(files, payload).iter_batches(batch_size=None,
-                                                                  batch_format="numpy"))
-        try:
-            while True:
-                self.paused_seconds += self.pause.wait_while_paused(self.cancel)
-                self.cancel.raise_if_cancelled()
-                batch = self._next(batches)
-                if batch is None:
-                    break
-                last = emitted
-                for k, probabilities, error in zip(batch["index"], batch["probabilities"],
-                                                   batch["error"], strict=True):
-                    outcomes[k] = str(error) if error else np.asarray(probabilities)
-                    last = int(k) + 1
-                    self.done += 1
-                # Order is preserved, so everything before the batch's last file is done;
-                # entries without a file that follow it go out with it.
-                while last < len(window) and window[last][1] is None:
-                    last += 1
-                if last > emitted:
-                    yield [(window[i][0], outcomes[i]) for i in range(emitted, last)]
-                    emitted = last
-        finally:
-            close = getattr(batches, "close", None)
-            if close is not None:  # stops the execution and its actors
-                close()
+        connection.send(files)
+        while (message := self._receive(connection, process))[0] == "batch":
+            _, index, probabilities, errors = message
+            last = emitted
+            for k, row, error in zip(index, probabilities, errors, strict=True):
+                outcomes[k] = str(error) if error else np.asarray(row)
+                last = int(k) + 1
+                self.done += 1
+            # Order is preserved, so everything before the batch's last file is done;
+            # entries without a file that follow it go out with it.
+            while last < len(window) and window[last][1] is None:
+                last += 1
+            if last > emitted:
+                yield [(window[i][0], outcomes[i]) for i in range(emitted, last)]
+                emitted = last
         if emitted < len(window):
             yield [(window[i][0], outcomes[i]) for i in range(emitted, len(window))]
 
-    def _next(self, batches: Iterator[dict[str, np.ndarray]]) -> dict[str, np.ndarray] | None:
-        """The next batch of results; a failure becomes our own error with what to do next."""
-        import ray.exceptions
+    def _receive(self, connection: Connection, process: BaseProcess) -> tuple:
+        """The driver process's next message; pause and cancel are checked while waiting,
+        and a failure or the process's end becomes our own error."""
+        while True:
+            self.paused_seconds += self.pause.wait_while_paused(self.cancel)
+            self.cancel.raise_if_cancelled()
+            if connection.poll(0.1):
+                try:
+                    message = connection.recv()
+                except (EOFError, OSError):
+                    break
+                if message[0] != "failed":
+                    return message
+                _, kind, text = message
+                if kind == "model":
+                    raise ModelError(text)
+                if kind == "connect":
+                    raise ClusterError(text)
+                raise ClusterError(self._gone(text))
+            if not process.is_alive() and not connection.poll():
+                break
+        process.join()
+        raise ClusterError(self._gone(f"Ray's driver process ended with status "
+                                      f"{process.exitcode}"))
 
-        try:
-            return next(batches, None)
-        except (ray.exceptions.RayError, ConnectionError) as exc:
-            own = _application_error(exc)
-            if own is not None:
-                raise own from None
-            raise ClusterError(
-                f"the Ray cluster stopped answering after {self.done} image(s) "
-                f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''})"
-                "; the results so far are kept and running the same command again resumes"
-            ) from exc
+    def _gone(self, why: str) -> str:
+        return (f"the Ray cluster stopped after {self.done} image(s) ({why}); the results so "
+                "far are kept, and running the same command again resumes")
