@@ -27,8 +27,10 @@ by the consumer and by every worker before it decodes or classifies an image.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +41,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from resnet_desktop.core.batch.decode_pool import DecodeGate, initial_decoders
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
 from resnet_desktop.core.foundation.errors import Cancelled, ModelError, ResNetDesktopError
 from resnet_desktop.core.foundation.regular_file import NotRegularFileError, open_regular
@@ -78,12 +81,13 @@ def default_workers(classifier: Classifier) -> int:
     """Worker threads for ``classifier``.
 
     A CPU throughput session: one worker per lane, each decoding and classifying. Otherwise
-    decoding threads only, as many as there are cores and at most 4: inference on the
-    consuming thread is the bound, and more decoders gain nothing.
+    decoding threads only, one per core; how many decode at once is measured (see
+    :mod:`~resnet_desktop.core.batch.decode_pool`): every core when inference is cheap next to
+    decoding (a GPU, a small model), a few when the model on the CPU is the bound.
     """
     if classifier.lanes > 1:
         return classifier.lanes
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, os.cpu_count() or 1)
 
 
 def _read_ahead(path: Path) -> None:
@@ -120,12 +124,13 @@ class _InferenceFailed(Exception):
 
 
 def _prepare(path: Path, pre: Preprocessing, max_pixels: int, tokens: _Tokens,
-             read: Future | None) -> np.ndarray:
+             read: Future | None, gate: DecodeGate | None = None) -> np.ndarray:
     tokens.wait()
     if read is not None:
         read.result()
-    image = load_image(path, max_pixels=max_pixels, draft=draft_size_for(pre))
-    return preprocess(image, pre)
+    with gate.decoding() if gate is not None else contextlib.nullcontext():
+        image = load_image(path, max_pixels=max_pixels, draft=draft_size_for(pre))
+        return preprocess(image, pre)
 
 
 def _prepare_and_classify(classifier: Classifier, path: Path, max_pixels: int,
@@ -163,6 +168,11 @@ class ClassifyPipeline:
         self.batch_size = max(1, batch_size or classifier.io.batch or DEFAULT_BATCH_SIZE)
         self.classify_in_workers = classifier.lanes > 1
         self.workers = max(1, workers or default_workers(classifier))
+        # The consumer runs the model and the pool was not fixed by the caller: how many
+        # threads decode at once is measured on the first chunk.
+        self.gate = (DecodeGate(initial_decoders(classifier.provider.active == "cpu",
+                                                 self.workers), self.workers)
+                     if not self.classify_in_workers and workers is None else None)
         self.max_pixels = max_pixels
         self.cancel = cancel
         self.pause = pause or PauseToken()
@@ -202,7 +212,7 @@ class ClassifyPipeline:
                     else:
                         pending.future = pool.submit(_prepare, pending.file,
                                                      self.classifier.preprocessing,
-                                                     self.max_pixels, tokens, read)
+                                                     self.max_pixels, tokens, read, self.gate)
                     working += 1
                 queue.append(pending)
 
@@ -256,11 +266,14 @@ class ClassifyPipeline:
             for i, probabilities in ready:
                 outcomes[i] = probabilities
         elif ready:
+            started = time.perf_counter()
             try:
                 rows = self.classifier.run(np.stack([tensor for _, tensor in ready]))
             except Exception as exc:  # ORT raises many types; the model cannot run at all
                 raise ModelError(f"{self.classifier.model_id}: inference failed ({exc})") \
                     from exc
+            if self.gate is not None:
+                self.gate.observe(len(ready), time.perf_counter() - started)
             for (i, _), probabilities in zip(ready, rows, strict=True):
                 outcomes[i] = probabilities
         for i, (pending, outcome) in enumerate(zip(chunk, outcomes, strict=True)):
