@@ -30,9 +30,14 @@ def _save(tmp_path, model, classes=10, name="m", manifest=None):
 
 def _head_weights(path) -> tuple[np.ndarray, np.ndarray]:
     """(W (classes, K), b) read straight from the file's initializers, independently of cam.py."""
-    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
-    weight = next(v for k, v in inits.items() if k.startswith("fc_w"))
-    bias = next(v for k, v in inits.items() if k.startswith("fc_b"))
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    gemm = next((n for n in graph.node if n.op_type == "Gemm"), None)
+    if gemm is not None:  # the built-in model's classifier
+        weight, bias = inits[gemm.input[1]], inits[gemm.input[2]]
+    else:
+        weight = next(v for k, v in inits.items() if k.startswith("fc_w"))
+        bias = next(v for k, v in inits.items() if k.startswith("fc_b"))
     return (weight if weight.shape[0] == bias.shape[0] else weight.T), bias
 
 

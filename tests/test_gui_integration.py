@@ -30,8 +30,9 @@ def test_every_panel_is_a_tab(window):
     titles = _tab_titles(window)
     assert titles[0] == "Classify"
     assert titles[1:] == ["Batch", "Camera", "Model Info"]
+    panel = window.camera_panel  # built on first use (Qt Multimedia loads then)
     camera_tab = window.tabs.widget(titles.index("Camera"))
-    assert isinstance(camera_tab, QScrollArea) and camera_tab.widget() is window.camera_panel
+    assert isinstance(camera_tab, QScrollArea) and camera_tab.widget() is panel
 
 
 def test_a_loaded_model_reaches_the_info_panel(qtbot, window, tmp_path):

@@ -74,6 +74,7 @@ WITHOUT_QT_MULTIMEDIA = textwrap.dedent("""
     from resnet_desktop.gui.main_window import MainWindow
     window = MainWindow(remember=False)
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    window.tabs.setCurrentIndex(tabs.index("Camera"))  # the camera page is built when shown
     page = window.tabs.widget(tabs.index("Camera"))
     label = page.findChild(QLabel, "camera_unavailable")
     print(json.dumps({"tabs": tabs, "camera": label.text() if label else None}))

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -58,7 +59,6 @@ from resnet_desktop.core.models.download_problem import (
     ProblemKind,
     download_problem,
 )
-from resnet_desktop.core.models.facts import ModelDescription, model_facts
 from resnet_desktop.core.models.labels import load_labels
 from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
 from resnet_desktop.core.operations.compare import CompareModel, CompareSink, compare_models
@@ -121,7 +121,20 @@ __all__ = [
     "undo_last",
 ]
 
+if TYPE_CHECKING:
+    from resnet_desktop.core.models.facts import ModelDescription
+
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> object:
+    """``ModelDescription`` on first use: the facts module imports onnx (a tenth of a second
+    that the window's first paint does without)."""
+    if name == "ModelDescription":
+        from resnet_desktop.core.models.facts import ModelDescription
+
+        return ModelDescription
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -300,6 +313,8 @@ class Engine:
 
     def describe(self, model: str | ModelRef, cancel: CancelToken = NEVER) -> ModelDescription:
         """Facts of a catalog id (it must be downloaded: this never downloads) or an .onnx path."""
+        from resnet_desktop.core.models.facts import ModelDescription, model_facts
+
         ref = self.resolve(model) if isinstance(model, str) else model
         if ref.path is None and not self.cache.is_cached(ref.id):
             raise ModelError(f"{ref.id} is not downloaded; download it first "

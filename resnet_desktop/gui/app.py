@@ -13,13 +13,14 @@ import argparse
 import logging
 import logging.handlers
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QEventLoop, QObject
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from resnet_desktop import __version__
 from resnet_desktop.core.engine import POLICIES
@@ -206,21 +207,18 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         if args.provider:
             window.picker.select_provider(args.provider)
-        model_ok = bool(args.model) and window.select_model(args.model, args.provider)
-        if args.model and not model_ok and args.screenshot is not None:
-            message = window.statusBar().currentMessage() or f"cannot use model {args.model!r}"
-            print(f"resnet-desktop: error: {message}", file=sys.stderr)
-            return 2
         if args.screenshot is not None:
+            if args.model and not window.select_model(args.model, args.provider):
+                message = (window.statusBar().currentMessage()
+                           or f"cannot use model {args.model!r}")
+                print(f"resnet-desktop: error: {message}", file=sys.stderr)
+                return 2
             return _screenshot(window, args)
         window.show()
-        if not model_ok:
-            window.start()
-        if args.image is not None:
-            window.show_image_path(args.image)
-        if args.images:
-            window.open_images(args.images)
-        return app.exec()
+        first_paint = FirstPaint(window, partial(_open_requested, window, args))
+        code = app.exec()
+        first_paint.deleteLater()
+        return code
     except ResNetDesktopError as exc:
         print(f"resnet-desktop: error: {exc}", file=sys.stderr)
         return 2
@@ -232,6 +230,33 @@ def run(argv: Sequence[str] | None = None) -> int:
         window.deleteLater()
         uninstall_hook()
         _remove_logging(handlers)
+
+
+class FirstPaint(QObject):
+    """Calls ``then`` once ``window`` has painted for the first time, so that loading the model
+    and the images (superqt's workers, ONNX Runtime, decoding) never delays the first paint."""
+
+    def __init__(self, window: QWidget, then: Callable[[], None]) -> None:
+        super().__init__()
+        self._window = window
+        self._then = then
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._window and event.type() == QEvent.Type.Paint:
+            self._window.removeEventFilter(self)
+            QTimer.singleShot(0, self._then)  # after this paint has reached the screen
+        return False
+
+
+def _open_requested(window: MainWindow, args: argparse.Namespace) -> None:
+    """What the command line asked for: its model (else the last or default one) and images."""
+    if not (args.model and window.select_model(args.model, args.provider)):
+        window.start()
+    if args.image is not None:
+        window.show_image_path(args.image)
+    if args.images:
+        window.open_images(args.images)
 
 
 def _screenshot(window, args: argparse.Namespace) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnxruntime
 import PySide6
 from PySide6.QtCore import QByteArray, QKeyCombination, Qt, Signal, qVersion
 from PySide6.QtGui import (
@@ -43,17 +43,20 @@ from resnet_desktop.gui.classify.image_pane import ImagePane
 from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.classify.view import ClassifyView
 from resnet_desktop.gui.error_hook import ErrorReporter
-from resnet_desktop.gui.keywords.vocabulary_editor import VocabularyEditor
 from resnet_desktop.gui.keywords.vocabulary_store import VocabularyStore
-from resnet_desktop.gui.models.import_dialog import ModelImportDialog
 from resnet_desktop.gui.models.info_panel import ModelInfoPanel
 from resnet_desktop.gui.models.picker import ModelPicker
-from resnet_desktop.gui.models.validate_dialog import ValidateDialog
 from resnet_desktop.gui.settings import app_settings, read_str_list
 from resnet_desktop.gui.widgets import palette as colours
 from resnet_desktop.gui.widgets.download_bar import DownloadBar
 from resnet_desktop.gui.widgets.formatting import format_bytes
 from resnet_desktop.gui.workers.inference import InferenceService, LoadedModel
+
+if TYPE_CHECKING:  # the camera and the dialogs are imported when first opened
+    from resnet_desktop.gui.camera.panel import CameraPanel
+    from resnet_desktop.gui.keywords.vocabulary_editor import VocabularyEditor
+    from resnet_desktop.gui.models.import_dialog import ModelImportDialog
+    from resnet_desktop.gui.models.validate_dialog import ValidateDialog
 
 log = logging.getLogger(__name__)
 
@@ -139,24 +142,40 @@ class MainWindow(QMainWindow):
     def _add_panels(self) -> None:
         """The other tabs; Batch and Camera observe the model service's selection."""
         self.batch_panel = BatchPanel(self.models, self)
-        self.camera_panel: CameraPanel | None = None
+        self._camera_panel: CameraPanel | None = None
+        self._camera_built = False
+        self._camera_area = _scrollable(QWidget())
+        self.info_panel = ModelInfoPanel(self.models.engine, self)
+        self.batch_tab = self.add_tab(_scrollable(self.batch_panel), "Batch")
+        self.camera_tab = self.add_tab(self._camera_area, "Camera")
+        self.info_tab = self.add_tab(_scrollable(self.info_panel), "Model Info")
+        self.batch_panel.image_activated.connect(lambda path: self.show_image_path(Path(path)))
+        self.model_changed.connect(lambda model, _provider: self.info_panel.show_model(model))
+        self.tabs.currentChanged.connect(
+            lambda index: self._build_camera_page() if index == self.camera_tab else None)
+
+    @property
+    def camera_panel(self) -> CameraPanel | None:
+        """The Camera tab's panel (None without Qt Multimedia), built when first needed."""
+        self._build_camera_page()
+        return self._camera_panel
+
+    def _build_camera_page(self) -> None:
+        """Qt Multimedia and the camera panel load when the Camera tab is first shown, not
+        before the window's first paint (they take a tenth of a second or more)."""
+        if self._camera_built:
+            return
+        self._camera_built = True
         camera_problem = qt_multimedia_problem()
         if camera_problem is None:
             from resnet_desktop.gui.camera.panel import CameraPanel  # imports Qt Multimedia
 
-            self.camera_panel = CameraPanel(self.models, self)
-            camera_page: QWidget = self.camera_panel
-        else:
-            camera_page = CameraUnavailable(camera_problem)
-        self.info_panel = ModelInfoPanel(self.models.engine, self)
-        self.batch_tab = self.add_tab(_scrollable(self.batch_panel), "Batch")
-        self.camera_tab = self.add_tab(_scrollable(camera_page), "Camera")
-        self.info_tab = self.add_tab(_scrollable(self.info_panel), "Model Info")
-        self.batch_panel.image_activated.connect(lambda path: self.show_image_path(Path(path)))
-        self.model_changed.connect(lambda model, _provider: self.info_panel.show_model(model))
-        if self.camera_panel is not None:
-            self.camera_panel.snapshot_sent.connect(
+            self._camera_panel = CameraPanel(self.models, self)
+            self._camera_panel.snapshot_sent.connect(
                 lambda path: self.show_image_path(Path(path)))
+            self._camera_area.setWidget(self._camera_panel)
+        else:
+            self._camera_area.setWidget(CameraUnavailable(camera_problem))
 
     def current_model(self) -> str:
         """The selected model: a catalog id or an ``.onnx`` path."""
@@ -187,6 +206,8 @@ class MainWindow(QMainWindow):
     def edit_vocabulary(self) -> VocabularyEditor:
         """Open the keyword vocabulary editor (window-modal); Save puts it in force everywhere."""
         if self._vocabulary_editor is None:
+            from resnet_desktop.gui.keywords.vocabulary_editor import VocabularyEditor
+
             editor = VocabularyEditor(self.vocabulary, self)
             editor.finished.connect(self._forget_vocabulary_editor)
             self._vocabulary_editor = editor
@@ -330,6 +351,8 @@ class MainWindow(QMainWindow):
 
     def import_model(self) -> ModelImportDialog:
         """The form that writes a custom model's manifest; the model joins "My models"."""
+        from resnet_desktop.gui.models.import_dialog import ModelImportDialog
+
         dialog = ModelImportDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.model_imported.connect(lambda path: self.picker.add_custom_model(Path(path)))
@@ -338,6 +361,8 @@ class MainWindow(QMainWindow):
 
     def validate_model(self) -> ValidateDialog:
         """Top-1/top-5 of the current model on a labelled folder."""
+        from resnet_desktop.gui.models.validate_dialog import ValidateDialog
+
         dialog = ValidateDialog(self.models, self.current_model(),
                                 self.current_provider(), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -360,6 +385,8 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About ResNet Desktop", self.about_text())
 
     def about_text(self) -> str:
+        import onnxruntime  # loaded by the first model anyway; not needed for the first paint
+
         loaded = self.loaded_model()
         if loaded is not None:
             model = (f"<p>Model: {loaded.name} ({loaded.id})<br>Licence: "
@@ -461,8 +488,8 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.batch_panel.shutdown()
-        if self.camera_panel is not None:
-            self.camera_panel.shutdown(500)
+        if self._camera_panel is not None:
+            self._camera_panel.shutdown(500)
         self.info_panel.shutdown()
         self.models.cancel_downloads()
         self.service.shutdown(1000)

@@ -19,10 +19,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper
+
+if TYPE_CHECKING:  # onnx is imported where a graph is read, not at start-up
+    import onnx
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class ActivationMaps:
 
 def find_cam_head(model: onnx.ModelProto) -> CamHead | None:
     """The head that yields class activation maps, or None when the graph has none."""
+    from onnx import helper, numpy_helper
+
     graph = model.graph
     if not graph.output:
         return None
@@ -121,6 +125,8 @@ def _fully_connected(
     constant: Callable[[str], np.ndarray | None],
 ) -> tuple[np.ndarray | None, str | None]:
     """(weights (classes, K), name of the layer's input) of a Gemm or MatMul(+Add) node."""
+    from onnx import helper
+
     if node is None:
         return None, None
     if node.op_type == "Gemm":
@@ -151,6 +157,8 @@ def with_feature_output(model: onnx.ModelProto, head: CamHead) -> bytes:
     The classifier output stays first, so everything that reads outputs[0] is unchanged. The
     new output names only the tensor: ONNX Runtime infers its type and shape.
     """
+    import onnx
+
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     copy.graph.output.add().name = head.features

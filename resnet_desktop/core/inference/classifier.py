@@ -9,10 +9,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 
 from resnet_desktop.core.foundation.errors import ModelError, first_line
 from resnet_desktop.core.foundation.telemetry import disable_onnxruntime_events
@@ -32,11 +32,27 @@ from resnet_desktop.core.models.input_budget import input_budget_problem
 from resnet_desktop.core.models.labels import Label, load_labels
 from resnet_desktop.core.models.manifest import ModelManifest
 
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
 log = logging.getLogger(__name__)
 
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+_ort_lock = threading.Lock()
+_ort_ready = False
 
-disable_onnxruntime_events(ort)  # Windows' ETW events; see core.foundation.telemetry
+
+def onnxruntime() -> ModuleType:
+    """ONNX Runtime, imported at the first session rather than at start-up (about 0.15 s the
+    window's first paint does not need), with its ETW events off (core.foundation.telemetry)."""
+    global _ort_ready
+    import onnxruntime as ort
+
+    with _ort_lock:
+        if not _ort_ready:
+            disable_onnxruntime_events(ort)
+            _ort_ready = True
+    return ort
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,7 @@ def throughput_layout(cores: int | None = None) -> tuple[int, int]:
 
 def _session_options(provider: str, throughput: bool = False,
                      cores: int | None = None) -> ort.SessionOptions:
+    ort = onnxruntime()
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if provider == "directml":
@@ -135,6 +152,7 @@ def create_session(model_path: Path, policy: str, *, throughput: bool = False,
     ``cores``: the cores a throughput session may use (None: all of this machine's; a Ray
     worker passes the CPUs it was given).
     """
+    ort = onnxruntime()
     available = set(ort.get_available_providers())
     reasons: list[str] = []
     for short in candidates(policy):
@@ -294,6 +312,8 @@ class Classifier:
 
     def _open_cam_session(self) -> CamHead | None:
         try:
+            import onnx
+
             model = onnx.load(str(self.model_path))
         except Exception as exc:  # the session opened it, so this is rare (e.g. > 2 GB)
             log.warning("%s: the graph cannot be read for activation maps: %s",

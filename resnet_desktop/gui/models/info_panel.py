@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication
@@ -24,10 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.engine import Engine, ModelDescription
+from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.formatting import format_bytes, format_count
 from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
+
+if TYPE_CHECKING:
+    from resnet_desktop.core.engine import ModelDescription
 
 _ROWS = (
     ("name", "Model"),

@@ -18,14 +18,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from functools import partial
-from typing import Any
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal, Slot
-from superqt.utils import FunctionWorker
 
 from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.errors import Cancelled, ResNetDesktopError
+
+if TYPE_CHECKING:
+    from superqt.utils import FunctionWorker
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +52,23 @@ def _boxed(job: Job, report: Report, token: CancelToken) -> tuple[Any]:
     return (job(report, token),)
 
 
-class _Worker(FunctionWorker):
-    """One job on a superqt worker; its signals carry the job id as a Qt property."""
+@cache
+def _worker_class() -> type[FunctionWorker]:
+    """The worker class, made at the first job: importing superqt loads all of its widgets and
+    qtpy (about 0.15 s), which the window's first paint does not need."""
+    from superqt.utils import FunctionWorker
 
-    def __init__(self, job_id: int, job: Job, token: CancelToken, progress: _Progress) -> None:
-        super().__init__(_boxed, job, partial(progress.report, job_id), token)
-        self.signals.setProperty(_JOB_ID, job_id)
-        self.job_id = job_id
-        self.token = token
+    class _Worker(FunctionWorker):
+        """One job on a superqt worker; its signals carry the job id as a Qt property."""
+
+        def __init__(self, job_id: int, job: Job, token: CancelToken,
+                     progress: _Progress) -> None:
+            super().__init__(_boxed, job, partial(progress.report, job_id), token)
+            self.signals.setProperty(_JOB_ID, job_id)
+            self.job_id = job_id
+            self.token = token
+
+    return _Worker
 
 
 class TaskRunner(QObject):
@@ -90,7 +101,7 @@ class TaskRunner(QObject):
         self._progress.progressed.connect(self._on_progressed)
         self._pool.setMaxThreadCount(threads)
         self._next_id = 0
-        self._workers: dict[int, _Worker] = {}
+        self._workers: dict[int, FunctionWorker] = {}
         """Every job queued or running, kept alive until superqt says it finished."""
         self._live: set[int] = set()
         """Jobs whose answers are still wanted."""
@@ -111,8 +122,8 @@ class TaskRunner(QObject):
     def submit(self, job: Job, *, priority: int = 0, token: CancelToken | None = None) -> int:
         """Queue ``job`` beside the others (a higher ``priority`` runs first); returns its id."""
         self._next_id += 1
-        worker = _Worker(self._next_id, job, token if token is not None else CancelToken(),
-                         self._progress)
+        worker = _worker_class()(self._next_id, job,
+                                 token if token is not None else CancelToken(), self._progress)
         signals = worker.signals
         signals.returned.connect(self._on_returned)
         signals.errored.connect(self._on_errored)
@@ -166,7 +177,7 @@ class TaskRunner(QObject):
         job_id = sender.property(_JOB_ID) if sender is not None else None
         return job_id if job_id in self._live else None
 
-    def _finish(self, job_id: int) -> _Worker | None:
+    def _finish(self, job_id: int) -> FunctionWorker | None:
         if job_id not in self._live:
             return None
         self._live.discard(job_id)
