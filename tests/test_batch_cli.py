@@ -54,7 +54,7 @@ def test_tag_writes_csv_json_and_sidecars_and_goes_on_after_bad_files(capsys, tm
     assert data["provenance"]["min_confidence"] == 0.5
     assert data["summary"]["images"] == len(expected)
     assert {r["path"] for r in data["records"]} == set(expected)
-    assert "truncated.jpg" in err and "4 error(s)" in err
+    assert "truncated.jpg" in err and "4 errors" in err
     merged = existing.read_bytes()
     assert foreign(merged) == foreign(DIGIKAM)
     assert read_keywords(merged).subject == ("holiday", "tabby", "red")

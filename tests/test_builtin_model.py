@@ -101,3 +101,11 @@ def test_models_list_marks_it_built_in_and_aligns_every_column(capsys):
         assert all(line[end - 1] != " " and line[end] == " " for line in lines), title
     code, _, err = run_cli(capsys, "models", "remove", BUILTIN)
     assert code == 2 and "cannot be removed" in err
+
+
+def test_a_folder_given_as_the_model_is_named_as_a_folder(capsys, tmp_path, photos):
+    (tmp_path / "flowers.onnx").write_bytes(b"x")
+    code, _, err = run_cli(capsys, "classify", "--model", tmp_path, photos["coffee"])
+    assert code == 2
+    assert f"{tmp_path} is a folder, not a model; give the .onnx file in it, e.g. " \
+           f"{tmp_path / 'flowers.onnx'}" in err

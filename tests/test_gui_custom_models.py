@@ -243,6 +243,19 @@ def test_validate_dialog_shows_accuracy_and_saves_the_csv(qtbot, tmp_path, valid
     assert not validate_dialog.grab().isNull()
 
 
+def test_validate_dialog_names_the_files_it_could_not_read(qtbot, tmp_path, validate_dialog):
+    root = _labelled(tmp_path / "val", per_class=1)
+    (root / "robin" / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    (root / "jay" / "notes.jpg").write_text("not a picture")
+    validate_dialog.set_folder(root)
+    with qtbot.waitSignal(validate_dialog.validation_finished, timeout=TIMEOUT_MS):
+        validate_dialog.start()
+    summary = validate_dialog.summary_label.text().splitlines()
+    assert summary[-1].startswith("2 images could not be read (not counted): ")
+    assert {"torn.png", "notes.jpg"} == set(summary[-1].split(": ", 1)[1].split(", "))
+    assert "torn.png" in validate_dialog.summary_label.toolTip()
+
+
 def test_validate_dialog_reports_a_bad_folder_inline(qtbot, tmp_path, validate_dialog):
     (tmp_path / "val" / "owl").mkdir(parents=True)
     validate_dialog.set_folder(tmp_path / "val")

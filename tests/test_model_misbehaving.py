@@ -112,7 +112,7 @@ def test_tag_records_invalid_numbers_as_an_error_and_never_stores_them(capsys, t
             "--json", str(tmp_path / "out.json"), "--xmp"]
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert f"blue.jpg: {INVALID}" in err and "1 error(s)" in err
+    assert f"blue.jpg: {INVALID}" in err and "1 error" in err
     data = _strict_json((tmp_path / "out.json").read_text(encoding="utf-8"))
     records = {r["path"]: r for r in data["records"]}
     assert records["blue.jpg"]["error"] == f"blue.jpg: {INVALID}"
@@ -125,7 +125,7 @@ def test_tag_records_invalid_numbers_as_an_error_and_never_stores_them(capsys, t
 
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert "1 from earlier runs" in err and "1 error(s)" in err, "NaN was never stored"
+    assert "1 from earlier runs" in err and "1 error" in err, "NaN was never stored"
 
 
 def test_classify_ends_with_one_line_when_onnx_runtime_fails_at_run_time(capsys, tmp_path,

@@ -53,7 +53,7 @@ def test_the_sink_hears_the_model_then_each_record_in_order_and_outputs_are_writ
     assert sink.events[1:] == [("record", ("a.jpg", 1)), ("record", ("b.jpg", 2)),
                                ("record", ("c.jpg", 3))]
     assert (result.progress.done, result.progress.classified) == (3, 3)
-    assert result.summary().startswith("3 image(s) in ")
+    assert result.summary().startswith("3 images in ")
     with open(tmp_path / "out.csv", encoding="utf-8-sig", newline="") as handle:
         assert [row["label"] for row in csv.DictReader(handle)] == ["red", "green", "blue"]
     data = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))

@@ -288,7 +288,9 @@ def test_cli_validate_prints_accuracy_and_writes_the_summary(tmp_path, two_of_th
 
 def test_cli_validate_limit_and_json(tmp_path, two_of_three, capsys, monkeypatch):
     root = _image_folder(tmp_path / "val")
-    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the summary goes beside the labelled folder, not here
     code = main(["validate", str(root), "--model", str(two_of_three), "--limit", "6", "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -303,3 +305,13 @@ def test_cli_validate_bad_folder_is_a_clear_error(tmp_path, two_of_three, capsys
     _, err = capsys.readouterr()
     assert code == 2
     assert "nowhere: not a folder" in err and "Traceback" not in err
+
+
+def test_class_subfolders_win_over_a_stray_val_txt_in_the_parent(tmp_path, two_of_three,
+                                                                  capsys):
+    root = _image_folder(tmp_path / "photos" / "val")
+    (root.parent / "val.txt").write_text("unrelated.jpg 3\n")
+    code = main(["validate", str(root), "--model", str(two_of_three), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["form"] == IMAGEFOLDER

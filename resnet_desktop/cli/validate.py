@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from resnet_desktop.cli.common import add_model_options, load_classifier
-from resnet_desktop.core.engine import Engine
+from resnet_desktop.core.engine import Engine, plural
 from resnet_desktop.core.validation.labelled_folder import GROUND_TRUTH_NAMES, find_labelled_set
 from resnet_desktop.core.validation.validate import validate, write_summary_csv
 
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("folder", type=Path, metavar="DIR")
     parser.add_argument("--summary", "--csv", type=Path, metavar="FILE", dest="summary",
                         help="per-class CSV to write (default: <model>_<folder>_per_class.csv "
-                             "in the current folder)")
+                             "beside DIR)")
     parser.add_argument("--ground-truth", type=Path, metavar="FILE",
                         help="ground-truth file, when it is not in DIR or its parent")
     parser.add_argument("--meta", type=Path, metavar="FILE",
@@ -45,8 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _default_summary(model_id: str, folder: Path) -> Path:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", folder.resolve().name or "folder")
-    return Path.cwd() / f"{model_id}_{name}_per_class.csv"
+    """``<model>_<folder>_per_class.csv`` beside the labelled folder, where its results belong
+    (not wherever the command happened to be run)."""
+    folder = folder.resolve()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", folder.name or "folder")
+    return folder.parent / f"{model_id}_{name}_per_class.csv"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
     dataset = find_labelled_set(args.folder, classifier.labels, args.ground_truth, args.meta)
     dataset = dataset.sample(args.limit)
     if dataset.skipped:
-        print(f"resnet-desktop: {dataset.skipped} images in {args.folder} are not in the ground "
-              "truth; skipped", file=sys.stderr)
+        print(f"resnet-desktop: {plural(dataset.skipped, 'image')} in {args.folder} not in the "
+              "ground truth; skipped", file=sys.stderr)
     with tqdm(total=len(dataset), unit="img", desc=f"Validating {ref.id}", file=sys.stderr,
               leave=True) as bar:
         def progress(done: int, total: int, rate: float) -> None:
@@ -73,18 +76,19 @@ def run(args: argparse.Namespace) -> int:
     for path, error in result.failures[:_SHOWN_FAILURES]:
         print(f"resnet-desktop: skipped {path}: {error}", file=sys.stderr)
     if len(result.failures) > _SHOWN_FAILURES:
-        print(f"resnet-desktop: ... {len(result.failures) - _SHOWN_FAILURES} more images could "
-              "not be read", file=sys.stderr)
+        print(f"resnet-desktop: ... {plural(len(result.failures) - _SHOWN_FAILURES, 'more image')}"
+              " could not be read", file=sys.stderr)
     if args.json:
         json.dump(result.to_json() | {"summary": str(summary)}, sys.stdout, indent=2,
                   ensure_ascii=False)
         print()
     else:
-        print(f"{ref.name} on {result.images} images ({dataset.form}):")
+        print(f"{ref.name} on {plural(result.images, 'image')} ({dataset.form}):")
         print(f"  top-1  {result.top1_accuracy * 100:6.2f}%  ({result.top1}/{result.images})")
         print(f"  top-5  {result.top5_accuracy * 100:6.2f}%  "
               f"({result.top5}/{result.images})")
         if result.failures:
-            print(f"  {len(result.failures)} images could not be read and are not counted")
+            print(f"  {plural(len(result.failures), 'image')} could not be read and are not "
+                  "counted")
         print(f"per-class summary: {summary}")
     return 0 if result.images else 1

@@ -33,7 +33,7 @@ from resnet_desktop.core.foundation.errors import (
     ResNetDesktopError,
     first_line,
 )
-from resnet_desktop.core.foundation.formatting import format_bytes, format_count
+from resnet_desktop.core.foundation.formatting import format_bytes, format_count, plural
 from resnet_desktop.core.imaging.crop_box import crop_box
 from resnet_desktop.core.imaging.decode import EXTENSIONS, draft_size_for, load_image
 from resnet_desktop.core.imaging.preprocess import preprocess
@@ -118,6 +118,7 @@ __all__ = [
     "load_user_vocabulary",
     "load_vocabulary",
     "normalise_extensions",
+    "plural",
     "undo_last",
 ]
 
@@ -149,6 +150,14 @@ class ModelRef:
     @property
     def is_custom(self) -> bool:
         return self.entry is None
+
+
+def folder_is_not_a_model(folder: Path) -> str:
+    """What to say when ``--model`` names a folder: which file in it to give instead."""
+    models = sorted(p.name for p in folder.glob("*.onnx"))[:3]
+    hint = (f"; give the .onnx file in it, e.g. {folder / models[0]}" if models
+            else "; give the path of an .onnx file")
+    return f"{folder} is a folder, not a model{hint}"
 
 
 def looks_like_path(model: str) -> bool:
@@ -189,6 +198,8 @@ class Engine:
         entry = self.catalog.get(model)
         if entry is not None:
             return ModelRef(entry.id, entry.name, entry.manifest, entry=entry)
+        if Path(model).expanduser().is_dir():
+            raise ModelError(folder_is_not_a_model(Path(model).expanduser()))
         if looks_like_path(model) or Path(model).is_file():
             path = Path(model).expanduser()
             if not path.is_file():

@@ -15,6 +15,11 @@ def format_bytes(count: float | None) -> str:
     return f"{count:.1f} GB"
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 image``, ``3 images`` (``nouns`` for an irregular plural), with thousands separated."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def format_count(value: int | None, unit: str = "") -> str:
     """``25557032`` -> ``"25.56 M"``: three significant figures at least, SI prefixes."""
     if value is None:

@@ -38,6 +38,7 @@ from resnet_desktop.core.batch.run import (
 from resnet_desktop.core.foundation.atomic import remove_stale_temporaries
 from resnet_desktop.core.foundation.cancel import CancelToken, PauseToken
 from resnet_desktop.core.foundation.folder_lock import folder_lock
+from resnet_desktop.core.foundation.formatting import plural
 from resnet_desktop.core.foundation.hashing import sha256_file_remembered
 from resnet_desktop.core.inference.classifier import Classifier
 from resnet_desktop.core.keywords.policy import KeywordPolicy
@@ -139,8 +140,9 @@ class TagResult:
 
     def summary(self) -> str:
         p = self.progress
-        return (f"{p.done} image(s) in {self.seconds:.1f} s: {p.classified} classified "
-                f"({p.rate:.1f} images/s), {p.cached} from earlier runs, {p.failed} error(s)")
+        return (f"{plural(p.done, 'image')} in {self.seconds:.1f} s: {p.classified} classified "
+                f"({p.rate:.1f} images/s), {p.cached} from earlier runs, "
+                f"{plural(p.failed, 'error')}")
 
 
 def describe_model(classifier: Classifier, sha256: str | None = None) -> TaggingModel:

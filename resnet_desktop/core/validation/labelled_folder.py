@@ -118,7 +118,12 @@ def find_labelled_set(root: Path, labels: Sequence[Label], ground_truth: Path | 
 
 
 def _find_ground_truth(root: Path) -> Path | None:
-    for folder in (root, root.parent):
+    """A ground-truth file in ``root``, else in its parent unless ``root`` is an ImageFolder:
+    class subfolders win over a stray ``val.txt`` one level up."""
+    folders = [root]
+    if not any(p.is_dir() and _visible(p.name) for p in root.iterdir()):
+        folders.append(root.parent)
+    for folder in folders:
         for name in GROUND_TRUTH_NAMES:
             if (folder / name).is_file():
                 return folder / name

@@ -33,6 +33,7 @@ from resnet_desktop.core.engine import (
     TagResult,
     UndoReport,
     normalise_extensions,
+    plural,
 )
 from resnet_desktop.core.keywords.policy import KeywordPolicy
 from resnet_desktop.core.keywords.vocabulary import DEFAULT_VOCABULARY, Vocabulary
@@ -358,7 +359,7 @@ class BatchPanel(BatchView):
         self.rate_label.setText(" · ".join(parts))
 
     def _summary(self, progress: BatchProgress) -> str:
-        text = f"{progress.done} image(s): {progress.classified} classified"
+        text = f"{plural(progress.done, 'image')}: {progress.classified} classified"
         if progress.cached:
             text += f", {progress.cached} from earlier runs"
         if progress.failed:

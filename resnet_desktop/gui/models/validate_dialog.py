@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.engine import CancelToken
+from resnet_desktop.core.engine import CancelToken, plural
 from resnet_desktop.core.validation.labelled_folder import GROUND_TRUTH_NAMES, find_labelled_set
 from resnet_desktop.core.validation.validate import (
     ValidationResult,
@@ -55,6 +55,18 @@ def _folder_hint() -> str:
     return ("One subfolder per class (named by label or WordNet id), or images with "
             f"{', '.join(GROUND_TRUTH_NAMES)} beside them.")
 
+
+
+UNREADABLE_SHOWN = 3
+
+
+def unreadable_text(failures: tuple[tuple[Path, str], ...]) -> str:
+    """``2 images could not be read (not counted): a.jpg, b.png`` (the first few names; the
+    reasons are in the tooltip)."""
+    names = [path.name for path, _error in failures[:UNREADABLE_SHOWN]]
+    more = len(failures) - len(names)
+    listed = ", ".join(names) + (f" and {more} more" if more else "")
+    return f"{plural(len(failures), 'image')} could not be read (not counted): {listed}"
 
 class ValidateDialog(QDialog):
     """Validate ``model`` (catalog id or ``.onnx`` path) on a folder the user chooses."""
@@ -298,7 +310,7 @@ class ValidateDialog(QDialog):
         done, total, rate = payload
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
-        parts = [f"{done:,} of {total:,} images"]
+        parts = [f"{done:,} of {plural(total, 'image')}"]
         if rate > 0:
             parts.append(f"{rate:.0f} images/s")
             left = time_left(done, total, rate)
@@ -315,8 +327,10 @@ class ValidateDialog(QDialog):
                 f"    Top-5 {result.top5_accuracy * 100:.2f}% ({result.top5:,}/"
                 f"{result.images:,})")
         if result.failures:
-            text += f"\n{len(result.failures)} images could not be read and are not counted."
+            text += "\n" + unreadable_text(result.failures)
         self.summary_label.setText(text)
+        self.summary_label.setToolTip("\n".join(f"{path}: {error}"
+                                                for path, error in result.failures))
         self._fill_table(result)
         self._update_buttons()
         self.validation_finished.emit(result)
