@@ -22,6 +22,15 @@ from resnet_desktop.core.inference.cam import (
     find_cam_head,
     with_feature_output,
 )
+from resnet_desktop.core.inference.gpu import (
+    RECORD_ASSIGNMENT,
+    nodes_per_provider,
+    partly_on,
+    preload_libraries,
+    provider_entry,
+    run_lock,
+    warm_up,
+)
 from resnet_desktop.core.inference.providers import (
     ORT_NAMES,
     SHORT_NAMES,
@@ -130,6 +139,8 @@ def _session_options(provider: str, throughput: bool = False,
         # DirectML documents that it supports neither memory patterns nor parallel execution.
         options.enable_mem_pattern = False
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if provider != "cpu":
+        options.add_session_config_entry(RECORD_ASSIGNMENT, "1")  # see nodes_per_provider
     if throughput:
         if provider == "cpu":
             options.intra_op_num_threads = throughput_layout(cores)[1]
@@ -164,7 +175,9 @@ def create_session(model_path: Path, policy: str, *, throughput: bool = False,
                     f"{', '.join(sorted(available))})"
                 )
             continue
-        providers = [name] if short == "cpu" else [name, ORT_NAMES["cpu"]]
+        if short == "cuda" and (problem := preload_libraries(ort)):
+            reasons.append(problem)
+        providers = [name] if short == "cpu" else [provider_entry(name, short), ORT_NAMES["cpu"]]
         try:
             session = ort.InferenceSession(model_bytes or str(model_path),
                                            sess_options=_session_options(short, throughput,
@@ -181,10 +194,21 @@ def create_session(model_path: Path, policy: str, *, throughput: bool = False,
         if active != short:
             reasons.append(f"{name} did not start (ONNX Runtime fell back to "
                            f"{session.get_providers()[0]})")
+            continue  # the next candidate, at last a CPU session of its own
+        if short != "cpu":
+            try:
+                # cuDNN's algorithm search and (on Windows) its libraries load at the first
+                # run: a broken install fails here, and the next candidate is tried.
+                warm_up(session)
+            except Exception as exc:  # ORT raises many types; each is a reason
+                reasons.append(f"{name} failed its first run: {first_line(exc)}")
+                log.warning("provider %s failed its first run: %s", name, exc)
+                continue
         reason = "; ".join(reasons) if reasons and active == "cpu" else None
         if reason:
             log.warning("running on CPU: %s", reason)
-        return session, ProviderStatus(policy, active, reason)
+        nodes = partly_on(name, nodes_per_provider(session)) if short != "cpu" else None
+        return session, ProviderStatus(policy, active, reason, nodes)
     raise ModelError("no ONNX Runtime execution provider could be started")
 
 
@@ -285,8 +309,7 @@ class Classifier:
         on_cpu = self.provider.active == "cpu"
         self.lanes = throughput_layout(cores)[0] if throughput and on_cpu else 1
         """How many threads should call :meth:`run` at once for the best throughput."""
-        self._lock: contextlib.AbstractContextManager = (
-            contextlib.nullcontext() if on_cpu else threading.Lock())
+        self._lock: contextlib.AbstractContextManager = run_lock(self.provider.active)
         self._throughput = throughput
         self._cores = cores
         self._cam_lock = threading.Lock()
@@ -372,6 +395,8 @@ class Classifier:
                 chunk = np.concatenate([chunk, pad])
             with self._lock:
                 out, *more = self.session.run(names, {self.io.input_name: chunk})
+            if self.provider.active != "cpu":
+                self._check_run_time_fallback()
             parts.append(out.reshape(out.shape[0], -1)[:real])
             extra.extend(m[:real] for m in more)
         scores = np.concatenate(parts).astype(np.float32, copy=False)
@@ -379,6 +404,17 @@ class Classifier:
         if self.manifest.output == "logits":
             return softmax(scores), maps
         return scores, maps
+
+    def _check_run_time_fallback(self) -> None:
+        """After a GPU provider fails at run time, ONNX Runtime's Python wrapper moves the
+        session to the CPU with only a print: say so where the provider is shown."""
+        if self.session.get_providers()[0] != ORT_NAMES["cpu"]:
+            return
+        was = self.provider
+        reason = (f"{ORT_NAMES.get(was.active, was.active)} failed during a run and ONNX "
+                  "Runtime moved the session to the CPU")
+        log.warning("%s: %s", self.model_id, reason)
+        self.provider = ProviderStatus(was.requested, "cpu", reason)
 
     def top_k(self, probabilities: np.ndarray, k: int = 5) -> list[Prediction]:
         """The ``k`` most probable classes of one image's probability vector."""

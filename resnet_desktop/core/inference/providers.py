@@ -25,10 +25,16 @@ class ProviderStatus:
     requested: str
     active: str
     fallback_reason: str | None = None
+    nodes: tuple[int, int] | None = None
+    """``(nodes on the active provider, all nodes)`` when the rest run on the CPU (a GPU
+    provider without kernels for some operators, e.g. an int8 model's QLinearConv on CUDA)."""
 
     @property
     def display(self) -> str:
-        return DISPLAY_NAMES.get(self.active, self.active)
+        name = DISPLAY_NAMES.get(self.active, self.active)
+        if self.nodes is not None:
+            return f"{name}, partly: {self.nodes[0]} of {self.nodes[1]} nodes"
+        return name
 
 
 def candidates(policy: str, platform: str = sys.platform) -> list[str]:

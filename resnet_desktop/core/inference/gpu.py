@@ -1,0 +1,114 @@
+"""What GPU execution providers need beyond their name, from ONNX Runtime's documentation.
+
+No GPU was at hand when this was written: each rule below cites what the documentation
+says, and the tests cover what runs on a CPU (node counting, warm-up, the shared lock).
+
+- **CUDA**: ``cudnn_conv_algo_search`` defaults to EXHAUSTIVE, which benchmarks every
+  convolution algorithm at the first run and again for every new input shape (the last,
+  smaller chunk of a batch is one); HEURISTIC picks from cuDNN's heuristics at once.
+  ``onnxruntime.preload_dlls()`` (onnxruntime-gpu 1.21+) loads the CUDA and cuDNN libraries
+  of NVIDIA's wheels (the ``cuda`` extra's ``onnxruntime-gpu[cuda,cudnn]``), so a machine
+  with only a driver runs CUDA.
+- **DirectML**: one device, and concurrent runs on it (two sessions, or two threads on one)
+  stall or end in ``DXGI_ERROR_DEVICE_REMOVED`` in onnxruntime-directml's open reports: every
+  run on DirectML takes :func:`run_lock`'s one lock. ``performance_preference`` picks the
+  high-performance adapter instead of adapter 0 (often a laptop's integrated GPU).
+- **CoreML**: ``ModelFormat=MLProgram``, the newer format with more operators on the GPU
+  and Neural Engine.
+- **Every GPU provider**: a first run at creation (:func:`warm_up`): cuDNN's sub-libraries
+  load at the first run on Windows, so a broken install fails there instead of after the
+  session opened "on CUDA"; a failure means the next provider (at last the CPU) is tried.
+  Nodes the provider did not take run on the CPU: :func:`nodes_per_provider` counts them
+  (``session.record_ep_graph_assignment_info``, ONNX Runtime 1.24+; older versions give no
+  count and nothing is claimed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+RECORD_ASSIGNMENT = "session.record_ep_graph_assignment_info"
+"""Session config key that makes ONNX Runtime keep which provider got which node."""
+
+PROVIDER_OPTIONS: dict[str, dict[str, str]] = {
+    "cuda": {"cudnn_conv_algo_search": "HEURISTIC"},
+    "directml": {"performance_preference": "high_performance"},
+    "coreml": {"ModelFormat": "MLProgram"},
+}
+
+WARM_UP_SIZE = 224
+"""Height and width of the warm-up tensor when the model leaves them open."""
+
+_DEVICE_LOCKS = {"directml": threading.Lock()}
+
+
+def provider_entry(ort_name: str, short: str) -> str | tuple[str, dict[str, str]]:
+    """The ``providers=`` entry for ``short``: the name, with its options when it has any."""
+    options = PROVIDER_OPTIONS.get(short)
+    return (ort_name, dict(options)) if options else ort_name
+
+
+def preload_libraries(ort: ModuleType) -> str | None:
+    """Load NVIDIA's CUDA and cuDNN libraries from their wheels before a CUDA session; the
+    reason when that fails (None when it worked or this ONNX Runtime cannot do it)."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return None
+    try:
+        preload()
+    except Exception as exc:  # a missing or broken NVIDIA wheel: CUDA may still find a toolkit
+        log.warning("onnxruntime.preload_dlls failed: %s", exc)
+        return f"the CUDA libraries could not be loaded ({exc})"
+    return None
+
+
+def run_lock(active: str) -> contextlib.AbstractContextManager:
+    """What every ``session.run`` on provider ``active`` holds: the device's one lock on
+    DirectML, a lock of the session's own on other GPUs, none on the CPU (whose sessions
+    take concurrent runs)."""
+    if active == "cpu":
+        return contextlib.nullcontext()
+    return _DEVICE_LOCKS.get(active) or threading.Lock()
+
+
+def warm_up(session: Any, batch: int = 1) -> None:
+    """One run on zeros at ``batch`` images; open dimensions other than the batch become
+    :data:`WARM_UP_SIZE`. Raises what the run raises."""
+    inp = session.get_inputs()[0]
+    dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
+    shape = [d if isinstance(d, int) and d > 0 else (batch if i == 0 else WARM_UP_SIZE)
+             for i, d in enumerate(inp.shape)]
+    session.run(None, {inp.name: np.zeros(shape, dtype)})
+
+
+def nodes_per_provider(session: Any) -> dict[str, int] | None:
+    """Nodes per provider (ONNX Runtime's names), when the session recorded them."""
+    info = getattr(session, "get_provider_graph_assignment_info", None)
+    if info is None:
+        return None
+    try:
+        subgraphs = info()
+    except Exception as exc:  # not recorded (the config key was not set)
+        log.info("no graph assignment info: %s", exc)
+        return None
+    counts: dict[str, int] = {}
+    for subgraph in subgraphs:
+        counts[subgraph.ep_name] = counts.get(subgraph.ep_name, 0) + len(subgraph.get_nodes())
+    return counts or None
+
+
+def partly_on(ort_name: str, counts: dict[str, int] | None) -> tuple[int, int] | None:
+    """``(nodes on ort_name, all nodes)`` when some nodes run elsewhere, else None."""
+    if not counts:
+        return None
+    total = sum(counts.values())
+    mine = counts.get(ort_name, 0)
+    return (mine, total) if mine < total else None

@@ -1,0 +1,85 @@
+"""The GPU providers' rules that can be checked without a GPU (core.inference.gpu)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from modelgen import colour_classifier, colour_model, resnet
+
+from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.inference.gpu import (
+    RECORD_ASSIGNMENT,
+    nodes_per_provider,
+    partly_on,
+    provider_entry,
+    run_lock,
+    warm_up,
+)
+from resnet_desktop.core.inference.providers import ProviderStatus
+from resnet_desktop.core.models.manifest import load_manifest_for
+
+
+def _session(tmp_path, model, *, record: bool = True) -> ort.InferenceSession:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    options = ort.SessionOptions()
+    if record:
+        options.add_session_config_entry(RECORD_ASSIGNMENT, "1")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def test_cuda_picks_convolution_algorithms_by_heuristics_and_the_cpu_takes_no_options():
+    assert provider_entry("CUDAExecutionProvider", "cuda") == \
+        ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"})
+    assert provider_entry("CoreMLExecutionProvider", "coreml")[1]["ModelFormat"] == "MLProgram"
+    assert provider_entry("DmlExecutionProvider", "directml")[1] == \
+        {"performance_preference": "high_performance"}
+    assert provider_entry("CPUExecutionProvider", "cpu") == "CPUExecutionProvider"
+
+
+def test_every_directml_run_takes_one_lock_and_the_cpu_none():
+    assert run_lock("directml") is run_lock("directml")
+    assert run_lock("cuda") is not run_lock("cuda")
+    with run_lock("cpu"), run_lock("cpu"):  # the CPU takes concurrent runs
+        pass
+
+
+@pytest.mark.skipif(not hasattr(ort.InferenceSession, "get_provider_graph_assignment_info"),
+                    reason="this ONNX Runtime records no graph assignment (1.24+ does)")
+def test_the_nodes_each_provider_got_are_counted(tmp_path):
+    session = _session(tmp_path, resnet(depth=18, num_classes=10, width=4))
+    counts = nodes_per_provider(session)
+    assert set(counts) == {"CPUExecutionProvider"} and counts["CPUExecutionProvider"] > 10
+    assert partly_on("CPUExecutionProvider", counts) is None
+    assert nodes_per_provider(_session(tmp_path, colour_classifier(), record=False)) is None
+
+
+def test_partly_on_a_gpu_says_how_many_nodes_it_got():
+    counts = {"CUDAExecutionProvider": 80, "CPUExecutionProvider": 40}
+    assert partly_on("CUDAExecutionProvider", counts) == (80, 120)
+    assert partly_on("CUDAExecutionProvider", {"CUDAExecutionProvider": 5}) is None
+    assert partly_on("CUDAExecutionProvider", None) is None
+
+
+def test_a_warm_up_run_fills_in_the_open_dimensions(tmp_path):
+    session = _session(tmp_path, colour_classifier(batch="N", input_size=32))
+    warm_up(session, batch=8)
+    fixed = _session(tmp_path, colour_classifier(batch=1, input_size=32))
+    warm_up(fixed, batch=8)  # a fixed batch of 1 stays 1: ONNX Runtime refuses 8
+
+
+def test_the_provider_shown_says_when_a_gpu_runs_only_part_of_the_graph():
+    assert ProviderStatus("auto", "cuda", nodes=(80, 120)).display == \
+        "CUDA (GPU), partly: 80 of 120 nodes"
+    assert ProviderStatus("auto", "cuda").display == "CUDA (GPU)"
+
+
+def test_a_session_onnx_runtime_moved_to_the_cpu_during_a_run_says_so(tmp_path):
+    model = colour_model(tmp_path / "model")
+    classifier = Classifier(model, load_manifest_for(model), "cpu")
+    # As ONNX Runtime's wrapper leaves a CUDA session after a failed run: on the CPU.
+    classifier.provider = ProviderStatus("auto", "cuda")
+    classifier.run(np.zeros((1, 3, 32, 32), np.float32))
+    assert classifier.provider.active == "cpu"
+    assert "moved the session to the CPU" in classifier.provider.fallback_reason
