@@ -76,13 +76,26 @@ def test_the_frozen_apps_runtime_hook_switches_telemetry_off(tmp_path: Path) -> 
     assert telemetry_folders(tmp_path) == []
 
 
-@pytest.mark.parametrize("value", ["0", "false", "1", "yes"])
-def test_a_user_can_opt_in_and_the_app_reads_the_setting_as_onnx_runtime_does(
+@pytest.mark.parametrize(("value", "kept"), [(None, "1"), ("", "1"), ("0", "0"),
+                                             ("false", "false")])
+def test_a_user_can_opt_in(tmp_path: Path, value: str | None, kept: str,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package sets the variable only when the user has not; ONNX Runtime reads anything but
+    1, true or yes as "on" (checked by hand: not run here, since it would send events)."""
+    env = fresh_home_env(tmp_path, **({} if value is None else {ENV: value}))
+    proc = run(["-c", f"import os, resnet_desktop; print(os.environ[{ENV!r}])"], env)
+    assert proc.stdout.strip() == kept
+    monkeypatch.setenv(ENV, kept)
+    assert telemetry_opted_in() is (kept != "1")
+
+
+@pytest.mark.parametrize("value", ["1", "yes", "TRUE"])
+def test_an_off_value_of_the_users_own_is_read_as_onnx_runtime_reads_it(
         tmp_path: Path, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     env = fresh_home_env(tmp_path, **{ENV: value})
     run(["-c", "import resnet_desktop, onnxruntime"], env)
     monkeypatch.setenv(ENV, value)
-    assert bool(telemetry_folders(tmp_path)) is telemetry_opted_in()
+    assert telemetry_folders(tmp_path) == [] and not telemetry_opted_in()
 
 
 def test_the_event_switch_is_onnx_runtimes_own(monkeypatch: pytest.MonkeyPatch) -> None:
