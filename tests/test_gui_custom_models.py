@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -155,9 +156,13 @@ def test_info_panel_shows_facts_computed_off_the_gui_thread(qtbot, tmp_path):
     assert panel.values["size"].text() == f"{model.stat().st_size} bytes"
     assert panel.values["sha256"].text() == hashlib.sha256(model.read_bytes()).hexdigest()
     assert panel.values["inputs"].text() == "data [N, 3, 32, 32] float32"
-    assert panel.values["labels"].text() == "3 (birds.txt)"
+    assert panel.values["labels"].text() == f"3 ({(tmp_path / 'birds.txt').resolve()})"
     assert panel.values["published"].isHidden()
-    assert panel.copy_button.isEnabled()
+    assert panel.values["license"].text() == "not stated"
+    assert panel.values["preprocessing"].text().startswith("shorter side 256, centre 224×224")
+    assert panel.values["added"].text().startswith(time.strftime("%Y-"))
+    assert panel.copy_button.isEnabled() and panel.folder_button.isEnabled()
+    assert panel.model_folder() == model.resolve().parent
     panel.copy_json()
     from PySide6.QtGui import QGuiApplication
 
@@ -186,6 +191,29 @@ def test_info_panel_says_a_catalog_model_is_not_downloaded(qtbot):
         panel.show_model("resnet18-v1-7")
     assert "resnet18-v1-7 is not downloaded" in failed.args[0]
     assert "not downloaded" in panel.status.text() and panel.values["params"].isHidden()
+    # What the catalog knows shows at once; the graph's facts wait for the file.
+    assert panel.values["published"].text() == "top-1 69.93%, top-5 89.29%"
+    assert panel.values["size"].text() == "46.8 MB to download"
+    assert panel.values["license"].text() == "Apache-2.0"
+    assert "read from its file" in panel.status.text()
+    assert not panel.folder_button.isEnabled()
+
+
+def test_info_panel_shows_the_built_in_model_and_its_folder(qtbot, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    panel = ModelInfoPanel(Engine())
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.facts_ready, timeout=TIMEOUT_MS):
+        panel.show_model("efficientnet-lite0")
+    assert panel.values["added"].text() == "built in (ships with ResNet Desktop)"
+    assert panel.values["labels"].text() == "1000 (ImageNet, built in)"
+    assert "mean 127 127 127, std 128 128 128" in panel.values["preprocessing"].text()
+    qtbot.mouseClick(panel.folder_button, Qt.MouseButton.LeftButton)
+    assert [Path(u.toLocalFile()) for u in opened] == [panel.model_folder()]
+    assert panel.model_folder().name == "models"
 
 
 def test_info_dialog_wraps_the_panel(qtbot, tmp_path):

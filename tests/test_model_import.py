@@ -293,9 +293,17 @@ def test_cli_import_custom_values_and_dry_run(tmp_path, capsys):
 
 
 def test_cli_info_of_a_catalog_model_needs_it_downloaded(tmp_path, capsys, monkeypatch):
-    code, _, err = run_cli(capsys, "info", "resnet50-v2-7")
-    assert code == 2
-    assert "resnet50-v2-7 is not downloaded" in err and "models download" in err
+    code, out, err = run_cli(capsys, "info", "resnet50-v2-7")
+    assert code == 0, err
+    lines = dict(line.split(None, 1) for line in out.splitlines() if not line.startswith("note"))
+    assert lines["status"] == "not downloaded"
+    assert lines["size"] == "102.4 MB to download (102,442,452 bytes)"
+    assert lines["published"] == "top-1 75.81%, top-5 92.82%"
+    assert lines["licence"] == "Apache-2.0"
+    assert lines["preprocessing"].startswith("shorter side 256, centre 224×224 crop, RGB")
+    assert out.splitlines()[-1] == ("note: parameters, MACs, opset, inputs and outputs are read "
+                                    "from the file: `resnet-desktop models download "
+                                    "resnet50-v2-7` first")
 
     # A test catalog whose model is in the (isolated) cache: info reads it there.
     model = modelgen.resnet(depth=18, width=4, num_classes=1000, blocks=(1, 1, 1, 1))

@@ -60,7 +60,11 @@ from resnet_desktop.core.models.download_problem import (
     download_problem,
 )
 from resnet_desktop.core.models.labels import load_labels
-from resnet_desktop.core.models.manifest import ModelManifest, load_manifest_for
+from resnet_desktop.core.models.manifest import (
+    ModelManifest,
+    load_manifest_for,
+    preprocessing_text,
+)
 from resnet_desktop.core.operations.compare import CompareModel, CompareSink, compare_models
 from resnet_desktop.core.operations.tag_folder import (
     SidecarMode,
@@ -119,6 +123,7 @@ __all__ = [
     "load_vocabulary",
     "normalise_extensions",
     "plural",
+    "preprocessing_text",
     "undo_last",
 ]
 
@@ -345,5 +350,9 @@ class Engine:
             labels_error = (f"labels: {labels} labels but the model outputs {classes} classes; "
                             "import the model with its own labels file")
         entry = ref.entry
+        builtin = entry is not None and entry.builtin
         return ModelDescription(ref.id, ref.name, facts, labels, labels_source, labels_error,
-                                entry.top1 if entry else None, entry.top5 if entry else None)
+                                entry.top1 if entry else None, entry.top5 if entry else None,
+                                preprocessing=preprocessing_text(pre),
+                                license=ref.manifest.license, builtin=builtin,
+                                file_date=None if builtin else path.stat().st_mtime)

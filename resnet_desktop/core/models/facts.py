@@ -35,6 +35,7 @@ import logging
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +134,23 @@ class ModelDescription:
     labels_error: str | None = None
     top1: float | None = None
     top5: float | None = None
+    preprocessing: str = ""
+    """How an image becomes the input (:func:`~.manifest.preprocessing_text`)."""
+    license: str | None = None
+    file_date: float | None = None
+    """When the file arrived (downloaded, imported), as a POSIX time; None for a built-in."""
+    builtin: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = {"id": self.id, "name": self.name, "labels": self.labels,
                 "labels_source": self.labels_source}
         if self.labels_error:
             data["labels_error"] = self.labels_error
+        data.update({"preprocessing": self.preprocessing, "license": self.license,
+                     "builtin": self.builtin})
+        if self.file_date is not None:
+            data["file_date"] = datetime.fromtimestamp(self.file_date).astimezone().isoformat(
+                timespec="seconds")
         data.update(self.facts.to_json())
         if self.top1 is not None or self.top5 is not None:
             data["published"] = {"top1": self.top1, "top5": self.top5}

@@ -49,6 +49,17 @@ class Preprocessing:
     color: str = "RGB"
 
 
+def preprocessing_text(pre: Preprocessing) -> str:
+    """``shorter side 256, centre 224×224 crop, RGB, (pixel − mean) / std, mean 123.7 116.3
+    103.5, std 58.4 57.1 57.4, NCHW``: how an image becomes this model's input, in one line."""
+    def triple(values: tuple[float, float, float]) -> str:
+        return " ".join(f"{v:g}" if float(v).is_integer() else f"{v:.1f}" for v in values)
+
+    return (f"shorter side {pre.resize}, centre {pre.input_size}×{pre.input_size} crop, "
+            f"{pre.color}, (pixel − mean) / std with mean {triple(pre.mean)}, std "
+            f"{triple(pre.std)}, {pre.layout}")
+
+
 @dataclass(frozen=True)
 class ModelManifest:
     """What the app must know about a model beyond its graph.

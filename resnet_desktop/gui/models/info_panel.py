@@ -9,15 +9,17 @@ not downloaded is reported as such (facts are never a reason to download 100 MB)
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -25,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.engine import Engine
+from resnet_desktop.core.engine import CatalogEntry, Engine, preprocessing_text
 from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.formatting import format_bytes, format_count
 from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
@@ -42,11 +44,32 @@ _ROWS = (
     ("outputs", "Outputs"),
     ("labels", "Classes"),
     ("published", "Published accuracy"),
+    ("license", "Licence"),
+    ("preprocessing", "Preprocessing"),
     ("file", "File"),
+    ("added", "Added"),
     ("size", "Size"),
     ("sha256", "SHA-256"),
     ("notes", "Notes"),
 )
+
+
+def catalog_texts(entry: CatalogEntry) -> dict[str, str]:
+    """The rows the catalog can fill before the model is downloaded."""
+    published = ""
+    if entry.top1 is not None:
+        published = f"top-1 {entry.top1:.2f}%" + (f", top-5 {entry.top5:.2f}%"
+                                                  if entry.top5 is not None else "")
+    labels = entry.manifest.labels
+    return {
+        "name": f"{entry.name} ({entry.id})",
+        "labels": "1000 (ImageNet)" if labels == "imagenet" else labels,
+        "published": published,
+        "license": entry.license or "not stated",
+        "preprocessing": preprocessing_text(entry.manifest.preprocessing),
+        "size": f"{format_bytes(entry.bytes)} to download",
+        "sha256": entry.sha256,
+    }
 
 
 def _with_exact(short: str, value: int, unit: str = "") -> str:
@@ -63,7 +86,8 @@ def fact_texts(info: ModelDescription) -> dict[str, str]:
         macs = (f"{_with_exact(format_count(facts.macs), facts.macs)} for one "
                 f"{facts.input_size}×{facts.input_size} image (convolutions and fully "
                 "connected layers)")
-    source = "ImageNet" if info.labels_source == "imagenet" else Path(info.labels_source).name
+    source = ("ImageNet, built in" if info.labels_source == "imagenet"
+              else str(info.labels_source))
     labels = (f"{info.labels} ({source})" if info.labels is not None
               else f"labels unreadable: {info.labels_error}")
     if info.labels is not None and info.labels_error:
@@ -81,7 +105,12 @@ def fact_texts(info: ModelDescription) -> dict[str, str]:
         "outputs": "\n".join(f"{t.name} {t.shape_text} {t.dtype}" for t in facts.outputs),
         "labels": labels,
         "published": published,
+        "license": info.license or "not stated",
+        "preprocessing": info.preprocessing,
         "file": str(facts.path) if facts.path else "",
+        "added": ("built in (ships with ResNet Desktop)" if info.builtin
+                  else datetime.fromtimestamp(info.file_date).strftime("%Y-%m-%d %H:%M")
+                  if info.file_date is not None else ""),
         "size": _with_exact(format_bytes(facts.bytes), facts.bytes, " bytes")
         if facts.bytes else "",
         "sha256": facts.sha256 or "",
@@ -101,6 +130,7 @@ class ModelInfoPanel(QWidget):
         super().__init__(parent)
         self._engine = engine
         self._info: ModelDescription | None = None
+        self._model = ""
         self._runner = TaskRunner(self, "reading the model's facts")
         self._runner.returned.connect(self._on_returned)
         self._runner.failed.connect(self._on_failed)
@@ -130,11 +160,19 @@ class ModelInfoPanel(QWidget):
         self.copy_button.setToolTip("The same JSON as `resnet-desktop info MODEL --json`")
         self.copy_button.setEnabled(False)
         self.copy_button.clicked.connect(self.copy_json)
+        self.folder_button = QPushButton("Show in Folder", self)
+        self.folder_button.setToolTip("Open the folder that holds the model file")
+        self.folder_button.setEnabled(False)
+        self.folder_button.clicked.connect(self.show_in_folder)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.folder_button)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(self.busy)
         layout.addLayout(form)
-        layout.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addLayout(buttons)
         layout.addStretch(1)
         self._set_rows({})
 
@@ -151,8 +189,10 @@ class ModelInfoPanel(QWidget):
         model = str(model)
         engine = self._engine
         self._info = None
+        self._model = model
         self._set_rows({})
         self.copy_button.setEnabled(False)
+        self.folder_button.setEnabled(False)
         self.status.show()
         self.status.setText(f"Reading {Path(model).name if model.endswith('.onnx') else model}…")
         self.busy.show()
@@ -161,6 +201,16 @@ class ModelInfoPanel(QWidget):
             return engine.describe(model, cancel)
 
         self._runner.start(job)
+
+    def model_folder(self) -> Path | None:
+        """The folder holding the shown model's file (None while no file is shown)."""
+        info = self._info
+        return info.facts.path.parent if info is not None and info.facts.path else None
+
+    def show_in_folder(self) -> None:
+        folder = self.model_folder()
+        if folder is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def copy_json(self) -> None:
         if self._info is not None:
@@ -188,12 +238,19 @@ class ModelInfoPanel(QWidget):
         self.status.hide()
         self._set_rows(fact_texts(info))
         self.copy_button.setEnabled(True)
+        self.folder_button.setEnabled(info.facts.path is not None)
         self.facts_ready.emit(info)
 
     def _on_failed(self, message: str) -> None:
         self.busy.hide()
         self.status.show()
-        self.status.setText(message)
+        entry = self._engine.catalog.get(self._model)
+        shown = message
+        if entry is not None and not self._engine.cache.is_cached(entry.id):
+            self._set_rows(catalog_texts(entry))
+            shown = (f"{entry.name} is not downloaded yet: parameters, MACs, opset, inputs and "
+                     "outputs are read from its file, which downloads when you first use it.")
+        self.status.setText(shown)
         self.failed.emit(message)
 
 
