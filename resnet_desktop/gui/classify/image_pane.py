@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from resnet_desktop.core.imaging.decode import EXTENSIONS
 from resnet_desktop.gui.classify.image_loader import THUMBNAIL_SIDE, ImageLoader
+from resnet_desktop.gui.classify.strip_delegate import StripDelegate
 from resnet_desktop.gui.widgets import palette as colours
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,7 @@ class ImagePane(QWidget):
         self.strip.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.strip.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.strip.currentRowChanged.connect(self._on_strip_row)
+        self.strip.setItemDelegate(StripDelegate(self.strip))
 
         nav = QHBoxLayout()
         nav.setContentsMargins(0, 0, 0, 0)
