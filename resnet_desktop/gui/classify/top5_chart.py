@@ -91,6 +91,16 @@ class Top5Chart(QWidget):
             return f"{label[:1].upper()}{label[1:]} — {format_percent(self._category.probability)}"
         return self._labels[0] if self.is_confident() else "No confident match"
 
+    def headline_shown(self) -> bool:
+        """False when the headline would only repeat the first bar (a confident class with no
+        category above it): the bold first bar is then the one best-match display."""
+        if not self._labels:
+            return True
+        category = self._category
+        if category is None:
+            return not self.is_confident()
+        return category.label.casefold() != self._labels[0].casefold()
+
     def chain_shown(self) -> bool:
         return self._show_chain and self._category is not None
 
@@ -259,6 +269,9 @@ class Top5Chart(QWidget):
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          caption.upper())
         y += caption_metrics.height() + 4
+
+        if not self.headline_shown():
+            return y + 12
 
         if not self._labels:
             painter.setFont(self._scaled_font(1.05))
