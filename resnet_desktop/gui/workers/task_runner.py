@@ -124,6 +124,10 @@ class TaskRunner(QObject):
         self._next_id += 1
         worker = _worker_class()(self._next_id, job,
                                  token if token is not None else CancelToken(), self._progress)
+        # The runner, not the pool, owns the worker: with auto-delete the pool frees it as soon
+        # as it has run, before ``finished`` reaches this thread, and a later tryTake on it
+        # (forget, withdraw) would touch a deleted object. _on_finished lets it go.
+        worker.setAutoDelete(False)
         signals = worker.signals
         signals.returned.connect(self._on_returned)
         signals.errored.connect(self._on_errored)
