@@ -3,6 +3,7 @@ exiftool would, or left alone with one message while the run goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -99,12 +100,16 @@ def test_a_fifo_named_like_a_sidecar_is_refused_without_blocking(tmp_path):
             apply_change(change(tmp_path, "x.jpg"), journal)
         assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the pipe was not replaced by a file"
     finally:
+        # The writer may not have opened its end yet: keep a reader open and drain until it has
+        # written and gone (a blocking drain could end before it came, and leave it waiting).
         reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        os.set_blocking(reader, True)
-        while os.read(reader, 65536):
-            pass
-        os.close(reader)
-        writer.join()
+        try:
+            while writer.is_alive():
+                with contextlib.suppress(BlockingIOError):
+                    os.read(reader, 65536)
+                writer.join(0.05)
+        finally:
+            os.close(reader)
 
 
 def test_a_sidecar_over_the_size_limit_is_refused(tmp_path):
