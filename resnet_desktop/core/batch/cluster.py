@@ -65,6 +65,9 @@ DEFAULT_RAY_BATCH = 32
 """Files per Ray Data batch (one actor call): enough to amortise a call, small enough that a
 retried batch repeats little work and results stream back steadily."""
 
+STOP_SECONDS = 10
+"""How long a run that stops early waits for Ray's driver process to shut Ray down."""
+
 SHIP_LIMIT = 256 << 20
 """With ``ship_bytes``, a file larger than this is not sent (no photo is this large, and the
 decoder refuses such files by their pixel count anyway)."""
@@ -284,8 +287,8 @@ def _drive(connection: Connection, job: _Job) -> None:
                                  str(own) if own is not None else _first_line(exc)))
                 return
             connection.send(("done",))
-    except (EOFError, BrokenPipeError):
-        pass  # the parent went away
+    except (EOFError, OSError):
+        pass  # the parent stopped listening (it was interrupted or cancelled)
     finally:
         ray.shutdown()
 
@@ -380,10 +383,13 @@ class RayPipeline:
             connection.send(None)
             process.join()
         finally:
+            # Stopped early (Ctrl+C, cancel, an error): the driver's next send fails, and it
+            # shuts Ray down; one that does not within a few seconds is terminated.
+            connection.close()
+            process.join(STOP_SECONDS)
             if process.is_alive():
                 process.terminate()
                 process.join()
-            connection.close()
 
     def _window(self, window: list[tuple[T, Path | None]], connection: Connection,
                 process: BaseProcess) -> Iterator[list[tuple[T, Outcome]]]:
