@@ -105,3 +105,18 @@ def test_damaged_download_then_retry_once_the_source_is_fixed(qtbot, mirror_cata
     assert window.loaded_model().id == "colours"
     assert window.controller.shown_problem() is None
     window.close()
+
+
+def test_an_image_opened_after_the_failure_keeps_the_short_status_line(qtbot, monkeypatch,
+                                                                     photos):
+    monkeypatch.setenv("RESNET_DESKTOP_OFFLINE", "1")
+    window = MainWindow(remember=False)
+    qtbot.addWidget(window)
+    window.show()
+    choose(qtbot, window, "resnet50-v2-7")  # nothing loaded before: no model at all
+    with qtbot.waitSignal(window.pane.image_changed, timeout=20_000):
+        window.open_images([photos["chelsea"]])
+    assert window.statusBar().currentMessage() == ("ResNet-50 v2 was not downloaded: you appear "
+                                                   "to be offline.")
+    assert window.controller.shown_problem() is not None
+    window.close()

@@ -143,7 +143,8 @@ class ClassifyController(QObject):
     def _on_image_changed(self, source: ImageSource) -> None:
         if source.path is not None:
             self.image_shown.emit(str(source.path))
-        if self._loaded is None and not self.service.is_loading() and self._load_requested:
+        if self._loaded is None and not self.service.is_loading() and self._load_requested \
+                and self.shown_problem() is None:  # the card already says what happened
             self._say("No model is loaded; choose one in the model list.", error=True)
         self._classify(source)
 
