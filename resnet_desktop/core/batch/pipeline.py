@@ -63,8 +63,12 @@ INVALID_NUMBERS = "the model produced invalid numbers (NaN or infinity)"
 
 DEFAULT_BATCH_SIZE = 8
 """Images per ``Classifier.run`` when the model's batch dimension is dynamic. On a CPU a
-ResNet gains little beyond 8; a GPU provider gains more, and 8 keeps latency to the first
-results low."""
+ResNet gains little beyond 8, and 8 keeps latency to the first results low."""
+
+GPU_BATCH_SIZE = 32
+"""Images per run on a GPU provider with a dynamic batch dimension: GPUs gain from batches of
+16-64 (not measured here: no GPU was at hand; with cuDNN's HEURISTIC search, see
+:mod:`~resnet_desktop.core.inference.gpu`, a smaller last chunk costs no exhaustive search)."""
 
 READ_AHEAD_THREADS = 4
 """Files read ahead at once. A slow disk or a network share serves several requests in
@@ -156,7 +160,8 @@ class ClassifyPipeline:
 
     ``batch_size``: entries that need work handed back together (one chunk), and images per
     ``Classifier.run`` when the consumer runs the model; None: the model's fixed batch size, or
-    :data:`DEFAULT_BATCH_SIZE`. ``workers``: None for :func:`default_workers`.
+    :data:`DEFAULT_BATCH_SIZE` (:data:`GPU_BATCH_SIZE` on a GPU). ``workers``: None for
+    :func:`default_workers`.
     ``paused_seconds`` adds up the time the consumer spent held by ``pause`` inside
     :meth:`chunks`.
     """
@@ -165,7 +170,8 @@ class ClassifyPipeline:
                  workers: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
                  cancel: CancelToken = NEVER, pause: PauseToken | None = None) -> None:
         self.classifier = classifier
-        self.batch_size = max(1, batch_size or classifier.io.batch or DEFAULT_BATCH_SIZE)
+        self.batch_size = max(1, batch_size or classifier.io.batch or (
+            DEFAULT_BATCH_SIZE if classifier.provider.active == "cpu" else GPU_BATCH_SIZE))
         self.classify_in_workers = classifier.lanes > 1
         self.workers = max(1, workers or default_workers(classifier))
         # The consumer runs the model and the pool was not fixed by the caller: how many
