@@ -16,6 +16,7 @@ from pathlib import Path
 
 import modelgen
 import pytest
+from PIL import Image
 
 from resnet_desktop.core.foundation.errors import ManifestError
 from resnet_desktop.core.models.manifest import load_manifest_for
@@ -81,3 +82,14 @@ def test_a_fifo_catalog_says_so_instead_of_blocking(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [
         f"resnet-desktop: error: catalog {tmp_path / 'models.json'} {FIFO}"]
+
+
+def test_classify_with_a_fifo_as_the_model_says_what_it_is(tmp_path: Path) -> None:
+    pipe = tmp_path / "pipe.onnx"
+    os.mkfifo(pipe)
+    photo = tmp_path / "red.png"
+    Image.new("RGB", (64, 48), (230, 20, 20)).save(photo)
+    result = cli("classify", "--model", pipe, photo)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "pipe.onnx: is a named pipe (FIFO), not a model file")

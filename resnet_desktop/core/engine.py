@@ -34,6 +34,7 @@ from resnet_desktop.core.foundation.errors import (
     first_line,
 )
 from resnet_desktop.core.foundation.formatting import format_bytes, format_count, plural
+from resnet_desktop.core.foundation.regular_file import describe_mode
 from resnet_desktop.core.imaging.crop_box import crop_box
 from resnet_desktop.core.imaging.decode import EXTENSIONS, draft_size_for, load_image
 from resnet_desktop.core.imaging.preprocess import preprocess
@@ -208,7 +209,11 @@ class Engine:
         if looks_like_path(model) or Path(model).is_file():
             path = Path(model).expanduser()
             if not path.is_file():
-                raise ModelError(f"{model}: model file not found")
+                try:
+                    mode = path.stat().st_mode
+                except OSError:
+                    raise ModelError(f"{model}: model file not found") from None
+                raise ModelError(f"{path.name}: is {describe_mode(mode)}, not a model file")
             if path.suffix.lower() != ".onnx":
                 raise ModelError(f"{path.name}: a model must be an .onnx file")
             manifest = load_manifest_for(path)
