@@ -9,6 +9,7 @@ from pathlib import Path
 
 import modelgen
 import pytest
+from gui_helpers import COLOURS
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
@@ -20,7 +21,6 @@ from resnet_desktop.gui.workers.task_runner import TaskRunner
 pytestmark = pytest.mark.gui
 
 MODEL_ID = "colours-v1-18"
-COLOURS = ("red", "green", "blue", "crimson", "lime", "navy")
 
 
 def model_bytes(padding: int) -> bytes:

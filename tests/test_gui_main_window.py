@@ -10,7 +10,7 @@ import modelgen
 import onnxruntime
 import PySide6
 import pytest
-from gui_helpers import CountingEngine, GuiProbe, drag_enter, drop, solid
+from gui_helpers import COLOURS, CountingEngine, GuiProbe, drag_enter, drop, solid
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl, qVersion
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QLabel
@@ -22,18 +22,19 @@ from resnet_desktop.gui.workers.model_service import ModelService
 
 pytestmark = pytest.mark.gui
 
-COLOURS = ("red", "green", "blue", "crimson", "lime", "navy")
-RED_TOP5 = ["crimson", "red", "blue", "green", "navy"]
 GREEK = ("alpha", "beta", "gamma", "delta", "epsilon")
-RED_TOP5_GREEK = ["delta", "alpha", "gamma", "beta", "epsilon"]
-GREEN_TOP5 = ["lime", "green", "blue", "red", "navy"]
+RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+RED_TOP5 = modelgen.colour_ranking(RED, COLOURS)[:5]
+GREEN_TOP5 = modelgen.colour_ranking(GREEN, COLOURS)[:5]
+BLUE_TOP5 = modelgen.colour_ranking(BLUE, COLOURS)[:5]
+RED_TOP5_GREEK = modelgen.colour_ranking(RED, GREEK)[:5]
 
 
 @pytest.fixture
 def images(tmp_path: Path) -> dict[str, Path]:
-    return {"red": solid(tmp_path / "red.png", (255, 0, 0)),
-            "green": solid(tmp_path / "green.png", (0, 255, 0)),
-            "blue": solid(tmp_path / "blue.png", (0, 0, 255))}
+    return {"red": solid(tmp_path / "red.png", RED),
+            "green": solid(tmp_path / "green.png", GREEN),
+            "blue": solid(tmp_path / "blue.png", BLUE)}
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_dropping_a_file_shows_five_bars_with_the_right_labels(qtbot, colours_wi
         drop(window.pane, [images["red"]])
     assert shown.args[0].path == images["red"]
     assert window.chart.labels() == RED_TOP5
-    assert window.chart.headline() == "crimson"
+    assert window.chart.headline() == RED_TOP5[0]
     assert sum(window.chart.probabilities()) == pytest.approx(1.0, abs=1e-3)
     assert window.pane.has_image() and window.pane.message() == ""
     assert window.timing_label.text().endswith("ms")
@@ -78,25 +79,25 @@ def test_several_files_form_a_strip_stepped_with_the_arrow_keys(qtbot, colours_w
     window = colours_window
     with qtbot.waitSignal(window.result_shown, timeout=10_000):
         drop(window.pane, [images["red"], images["green"]])
-    assert window.chart.labels()[0] == "crimson"
+    assert window.chart.labels()[0] == RED_TOP5[0]
     assert window.pane.strip.isVisible() and window.pane.strip.count() == 2
     with qtbot.waitSignal(window.result_shown, timeout=10_000) as shown:
         qtbot.keyClick(window.pane, Qt.Key.Key_Right)
     assert shown.args[0].path == images["green"]
-    assert window.chart.labels()[0] == "lime"
+    assert window.chart.labels()[0] == GREEN_TOP5[0]
     with qtbot.waitSignal(window.result_shown, timeout=10_000):
         qtbot.keyClick(window.pane, Qt.Key.Key_Left)
-    assert window.chart.labels()[0] == "crimson"
+    assert window.chart.labels()[0] == RED_TOP5[0]
 
 
 def test_pasting_an_image_classifies_it(qtbot, colours_window):
     image = QImage(40, 30, QImage.Format.Format_RGB32)
-    image.fill(QColor(0, 0, 255))
+    image.fill(QColor(*BLUE))
     QGuiApplication.clipboard().setImage(image)
     with qtbot.waitSignal(colours_window.result_shown, timeout=10_000) as shown:
         colours_window.paste_action.trigger()
     assert shown.args[0].path is None
-    assert colours_window.chart.labels()[0] == "navy"
+    assert colours_window.chart.labels()[0] == BLUE_TOP5[0]
     assert colours_window.pane.caption.text() == "Pasted image"
 
 
@@ -263,7 +264,7 @@ def test_add_tab_show_image_path_and_current_model(qtbot, colours_window, images
     with qtbot.waitSignal(window.result_shown, timeout=10_000):
         window.show_image_path(images["green"])
     assert window.tabs.currentIndex() == 0
-    assert window.chart.labels()[0] == "lime"
+    assert window.chart.labels()[0] == GREEN_TOP5[0]
     assert window.current_model().endswith("colours.onnx")
     assert window.current_provider() == "auto"
 

@@ -87,7 +87,7 @@ def test_a_file_open_event_opens_the_file_in_the_classify_tab(qtbot, colours_win
         QApplication.instance().removeEventFilter(forwarder)
     assert shown.args[0].path == green
     assert window.tabs.currentWidget() is window.classify_view
-    assert window.chart.labels()[0] == "lime"
+    assert window.chart.labels()[0] == modelgen.colour_ranking((0, 255, 0), COLOURS)[0]
 
 
 @pytest.mark.parametrize(("argv", "ours", "qt"), [
