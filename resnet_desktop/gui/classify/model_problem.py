@@ -39,7 +39,6 @@ class ModelProblemView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setAutoFillBackground(False)
         self._problem: DownloadProblem | None = None
 
         self.headline = QLabel(self)
