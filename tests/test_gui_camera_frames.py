@@ -15,10 +15,10 @@ from resnet_desktop.gui.camera.frames import (
     frame_to_qimage,
     is_dark,
     mean_luminance,
-    qimage_to_pil,
     save_rgb,
 )
 from resnet_desktop.gui.camera.live import RateMeter
+from resnet_desktop.gui.widgets.image_convert import qimage_to_pil
 
 pytestmark = pytest.mark.gui
 

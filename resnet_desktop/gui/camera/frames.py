@@ -22,7 +22,6 @@ from PySide6.QtMultimedia import QVideoFrame
 
 from resnet_desktop.core.foundation.atomic import atomic_open
 from resnet_desktop.core.foundation.errors import ImageError
-from resnet_desktop.core.imaging.decode import image_from_array
 from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
 
 log = logging.getLogger(__name__)
@@ -47,11 +46,6 @@ def frame_to_qimage(frame: QVideoFrame) -> QImage | None:
         return None
     image = frame.toImage()
     return None if image.isNull() else image
-
-
-def qimage_to_pil(image: QImage) -> Image.Image:
-    """An RGB Pillow image with a copy of the pixels, ready for the engine."""
-    return image_from_array(qimage_to_rgb_array(image))
 
 
 def mean_luminance(image: QImage) -> float:

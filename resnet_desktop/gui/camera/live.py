@@ -33,9 +33,8 @@ from resnet_desktop.core.engine import (
     ModelError,
     ResNetDesktopError,
 )
-from resnet_desktop.core.imaging.decode import image_from_array
 from resnet_desktop.gui.camera.frames import frame_to_qimage
-from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
+from resnet_desktop.gui.widgets.image_convert import qimage_to_pil
 from resnet_desktop.gui.workers.model_service import ModelService
 from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
 
@@ -125,8 +124,7 @@ class _Classifiers:
         if image is None:
             raise ResNetDesktopError("The camera sent an empty frame.")
         classifier = self._get(model, provider, cancel)
-        pil = image_from_array(qimage_to_rgb_array(image))
-        return self._models.engine.classify_image(classifier, pil, TOP_K)
+        return self._models.engine.classify_image(classifier, qimage_to_pil(image), TOP_K)
 
     def _get(self, model: str, provider: str, cancel: CancelToken) -> Classifier:
         if (model, provider) != self._key or self._classifier is None:

@@ -9,6 +9,8 @@ import numpy as np
 from PIL import Image
 from PySide6.QtGui import QImage, QPainter
 
+from resnet_desktop.core.imaging.decode import image_from_array
+
 
 def pil_to_qimage(image: Image.Image) -> QImage:
     """An RGB Pillow image as a QImage that owns a copy of the pixels."""
@@ -34,3 +36,9 @@ def qimage_to_rgb_array(image: QImage) -> np.ndarray:
     width, height, stride = image.width(), image.height(), image.bytesPerLine()
     buffer = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * height)
     return buffer.reshape(height, stride)[:, :width * 3].reshape(height, width, 3).copy()
+
+
+def qimage_to_pil(image: QImage) -> Image.Image:
+    """An RGB Pillow image with a copy of the pixels, ready for the engine (pasted images,
+    camera frames)."""
+    return image_from_array(qimage_to_rgb_array(image))

@@ -29,8 +29,7 @@ from resnet_desktop.core.engine import (
     ProviderStatus,
     ResNetDesktopError,
 )
-from resnet_desktop.core.imaging.decode import image_from_array
-from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
+from resnet_desktop.gui.widgets.image_convert import qimage_to_pil
 from resnet_desktop.gui.workers.model_service import ModelService
 from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
 
@@ -122,7 +121,7 @@ class _Session:
         if image is None or image.isNull():
             return Classification(None, classifier.model_id, error="The image is empty.")
         try:
-            picture = image_from_array(qimage_to_rgb_array(image))
+            picture = qimage_to_pil(image)
         except ResNetDesktopError as exc:
             return Classification(None, classifier.model_id, error=str(exc))
         return engine.classify_image(classifier, picture, request.top_k)
