@@ -234,19 +234,30 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 class FirstPaint(QObject):
     """Calls ``then`` once ``window`` has painted for the first time, so that loading the model
-    and the images (superqt's workers, ONNX Runtime, decoding) never delays the first paint."""
+    and the images (superqt's workers, ONNX Runtime, decoding) never delays the first paint.
+
+    A window that is never painted (started minimised, on another desktop) still gets its model
+    and images after ``FALLBACK_MS``."""
+
+    FALLBACK_MS = 1500
 
     def __init__(self, window: QWidget, then: Callable[[], None]) -> None:
         super().__init__()
         self._window = window
-        self._then = then
+        self._then: Callable[[], None] | None = then
         window.installEventFilter(self)
+        QTimer.singleShot(self.FALLBACK_MS, self, self._run)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._window and event.type() == QEvent.Type.Paint:
             self._window.removeEventFilter(self)
-            QTimer.singleShot(0, self._then)  # after this paint has reached the screen
+            QTimer.singleShot(0, self, self._run)  # after this paint has reached the screen
         return False
+
+    def _run(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            then()
 
 
 def _open_requested(window: MainWindow, args: argparse.Namespace) -> None:
