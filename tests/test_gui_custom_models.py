@@ -24,7 +24,7 @@ from resnet_desktop.gui.models.import_dialog import ModelImportDialog
 from resnet_desktop.gui.models.info_panel import ModelInfoDialog, ModelInfoPanel
 from resnet_desktop.gui.models.validate_dialog import ValidateDialog
 from resnet_desktop.gui.workers.model_service import ModelService
-from resnet_desktop.gui.workers.task_runner import TaskRunner
+from resnet_desktop.gui.workers.task_runner import TaskRunner, throttled
 
 pytestmark = pytest.mark.gui
 
@@ -375,3 +375,13 @@ def test_task_runner_logs_a_jobs_warnings(qtbot, caplog):
         runner.start(job)
     assert any("UserWarning: odd input" in r.getMessage() for r in caplog.records)
     assert runner.shutdown()
+
+
+@pytest.mark.parametrize(("interval_s", "passed"), [(3600.0, [1, 10]), (0.0, [1, 2, 3, 10])])
+def test_throttled_progress_passes_the_first_and_last_steps_and_one_per_interval(interval_s,
+                                                                                passed):
+    seen = []
+    progress = throttled(lambda done, total, rate: seen.append((done, total, rate)), interval_s)
+    for done in (1, 2, 3, 10):
+        progress(done, 10, 2.5)
+    assert seen == [(done, 10, 2.5) for done in passed]

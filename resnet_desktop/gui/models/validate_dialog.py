@@ -9,7 +9,6 @@ tab's. The dialog only shows progress and results. Errors appear inline, never a
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -44,10 +43,9 @@ from resnet_desktop.gui.settings import app_settings
 from resnet_desktop.gui.widgets.formatting import format_duration, time_left
 from resnet_desktop.gui.widgets.inline_errors import error_label, show_error
 from resnet_desktop.gui.workers.model_service import ModelService
-from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
+from resnet_desktop.gui.workers.task_runner import Report, TaskRunner, throttled
 
 LAST_FOLDER_KEY = "validate/last_folder"
-_PROGRESS_INTERVAL_S = 0.05
 _TABLE_HEADERS = ("Class", "Images", "Top-1 %", "Top-5 %", "Most frequent mistake", "Times")
 
 
@@ -227,21 +225,12 @@ class ValidateDialog(QDialog):
         self.progress_label.setText(f"Loading {self._model_title()}…")
 
         def job(report: Report, cancel: CancelToken) -> ValidationResult:
-            last = 0.0
-
-            def throttled(payload: tuple) -> None:
-                nonlocal last
-                now = time.monotonic()
-                if now - last >= _PROGRESS_INTERVAL_S or payload[0] >= payload[1]:
-                    last = now
-                    report(payload)
-
             classifier = models.load(model, provider, cancel, throughput=True)
             dataset = find_labelled_set(folder, classifier.labels, ground_truth_path)
             dataset = dataset.sample(limit)
             report((0, len(dataset), 0.0))
             return validate(classifier, dataset, cancel=cancel,
-                            progress=lambda done, total, rate: throttled((done, total, rate)))
+                            progress=throttled(lambda *payload: report(payload)))
 
         self._runner.start(job)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -22,10 +21,10 @@ from PySide6.QtCore import QObject, Signal
 from resnet_desktop.core.engine import Classifier, Engine, ModelRef, download_problem
 from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.errors import Cancelled, DownloadError
+from resnet_desktop.gui.workers.task_runner import throttled
 
 log = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL_S = 0.05
 _LOCK_POLL_S = 0.05
 
 
@@ -129,18 +128,10 @@ class ModelService(QObject):
         with self._lock:
             self._downloads += 1
         self.download_started.emit(ref.name, total, cache.partial_bytes(ref.id))
-        last = 0.0
-
-        def progress(done: int, total: int, rate: float) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last >= PROGRESS_INTERVAL_S or done >= total:
-                last = now
-                self.download_progressed.emit(done, total, rate)
-
         outcome = "failed"
         try:
-            self.engine.model_file(ref, progress=progress, cancel=cancel)
+            self.engine.model_file(ref, progress=throttled(self.download_progressed.emit),
+                                   cancel=cancel)
             outcome = "done"
         except Cancelled:
             outcome = "cancelled"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,27 @@ Report = Callable[[Any], None]
 Job = Callable[[Report, CancelToken], Any]
 """``job(report, cancel)``: call ``report(payload)`` for progress; return the result."""
 _JOB_ID = "job_id"
+
+PROGRESS_INTERVAL_S = 0.05
+"""How often a worker's (done, total, rate) progress reaches the GUI thread at most."""
+Progress = Callable[[int, int, float], None]
+
+
+def throttled(emit: Progress, interval_s: float = PROGRESS_INTERVAL_S) -> Progress:
+    """``emit``, called for the first step, then at most every ``interval_s`` seconds, and
+    always for the last step (``done >= total``): a loop over thousands of images or chunks
+    costs the GUI thread a few updates a second, and its bar still ends full. Make one per job
+    (it keeps the time of the last call)."""
+    last: float | None = None
+
+    def progress(done: int, total: int, rate: float) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if last is None or now - last >= interval_s or done >= total:
+            last = now
+            emit(done, total, rate)
+
+    return progress
 
 
 class _Progress(QObject):
