@@ -9,8 +9,10 @@ of images per second costs the GUI thread a few table updates a second, not one 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from resnet_desktop.core.engine import (
     BatchOptions,
@@ -43,6 +45,8 @@ from resnet_desktop.gui.workers.task_runner import Report
 
 CHUNK_SECONDS = 0.1
 CHUNK_RECORDS = 256
+
+_Report = TypeVar("_Report", SidecarReport, EmbedReport)
 
 
 @dataclass(frozen=True)
@@ -112,25 +116,26 @@ def plan(records: tuple[BatchRecord, ...], min_confidence: float, naming: Sideca
 
 def write(folder: Path, changes: tuple[SidecarChange, ...], model: str, _report: Report,
           cancel: CancelToken) -> SidecarReport:
-    try:
-        return write_planned_sidecars(folder, changes, model, cancel)
-    except Cancelled as exc:
-        raise ResNetDesktopError("Writing sidecars was cancelled; Undo reverts the ones "
-                                 "already written") from exc
-    except (OSError, ResNetDesktopError) as exc:
-        raise ResNetDesktopError(f"Cannot write sidecars: {exc}") from exc
+    """The planned keywords written into sidecars."""
+    return _writing("sidecars", "Undo reverts the ones already written",
+                    lambda: write_planned_sidecars(folder, changes, model, cancel))
 
 
 def embed(folder: Path, changes: tuple[SidecarChange, ...], model: str, _report: Report,
           cancel: CancelToken) -> EmbedReport:
     """The planned keywords written into the image files (sidecars for other formats)."""
+    return _writing("keywords", "Undo restores the files already written",
+                    lambda: write_planned_keywords(folder, changes, model, cancel))
+
+
+def _writing(what: str, after_cancel: str, write_all: Callable[[], _Report]) -> _Report:
+    """``write_all()``, with a cancel or a failure as one message for the panel."""
     try:
-        return write_planned_keywords(folder, changes, model, cancel)
+        return write_all()
     except Cancelled as exc:
-        raise ResNetDesktopError("Writing keywords was cancelled; Undo restores the files "
-                                 "already written") from exc
+        raise ResNetDesktopError(f"Writing {what} was cancelled; {after_cancel}") from exc
     except (OSError, ResNetDesktopError) as exc:
-        raise ResNetDesktopError(f"Cannot write keywords: {exc}") from exc
+        raise ResNetDesktopError(f"Cannot write {what}: {exc}") from exc
 
 
 def undo(folder: Path) -> UndoReport:
