@@ -17,9 +17,9 @@ from resnet_desktop.core.inference.classifier import Prediction
 from resnet_desktop.core.sidecars.undo_journal import (
     UndoError,
     UndoJournal,
-    journals_for,
     undo_journal,
     undo_last,
+    undoable_runs,
 )
 from resnet_desktop.core.sidecars.xmp import (
     APP_NS,
@@ -226,7 +226,7 @@ def test_undo_takes_runs_back_one_at_a_time(tmp_path, exiftool):
     for keywords in (("cat",), ("dog",)):
         with UndoJournal.start(folder) as journal:
             apply_change(SidecarChange(image, sidecar, keywords), journal, model="m")
-    assert len(journals_for(folder)) == 2
+    assert undoable_runs(folder) == 2
     assert exiftool.keywords(sidecar)["subject"] == ["dog"]
     undo_last(folder)
     assert exiftool.keywords(sidecar)["tags_list"] == ["ImageNet/cat"]

@@ -307,22 +307,12 @@ def _journals(folder: Path, directory: Path | None) -> list[_Journal]:
     return journals
 
 
-def journals_for(folder: Path, directory: Path | None = None) -> list[Path]:
-    """Journals of ``folder`` not yet undone, oldest write first."""
-    return [path for _, path in _journal_paths(folder, directory)]
-
-
 def undoable_runs(folder: Path, directory: Path | None = None) -> int:
     """How many runs that wrote into ``folder`` can still be undone (0: nothing to undo).
 
     Reads only each journal's first line, so a view may call it whenever it refreshes.
     """
     return len(_journal_paths(folder, directory))
-
-
-def last_journal(folder: Path, directory: Path | None = None) -> Path | None:
-    journals = journals_for(folder, directory)
-    return journals[-1] if journals else None
 
 
 def _current(path: Path) -> bytes | None:

@@ -44,7 +44,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.engine import Classification
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.foundation.paths import data_dir
 from resnet_desktop.gui.camera import messages
@@ -239,9 +238,6 @@ class CameraPanel(QWidget):
     def snapshot_image(self) -> QImage | None:
         """The current snapshot as a QImage (unmirrored), or None."""
         return self._snapshot_image
-
-    def snapshot_result(self) -> Classification | None:
-        return self.chart.result()
 
     def live_rate(self) -> float:
         """Live classifications per second over the last few seconds."""

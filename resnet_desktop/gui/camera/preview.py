@@ -34,12 +34,6 @@ class CameraPreview(QWidget):
     def message(self) -> str:
         return self._message
 
-    def is_mirrored(self) -> bool:
-        return self._mirrored
-
-    def has_frame(self) -> bool:
-        return self._frame is not None
-
     def current_image(self) -> QImage | None:
         """The newest frame as a QImage (converted once per frame, on demand)."""
         if self._image is None and self._frame is not None:
