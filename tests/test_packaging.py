@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import ast
 import configparser
+import ctypes
 import importlib.util
 import os
 import plistlib
 import re
+import runpy
 import subprocess
 import sys
 import tarfile
@@ -169,12 +171,35 @@ def test_spec_bundles_resources_onnxruntime_and_the_runtime_hook() -> None:
     assert (PACKAGING / "entry_point.py").is_file()
 
 
-def test_runtime_hook_preloads_the_bundled_directml_by_full_path() -> None:
-    hook = (PACKAGING / "rthooks" / "pyi_rth_resnet_desktop.py").read_text(encoding="utf-8")
-    compile(hook, "hook", "exec")
-    assert '"DirectML.dll"' in hook and "ctypes.WinDLL(path)" in hook
-    assert "os.add_dll_directory(capi)" in hook
-    assert 'sys.platform == "win32"' in hook
+@pytest.mark.parametrize(("platform", "frozen", "preloads"),
+                         [("win32", True, True), ("win32", False, False),
+                          ("linux", True, False)])
+def test_runtime_hook_preloads_the_bundled_directml_by_full_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str, frozen: bool,
+        preloads: bool) -> None:
+    """Run as the frozen Windows app runs it, with the loader calls recorded instead of made:
+    the bundle's DLLs are loaded by full path, DirectML first, and their folder goes first on
+    the search path; elsewhere (or unfrozen) the hook leaves the loader alone."""
+    capi = tmp_path / "onnxruntime" / "capi"
+    capi.mkdir(parents=True)
+    for name in ("onnxruntime.dll", "DirectML.dll"):  # no providers_shared: it is skipped
+        (capi / name).write_bytes(b"")
+    loaded: list[str] = []
+    dll_dirs: list[str] = []
+    monkeypatch.setattr(ctypes, "WinDLL", loaded.append, raising=False)
+    monkeypatch.setattr(os, "add_dll_directory", dll_dirs.append, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    monkeypatch.setattr(sys, "frozen", frozen, raising=False)
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setenv("PATH", "elsewhere")
+    monkeypatch.setenv("ORT_DISABLE_TELEMETRY", "1")
+    runpy.run_path(str(PACKAGING / "rthooks" / "pyi_rth_resnet_desktop.py"))
+    if preloads:
+        assert loaded == [str(capi / "DirectML.dll"), str(capi / "onnxruntime.dll")]
+        assert dll_dirs == [str(capi)]
+        assert os.environ["PATH"] == str(capi) + os.pathsep + "elsewhere"
+    else:
+        assert (loaded, dll_dirs, os.environ["PATH"]) == ([], [], "elsewhere")
 
 
 def test_macos_plist_and_entitlements() -> None:
