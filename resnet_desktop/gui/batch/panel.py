@@ -27,6 +27,7 @@ from resnet_desktop.core.engine import (
     EXTENSIONS,
     BatchOptions,
     BatchProgress,
+    BatchRecord,
     PauseToken,
     SidecarNaming,
     TaggingModel,
@@ -172,7 +173,7 @@ class BatchPanel(BatchView):
         """True once a paused batch has actually stopped (every record so far was sent)."""
         return self._pause.holding
 
-    def records(self):
+    def records(self) -> list[BatchRecord]:
         """Every result row, in arrival order."""
         return self.results.records()
 

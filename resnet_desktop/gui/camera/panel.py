@@ -26,7 +26,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QHideEvent, QImage, QKeySequence, QPixmap, QShortcut, QShowEvent
 from PySide6.QtMultimedia import (
     QCamera,
     QVideoFrame,
@@ -484,11 +484,11 @@ class CameraPanel(QWidget):
         self.preview.set_mirrored(on)
         self._settings.setValue("camera/mirror", bool(on))
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.source.shown()
 
-    def hideEvent(self, event) -> None:
+    def hideEvent(self, event: QHideEvent) -> None:
         super().hideEvent(event)
         self.source.hidden()
 

@@ -9,7 +9,7 @@ faster than the screen repaints cost nothing.
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
 from PySide6.QtMultimedia import QVideoFrame
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -67,7 +67,7 @@ class CameraPreview(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(640, 480)
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(24, 24, 24))
         image = None if self._message else self.current_image()

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QPalette, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QFont, QPainter, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -109,7 +109,7 @@ def download_offer(entry: CatalogEntry) -> str:
 class _ModelDelegate(QStyledItemDelegate):
     """Name on the left, size/accuracy/downloaded on the right; group titles in small caps."""
 
-    def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         if index.data(HEADER_ROLE):
             painter.save()
             font = QFont(option.font)
