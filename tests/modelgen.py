@@ -246,6 +246,20 @@ def _finish(g: _Graph, inp: str, in_shape: list, out: str, out_shape: list, name
     return model
 
 
+def slow_model(folder: Path, *, size: int = 512, depth: int = 50, width: int = 32,
+               classes: Sequence[str] = COLOURS) -> Path:
+    """``folder/slow.onnx``, a :func:`resnet` (ResNet-50 at 512 pixels by default: about
+    0.1-0.2 s an image here) with ``slow.txt`` labels and a manifest named "Slow", for tests that
+    need work still running (coalescing, cancelling, a responsive window); returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "slow.onnx"
+    resnet(path, depth=depth, width=width, num_classes=len(classes), input_size=size)
+    write_labels(folder / "slow.txt", classes)
+    path.with_suffix(".json").write_text(json.dumps({"name": "Slow", "labels": "slow.txt"}),
+                                         encoding="utf-8")
+    return path
+
+
 def write_labels(path: Path, labels: Sequence[str]) -> Path:
     Path(path).write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
     return Path(path)

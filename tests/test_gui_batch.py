@@ -27,12 +27,7 @@ pytestmark = pytest.mark.gui
 
 def slow_model(folder: Path, width: int = 32) -> Path:
     """A ResNet-18-shaped graph at 224 pixels: tens of milliseconds per image here."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "slow.onnx"
-    modelgen.resnet(path, depth=18, width=width, num_classes=3, input_size=224)
-    modelgen.write_labels(folder / "slow.txt", ["red", "green", "blue"])
-    path.with_suffix(".json").write_text(json.dumps({"name": "Slow", "labels": "slow.txt"}))
-    return path
+    return modelgen.slow_model(folder, size=224, depth=18, width=width)
 
 
 def cell(panel: BatchPanel, row: int, column: int) -> str:

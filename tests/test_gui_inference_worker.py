@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import modelgen
@@ -17,7 +16,6 @@ from resnet_desktop.gui.workers.model_service import ModelService
 
 pytestmark = pytest.mark.gui
 
-CLASSES = ("red", "green", "blue")
 RED = (255, 0, 0)
 
 
@@ -91,12 +89,7 @@ def test_an_image_sent_before_the_model_waits_for_it(qtbot, service, tmp_path, r
 
 
 def test_newest_request_wins_and_stale_results_are_dropped(qtbot, service, tmp_path):
-    folder = tmp_path / "slow"
-    folder.mkdir()
-    model = folder / "slow.onnx"
-    modelgen.resnet(model, depth=50, width=32, num_classes=3, input_size=512)
-    modelgen.write_labels(folder / "labels.txt", CLASSES)
-    model.with_suffix(".json").write_text(json.dumps({"labels": "labels.txt"}))
+    model = modelgen.slow_model(tmp_path / "slow")
     with qtbot.waitSignal(service.model_loaded, timeout=20_000):
         service.load_model(str(model))
     paths = []
@@ -162,12 +155,7 @@ def test_shutdown_is_prompt_and_idempotent(qtbot, tmp_path):
 
 def test_an_image_queued_when_another_model_is_chosen_gets_the_new_models_answer(
         qtbot, service, tmp_path, red_png):
-    folder = tmp_path / "slow"
-    folder.mkdir()
-    slow = folder / "slow.onnx"
-    modelgen.resnet(slow, depth=50, width=32, num_classes=3, input_size=512)
-    modelgen.write_labels(folder / "labels.txt", CLASSES)
-    slow.with_suffix(".json").write_text(json.dumps({"labels": "labels.txt"}))
+    slow = modelgen.slow_model(tmp_path / "slow")
     with qtbot.waitSignal(service.model_loaded, timeout=20_000):
         service.load_model(str(slow))
     service.classify_path(red_png)

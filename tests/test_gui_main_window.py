@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -174,7 +173,7 @@ def test_a_broken_model_is_a_message_and_the_previous_model_stays(qtbot, colours
 
 def test_newest_image_wins_and_no_stale_result_is_shown(qtbot, window, tmp_path):
     """Ten images dropped faster than inference: only the last one's result reaches the chart."""
-    model = slow_model(tmp_path / "slow", size=512)
+    model = modelgen.slow_model(tmp_path / "slow")
     with qtbot.waitSignal(window.model_changed, timeout=20_000):
         window.select_model(str(model))
     paths = [solid(tmp_path / f"img{i}.png", (25 * i, 100, 200 - 20 * i)) for i in range(10)]
@@ -194,19 +193,9 @@ def test_newest_image_wins_and_no_stale_result_is_shown(qtbot, window, tmp_path)
     assert classified < len(paths)
 
 
-def slow_model(folder: Path, size: int = 640) -> Path:
-    """A ResNet-50 at ``size`` pixels: deliberately slow (about 0.1-0.2 s per image here)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "slow.onnx"
-    modelgen.resnet(path, depth=50, width=32, num_classes=10, input_size=size)
-    modelgen.write_labels(folder / "labels.txt", [f"class {i}" for i in range(10)])
-    path.with_suffix(".json").write_text(json.dumps({"name": "Slow", "labels": "labels.txt"}))
-    return path
-
-
 def test_the_window_stays_responsive_during_slow_inference(qtbot, window, tmp_path):
     """A 10 ms timer on the GUI thread never waits more than 100 ms while 20 images run."""
-    model = slow_model(tmp_path / "slow")
+    model = modelgen.slow_model(tmp_path / "slow", size=640)
     with qtbot.waitSignal(window.model_changed, timeout=20_000):
         window.select_model(str(model))
     image = solid(tmp_path / "photo.png", (200, 120, 40), (800, 600))
@@ -231,7 +220,7 @@ def test_the_window_stays_responsive_during_slow_inference(qtbot, window, tmp_pa
 
 
 def test_closing_during_inference_is_quick(qtbot, window, tmp_path):
-    model = slow_model(tmp_path / "slow")
+    model = modelgen.slow_model(tmp_path / "slow", size=640)
     with qtbot.waitSignal(window.model_changed, timeout=20_000):
         window.select_model(str(model))
     image = solid(tmp_path / "photo.png", (10, 20, 30), (800, 600))
