@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from tqdm import tqdm
@@ -35,7 +35,7 @@ def warn_flavours() -> None:
 
 
 @contextmanager
-def download_bar(label: str) -> Iterator[callable]:
+def download_bar(label: str) -> Iterator[Callable[[int, int, float], None]]:
     """A tqdm bar on stderr (when it is a terminal) fed by ``progress(done, total, rate)``."""
     bar: tqdm | None = None
 

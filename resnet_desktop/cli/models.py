@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from resnet_desktop.cli.common import download_bar
-from resnet_desktop.core.engine import Engine, ModelError, format_bytes
+from resnet_desktop.core.engine import CatalogEntry, Engine, ModelError, format_bytes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _status(engine: Engine, entry) -> str:
+def _status(engine: Engine, entry: CatalogEntry) -> str:
     cache = engine.cache
     if entry.builtin:
         return "built in"
