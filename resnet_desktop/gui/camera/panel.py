@@ -99,7 +99,6 @@ class CameraPanel(QWidget):
         self._seen_bright = False
         self._latest: QVideoFrame | None = None
         self._snapshot_image: QImage | None = None
-        self._snapshot_waiting = False
         self._live_dropped_base = 0
         self._rate = RateMeter()
 
@@ -119,6 +118,7 @@ class CameraPanel(QWidget):
 
         self._build_ui()
         self._snapshot_timer = QTimer(self, singleShot=True)
+        """Runs while Snapshot waits for a bright frame (the camera warming up)."""
         self._snapshot_timer.timeout.connect(self._on_snapshot_wait_over)
         self._rate_timer = QTimer(self, interval=RATE_INTERVAL_MS)
         self._rate_timer.timeout.connect(self._update_rate)
@@ -285,11 +285,11 @@ class CameraPanel(QWidget):
         self._frames_received += 1
         self._latest = frame
         self.preview.set_frame(frame)
-        if not self._seen_bright and (self._snapshot_waiting
+        if not self._seen_bright and (self._snapshot_timer.isActive()
                                       or self._frames_received <= WARMUP_FRAMES):
             image = self.preview.current_image()
             self._seen_bright = image is not None and not is_dark(image)
-        if self._snapshot_waiting and self._is_warm():
+        if self._snapshot_timer.isActive() and self._is_warm():
             self._snap(frame)
         if self._classifier.is_live():
             self._classifier.offer_live_frame(frame)
@@ -309,21 +309,16 @@ class CameraPanel(QWidget):
         if self._latest is not None and self._is_warm():
             self._snap(self._latest)
             return
-        self._snapshot_waiting = True
         self._snapshot_timer.start(self.snapshot_wait_ms)
         self.status_label.setText(messages.SNAPSHOT_WAITING)
 
     def _on_snapshot_wait_over(self) -> None:
-        if not self._snapshot_waiting:
-            return
-        self._snapshot_waiting = False
         if self._latest is None:
             self.status_label.setText(messages.NO_FRAMES_YET)
             return
         self._snap(self._latest, note=messages.SNAPSHOT_DARK)
 
     def _cancel_snapshot_wait(self) -> None:
-        self._snapshot_waiting = False
         self._snapshot_timer.stop()
 
     def _snap(self, frame: QVideoFrame, note: str = "") -> None:
