@@ -21,7 +21,7 @@ from resnet_desktop.core.engine import Engine
 from resnet_desktop.core.foundation.errors import ModelError
 from resnet_desktop.core.operations.import_model import PRESETS
 from resnet_desktop.gui.models.import_dialog import ModelImportDialog
-from resnet_desktop.gui.models.info_panel import ModelInfoDialog, ModelInfoPanel
+from resnet_desktop.gui.models.info_panel import ModelInfoPanel
 from resnet_desktop.gui.models.validate_dialog import ValidateDialog
 from resnet_desktop.gui.workers.model_service import ModelService
 from resnet_desktop.gui.workers.task_runner import TaskRunner, throttled
@@ -156,6 +156,7 @@ def test_info_panel_shows_facts_computed_off_the_gui_thread(qtbot, tmp_path):
     assert panel.values["size"].text() == f"{model.stat().st_size} bytes"
     assert panel.values["sha256"].text() == hashlib.sha256(model.read_bytes()).hexdigest()
     assert panel.values["inputs"].text() == "data [N, 3, 32, 32] float32"
+    assert panel.values["opset"].text() == str(modelgen.OPSET)
     assert panel.values["labels"].text() == f"3 ({(tmp_path / 'birds.txt').resolve()})"
     assert panel.values["published"].isHidden()
     assert panel.values["license"].text() == "not stated"
@@ -214,13 +215,6 @@ def test_info_panel_shows_the_built_in_model_and_its_folder(qtbot, monkeypatch):
     qtbot.mouseClick(panel.folder_button, Qt.MouseButton.LeftButton)
     assert [Path(u.toLocalFile()) for u in opened] == [panel.model_folder()]
     assert panel.model_folder().name == "models"
-
-
-def test_info_dialog_wraps_the_panel(qtbot, tmp_path):
-    dialog = ModelInfoDialog(Engine(), _model(tmp_path))
-    qtbot.addWidget(dialog)
-    qtbot.waitSignal(dialog.panel.facts_ready, timeout=TIMEOUT_MS).wait()
-    assert dialog.panel.values["opset"].text() == str(modelgen.OPSET)
 
 
 # --- the validate dialog ------------------------------------------------------------------

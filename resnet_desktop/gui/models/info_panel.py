@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -252,23 +250,3 @@ class ModelInfoPanel(QWidget):
                      "outputs are read from its file, which downloads when you first use it.")
         self.status.setText(shown)
         self.failed.emit(message)
-
-
-class ModelInfoDialog(QDialog):
-    """The panel in a window of its own, e.g. for a "Model information…" menu action."""
-
-    def __init__(self, engine: Engine, model: str | Path, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Model information")
-        self.panel = ModelInfoPanel(engine, self)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.panel)
-        layout.addWidget(buttons)
-        self.resize(560, 420)
-        self.panel.show_model(model)
-
-    def done(self, result: int) -> None:
-        self.panel.shutdown()
-        super().done(result)
