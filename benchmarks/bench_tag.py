@@ -34,6 +34,11 @@ What it does, in one run:
        session (one intra-op thread per lane, see ``core.inference.throughput_layout``).
        On 2 cores this is a little faster than (c), so b/c2 is the harder ratio;
 
+   (d) the decode-only bound: the app's own decode and preprocessing
+       (``load_image`` in draft mode + ``preprocess``) on every core at once, no model; and
+       (b0) ``tag`` as in (b) with a near-free model (global average pooling and one 3x1000
+       matrix), whose images/s against (d) says how much the pipeline itself costs;
+
    (c) and (c2) are measured before and after the rest and the median taken, because a shared
    machine's speed drifts (by 10-20% within minutes on the 2-core development VM);
    ``--repeat N`` runs the whole measurement N times and reports the medians, each
@@ -92,6 +97,50 @@ def make_model(cache: Path) -> Path:
         "labels": "imagenet", "input_size": 224, "resize": 256, "output": "probabilities",
     }, indent=2))
     return target
+
+
+def make_free_model(cache: Path) -> Path:
+    """A near-free classifier with ResNet's input and output: global average pooling, then one
+    3x1000 matrix (logits), so that ``tag`` with it is bound by decoding alone."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    target = cache / "model" / "near-free.onnx"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        weights = np.random.default_rng(0).standard_normal((3, 1000)).astype(np.float32)
+        graph = helper.make_graph(
+            [helper.make_node("GlobalAveragePool", ["data"], ["pooled"]),
+             helper.make_node("Flatten", ["pooled"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "w"], ["logits"])],
+            "near-free",
+            [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, 224, 224])],
+            [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])],
+            [onnx.numpy_helper.from_array(weights, "w")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.save(model, str(target))
+    target.with_suffix(".json").write_text(json.dumps({
+        "name": "near-free (pooling + 3x1000 matrix)", "labels": "imagenet", "input_size": 224,
+        "resize": 256, "output": "logits"}, indent=2))
+    return target
+
+
+def decode_bound(files: list[Path]) -> float:
+    """(d) images/s of the app's decode + preprocessing alone, one thread per core."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from resnet_desktop.core.imaging.decode import draft_size_for, load_image
+    from resnet_desktop.core.imaging.preprocess import preprocess
+    from resnet_desktop.core.models.manifest import Preprocessing
+
+    pre = Preprocessing()
+    draft = draft_size_for(pre)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        for _ in pool.map(lambda f: preprocess(load_image(f, draft=draft), pre), files):
+            pass
+    return len(files) / (time.perf_counter() - start)
 
 
 def _photo(index: int) -> None:
@@ -402,7 +451,7 @@ def main() -> int:
 
 def repetition(number: int | None, default, batch_session, files: list[Path], naive_count: int,
                sizes: list[int], root: Path, photos: Path, model: Path, work: Path,
-               phases: list[Phase]) -> dict:
+               phases: list[Phase], free_model: Path) -> dict:
     """One whole measurement: (c) and (c2) rounds, (a), (b) for each size, (c) and (c2) again.
 
     The bounds are measured right before and right after, so that each repetition's ratios
@@ -424,6 +473,12 @@ def repetition(number: int | None, default, batch_session, files: list[Path], na
         with Phase(f"b {size}{tag}") as phase:
             tagged[size] = tag_subprocess(folder, model, work)
         phases.append(phase)
+    with Phase(f"d{tag}") as phase:
+        decoded = decode_bound(files[:sizes[-1]])
+    phases.append(phase)
+    with Phase(f"b0{tag}") as phase:
+        free = tag_subprocess(subset(root, photos, sizes[-1]), free_model, work)
+    phases.append(phase)
     with Phase(f"c after{tag}") as phase:
         bound += [inference_bound(default.session, input_name, 30) for _ in range(5)]
         lanes += [lanes_bound(batch_session, 15) for _ in range(5)]
@@ -431,7 +486,8 @@ def repetition(number: int | None, default, batch_session, files: list[Path], na
     if number is not None:
         print(f"repetition {number} done", file=sys.stderr, flush=True)
     return {"bound": bound, "lanes": lanes, "c": statistics.median(bound),
-            "c2": statistics.median(lanes), "naive": naive, "tagged": tagged}
+            "c2": statistics.median(lanes), "naive": naive, "tagged": tagged, "d": decoded,
+            "free": free["rate"]}
 
 
 def median_tagged(runs: list[dict]) -> dict:
@@ -454,6 +510,7 @@ def measure(args: argparse.Namespace, ram: Path | None) -> int:
         print(f"copying the photos to {ram}", file=sys.stderr, flush=True)
         photos, root = ram_copy(photos, max(largest, args.naive), ram), ram
     model = make_model(args.cache)
+    free_model = make_free_model(args.cache)
     manifest = load_manifest_for(model)
     # (a) and (c) use ONNX Runtime's defaults (threads = cores, spinning on): the fastest
     # session for one run at a time. (b) and (c2) run the app's throughput session.
@@ -471,7 +528,8 @@ def measure(args: argparse.Namespace, ram: Path | None) -> int:
     reps = []
     for rep in range(1, args.repeat + 1):
         reps.append(repetition(rep if args.repeat > 1 else None, default, batch_session, files,
-                               args.naive, sizes_sorted, root, photos, model, work, phases))
+                               args.naive, sizes_sorted, root, photos, model, work, phases,
+                               free_model))
     with Phase("ceiling") as phase:
         decode_ms, infer_ms, ceiling = cpu_ceiling(batch_session.session, input_name,
                                                    files[:40])
@@ -513,6 +571,13 @@ def measure(args: argparse.Namespace, ram: Path | None) -> int:
     print(f"| (c2) `session.run` alone, {batch_session.lanes} threads at once | "
           f"{15 * batch_session.lanes * len(lanes)} runs | {c2:.2f} | the app's throughput "
           f"session; rounds: {', '.join(f'{v:.1f}' for v in lanes)} |")
+    d = statistics.median(r["d"] for r in reps)
+    free = statistics.median(r["free"] for r in reps)
+    ratio_free = statistics.median(r["free"] / r["d"] for r in reps)
+    print(f"| (d) decode + preprocess alone, {os.cpu_count()} threads | {largest} | {d:.2f} | "
+          f"the app's `load_image` (draft) + `preprocess`, no model |")
+    print(f"| (b0) `resnet-desktop tag` with a near-free model | {largest} | {free:.2f} | "
+          f"global average pooling + 3x1000 matrix; same subprocess as (b) |")
     print()
     if len(reps) > 1:
         print("| repetition | (a) | (b) " + " | (b) ".join(map(str, sizes_sorted))
@@ -527,6 +592,8 @@ def measure(args: argparse.Namespace, ram: Path | None) -> int:
         print()
     print(f"- b/a = {ratio_ba:.2f} (target >= 2.5)")
     print(f"- b/c = {ratio_bc:.2f} (target >= 0.7); b/c2 = {ratio_bc2:.2f}")
+    print(f"- b0/d = {ratio_free:.2f} (target >= 0.85): what the pipeline costs when the model "
+          "is free")
     if len(sizes_sorted) > 1:
         low, high = tagged[sizes_sorted[0]], tagged[sizes_sorted[-1]]
         print(f"- peak RSS {high['rss_mb']:.0f} MB at {sizes_sorted[-1]} images vs "
