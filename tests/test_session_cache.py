@@ -9,7 +9,7 @@ import pytest
 from modelgen import colour_model
 
 from resnet_desktop.core.foundation.errors import ModelError
-from resnet_desktop.core.inference import session_cache
+from resnet_desktop.core.inference import classifier, session_cache
 from resnet_desktop.core.inference.classifier import Classifier
 from resnet_desktop.core.inference.session_cache import ClassifierCache
 from resnet_desktop.core.models.manifest import load_manifest_for
@@ -43,7 +43,8 @@ def opened(monkeypatch):
                 second.set()
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(session_cache, "Classifier", Counting)
+    # The cache imports the class when it opens a session (not at import: see its module).
+    monkeypatch.setattr(classifier, "Classifier", Counting)
     return calls, entered, release, second
 
 

@@ -9,6 +9,7 @@ import-linter contract in ``pyproject.toml`` says which.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Sequence
@@ -16,16 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
-
-from resnet_desktop.core.batch.pipeline import INVALID_NUMBERS
-from resnet_desktop.core.batch.run import (
-    BatchOptions,
-    BatchProgress,
-    BatchRecord,
-    normalise_extensions,
-)
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
 from resnet_desktop.core.foundation.errors import (
     Cancelled,
@@ -35,26 +26,8 @@ from resnet_desktop.core.foundation.errors import (
 )
 from resnet_desktop.core.foundation.formatting import format_bytes, format_count, plural
 from resnet_desktop.core.foundation.regular_file import describe_mode
-from resnet_desktop.core.imaging.crop_box import crop_box
-from resnet_desktop.core.imaging.decode import EXTENSIONS, draft_size_for, load_image
-from resnet_desktop.core.imaging.preprocess import preprocess
-from resnet_desktop.core.inference.classifier import Classifier, Prediction
 from resnet_desktop.core.inference.providers import DISPLAY_NAMES, POLICIES, ProviderStatus
-from resnet_desktop.core.inference.results import CamResult, Classification
-from resnet_desktop.core.inference.runtime_check import flavour_warning
-from resnet_desktop.core.inference.session_cache import ClassifierCache
-from resnet_desktop.core.keywords.policy import KeywordPolicy
-from resnet_desktop.core.keywords.rollup import CategoryMatch
-from resnet_desktop.core.keywords.vocabulary import (
-    DEFAULT_VOCABULARY,
-    Vocabulary,
-    VocabularyError,
-    load_user_vocabulary,
-    load_vocabulary,
-)
-from resnet_desktop.core.models.cache import ModelCache
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
-from resnet_desktop.core.models.download import ProgressCallback
 from resnet_desktop.core.models.download_problem import (
     DownloadProblem,
     ProblemKind,
@@ -66,17 +39,42 @@ from resnet_desktop.core.models.manifest import (
     load_manifest_for,
     preprocessing_text,
 )
-from resnet_desktop.core.operations.compare import CompareModel, CompareSink, compare_models
-from resnet_desktop.core.operations.tag_folder import (
-    SidecarMode,
-    TaggingModel,
-    TagRequest,
-    TagResult,
-    TagSink,
-    tag_folder,
-)
-from resnet_desktop.core.sidecars.undo_journal import UndoError, UndoReport, undo_last
-from resnet_desktop.core.sidecars.xmp import DEFAULT_NAMING, SidecarNaming
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from resnet_desktop.core.batch.run import (
+        BatchOptions,
+        BatchProgress,
+        BatchRecord,
+        normalise_extensions,
+    )
+    from resnet_desktop.core.imaging.decode import EXTENSIONS
+    from resnet_desktop.core.inference.classifier import Classifier, Prediction
+    from resnet_desktop.core.inference.results import Classification
+    from resnet_desktop.core.inference.runtime_check import flavour_warning
+    from resnet_desktop.core.keywords.policy import KeywordPolicy
+    from resnet_desktop.core.keywords.rollup import CategoryMatch
+    from resnet_desktop.core.keywords.vocabulary import (
+        DEFAULT_VOCABULARY,
+        Vocabulary,
+        VocabularyError,
+        load_user_vocabulary,
+        load_vocabulary,
+    )
+    from resnet_desktop.core.models.cache import ModelCache
+    from resnet_desktop.core.models.download import ProgressCallback
+    from resnet_desktop.core.models.facts import ModelDescription
+    from resnet_desktop.core.operations.compare import CompareModel, CompareSink
+    from resnet_desktop.core.operations.tag_folder import (
+        SidecarMode,
+        TaggingModel,
+        TagRequest,
+        TagResult,
+        TagSink,
+    )
+    from resnet_desktop.core.sidecars.undo_journal import UndoError, UndoReport, undo_last
+    from resnet_desktop.core.sidecars.xmp import DEFAULT_NAMING, SidecarNaming
 
 __all__ = [
     "DEFAULT_NAMING",
@@ -128,20 +126,44 @@ __all__ = [
     "undo_last",
 ]
 
-if TYPE_CHECKING:
-    from resnet_desktop.core.models.facts import ModelDescription
-
 log = logging.getLogger(__name__)
+
+# The re-exports whose modules the window's first paint does without: numpy and Pillow, the
+# batch and sidecar stack (sqlite3, exiv2, lxml), the downloader, ONNX Runtime's and onnx's
+# wrappers, importlib.metadata. Each module is imported when one of its names is first asked
+# for (PEP 562), so ``from resnet_desktop.core.engine import Engine`` stays cheap; the
+# TYPE_CHECKING imports above keep them visible to type checkers and to import-linter.
+_LAZY_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("BatchOptions", "BatchProgress", "BatchRecord", "normalise_extensions"),
+                    "resnet_desktop.core.batch.run"),
+    "EXTENSIONS": "resnet_desktop.core.imaging.decode",
+    "Classifier": "resnet_desktop.core.inference.classifier",
+    "Prediction": "resnet_desktop.core.inference.classifier",
+    "Classification": "resnet_desktop.core.inference.results",
+    "flavour_warning": "resnet_desktop.core.inference.runtime_check",
+    "KeywordPolicy": "resnet_desktop.core.keywords.policy",
+    "CategoryMatch": "resnet_desktop.core.keywords.rollup",
+    **dict.fromkeys(("DEFAULT_VOCABULARY", "Vocabulary", "VocabularyError",
+                     "load_user_vocabulary", "load_vocabulary"),
+                    "resnet_desktop.core.keywords.vocabulary"),
+    "ProgressCallback": "resnet_desktop.core.models.download",
+    "ModelDescription": "resnet_desktop.core.models.facts",
+    **dict.fromkeys(("SidecarMode", "TaggingModel", "TagRequest", "TagResult", "TagSink"),
+                    "resnet_desktop.core.operations.tag_folder"),
+    **dict.fromkeys(("UndoError", "UndoReport", "undo_last"),
+                    "resnet_desktop.core.sidecars.undo_journal"),
+    **dict.fromkeys(("DEFAULT_NAMING", "SidecarNaming"), "resnet_desktop.core.sidecars.xmp"),
+}
 
 
 def __getattr__(name: str) -> object:
-    """``ModelDescription`` on first use: the facts module imports onnx (a tenth of a second
-    that the window's first paint does without)."""
-    if name == "ModelDescription":
-        from resnet_desktop.core.models.facts import ModelDescription
-
-        return ModelDescription
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    """A name of ``_LAZY_EXPORTS``, imported on first use and kept as a module global."""
+    module = _LAZY_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -175,6 +197,11 @@ class Engine:
 
     def __init__(self, catalog: Catalog | None = None, cache: ModelCache | None = None,
                  sessions: int = 2) -> None:
+        # The cache imports the downloader (urllib, ssl, filelock); the session cache,
+        # ONNX Runtime's wrapper and numpy: neither is needed before the window's first paint.
+        from resnet_desktop.core.inference.session_cache import ClassifierCache
+        from resnet_desktop.core.models.cache import ModelCache
+
         self.catalog = catalog if catalog is not None else load_catalog()
         self.cache = cache if cache is not None else ModelCache(catalog=self.catalog)
         self.classifiers = ClassifierCache(sessions)
@@ -250,6 +277,8 @@ class Engine:
                    pause: PauseToken | None = None) -> TagResult:
         """Load ``model`` on a throughput session (downloading it if needed, with progress to
         ``sink``), then :func:`~resnet_desktop.core.operations.tag_folder.tag_folder`."""
+        from resnet_desktop.core.operations.tag_folder import TagSink, tag_folder
+
         sink = sink if sink is not None else TagSink()
         ref = model if isinstance(model, ModelRef) else self.resolve(model)
         classifier = self.load(ref, provider, progress=sink.download_progressed, cancel=cancel,
@@ -265,6 +294,13 @@ class Engine:
         ``with_cam=True`` adds the class activation maps from the same run
         (``Classification.cam``) when the model has them (``classifier.cam_available()``).
         """
+        import numpy as np  # numpy and the modules below wait for the first classification
+
+        from resnet_desktop.core.batch.pipeline import INVALID_NUMBERS
+        from resnet_desktop.core.imaging.crop_box import crop_box
+        from resnet_desktop.core.imaging.preprocess import preprocess
+        from resnet_desktop.core.inference.results import CamResult, Classification
+
         tensor = preprocess(image, classifier.preprocessing)[np.newaxis]
         cam = None
         try:
@@ -293,6 +329,9 @@ class Engine:
 
         A model that fails at run time raises ``ModelError``: every other file would fail too.
         """
+        from resnet_desktop.core.imaging.decode import draft_size_for, load_image
+        from resnet_desktop.core.inference.results import Classification
+
         start = time.perf_counter()
         try:
             image = load_image(path, draft=draft_size_for(classifier.preprocessing))
@@ -309,11 +348,16 @@ class Engine:
                 cancel: CancelToken = NEVER) -> list[Classification]:
         """Each model (from :meth:`compare_model`) on each image, one model in memory at a
         time: see :func:`~resnet_desktop.core.operations.compare.compare_models`."""
+        from resnet_desktop.core.operations.compare import compare_models
+
         return compare_models(models, images, self.classify_file, top_k, sink, cancel)
 
     def compare_model(self, model: str | Path, provider: str = "auto") -> CompareModel:
         """``model`` for :func:`compare_models`: resolved now, downloaded and opened when its turn
         comes, on a session of its own (not the session cache, which would keep two)."""
+        from resnet_desktop.core.inference.classifier import Classifier
+        from resnet_desktop.core.operations.compare import CompareModel
+
         try:
             ref = self.resolve(model)
         except ResNetDesktopError as exc:

@@ -262,6 +262,7 @@ class FirstPaint(QObject):
 
 def _open_requested(window: MainWindow, args: argparse.Namespace) -> None:
     """What the command line asked for: its model (else the last or default one) and images."""
+    window.warn_about_runtime()
     if not (args.model and window.select_model(args.model, args.provider)):
         window.start()
     if args.image is not None:
@@ -286,6 +287,7 @@ def _screenshot(window, args: argparse.Namespace) -> int:
     taker.finished.connect(done)
     window.resize(*args.size)
     window.show()
+    window.warn_about_runtime()
     taker.start()
     if not args.model:
         window.start(download=not images)

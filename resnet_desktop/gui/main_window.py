@@ -34,9 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_desktop import __version__
-from resnet_desktop.core.engine import DISPLAY_NAMES, flavour_warning
-from resnet_desktop.core.imaging.decode import EXTENSIONS
-from resnet_desktop.gui.batch.panel import BatchPanel
+from resnet_desktop.core.engine import DISPLAY_NAMES
 from resnet_desktop.gui.camera.availability import CameraUnavailable, qt_multimedia_problem
 from resnet_desktop.gui.classify.controller import LAST_MODEL_KEY, PROVIDER_KEY, ClassifyController
 from resnet_desktop.gui.classify.image_pane import ImagePane
@@ -44,7 +42,6 @@ from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.classify.view import ClassifyView
 from resnet_desktop.gui.error_hook import ErrorReporter
 from resnet_desktop.gui.keywords.vocabulary_store import VocabularyStore
-from resnet_desktop.gui.models.info_panel import ModelInfoPanel
 from resnet_desktop.gui.models.picker import ModelPicker
 from resnet_desktop.gui.settings import app_settings, read_str_list
 from resnet_desktop.gui.widgets import palette as colours
@@ -52,10 +49,12 @@ from resnet_desktop.gui.widgets.download_bar import DownloadBar
 from resnet_desktop.gui.widgets.formatting import format_bytes
 from resnet_desktop.gui.workers.inference import InferenceService, LoadedModel
 
-if TYPE_CHECKING:  # the camera and the dialogs are imported when first opened
+if TYPE_CHECKING:  # the other tabs' panels and the dialogs are imported when first opened
+    from resnet_desktop.gui.batch.panel import BatchPanel
     from resnet_desktop.gui.camera.panel import CameraPanel
     from resnet_desktop.gui.keywords.vocabulary_editor import VocabularyEditor
     from resnet_desktop.gui.models.import_dialog import ModelImportDialog
+    from resnet_desktop.gui.models.info_panel import ModelInfoPanel
     from resnet_desktop.gui.models.validate_dialog import ValidateDialog
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,6 @@ class MainWindow(QMainWindow):
         self._add_panels()
         self.vocabulary = VocabularyStore(self)
         self.vocabulary.changed.connect(self.chart.set_vocabulary)
-        self.vocabulary.changed.connect(self.batch_panel.set_vocabulary)
         self._vocabulary_editor: VocabularyEditor | None = None
 
         self.download_bar = DownloadBar(self)
@@ -128,10 +126,6 @@ class MainWindow(QMainWindow):
         self.vocabulary.load()
         if self.vocabulary.error:
             self.notify(f"Keyword vocabulary not used: {self.vocabulary.error}", error=True)
-        warning = flavour_warning()
-        if warning:
-            log.warning("%s", warning)
-            self.notify(warning, error=True)
 
     # -- the API other panels use ----------------------------------------------------------------
 
@@ -140,19 +134,60 @@ class MainWindow(QMainWindow):
         return self.tabs.addTab(widget, title)
 
     def _add_panels(self) -> None:
-        """The other tabs; Batch and Camera observe the model service's selection."""
-        self.batch_panel = BatchPanel(self.models, self)
+        """The other tabs, each an empty page until it is first shown or its panel first asked
+        for: none is needed for the first paint, and their imports are heavy (Batch: the
+        sidecar stack with exiv2, lxml and sqlite3; Camera: Qt Multimedia; Model Info: onnx
+        for the facts it reads whenever a model loads)."""
+        self._batch_panel: BatchPanel | None = None
         self._camera_panel: CameraPanel | None = None
+        self._info_panel: ModelInfoPanel | None = None
         self._camera_built = False
-        self._camera_area = _scrollable(QWidget())
-        self.info_panel = ModelInfoPanel(self.models.engine, self)
-        self.batch_tab = self.add_tab(_scrollable(self.batch_panel), "Batch")
+        self._batch_area, self._camera_area, self._info_area = (
+            _scrollable(QWidget()) for _ in range(3))
+        self.batch_tab = self.add_tab(self._batch_area, "Batch")
         self.camera_tab = self.add_tab(self._camera_area, "Camera")
-        self.info_tab = self.add_tab(_scrollable(self.info_panel), "Model Info")
-        self.batch_panel.image_activated.connect(lambda path: self.show_image_path(Path(path)))
-        self.model_changed.connect(lambda model, _provider: self.info_panel.show_model(model))
-        self.tabs.currentChanged.connect(
-            lambda index: self._build_camera_page() if index == self.camera_tab else None)
+        self.info_tab = self.add_tab(self._info_area, "Model Info")
+        self.tabs.currentChanged.connect(self._build_page)
+
+    def _build_page(self, index: int) -> None:
+        """Build the panel of the tab now shown, if it is not built yet."""
+        if index == self.batch_tab:
+            _ = self.batch_panel
+        elif index == self.camera_tab:
+            self._build_camera_page()
+        elif index == self.info_tab:
+            _ = self.info_panel
+
+    @property
+    def batch_panel(self) -> BatchPanel:
+        """The Batch tab's panel, built when first needed; it observes the model service's
+        selection and the vocabulary store."""
+        if self._batch_panel is None:
+            from resnet_desktop.gui.batch.panel import BatchPanel
+
+            panel = BatchPanel(self.models, self)
+            panel.set_vocabulary(self.vocabulary.vocabulary)
+            self.vocabulary.changed.connect(panel.set_vocabulary)
+            panel.image_activated.connect(lambda path: self.show_image_path(Path(path)))
+            self._batch_area.setWidget(panel)
+            self._batch_panel = panel
+        return self._batch_panel
+
+    @property
+    def info_panel(self) -> ModelInfoPanel:
+        """The Model Info tab's panel, built when first needed: it shows the loaded model, then
+        each model that loads."""
+        if self._info_panel is None:
+            from resnet_desktop.gui.models.info_panel import ModelInfoPanel
+
+            panel = ModelInfoPanel(self.models.engine, self)
+            self.model_changed.connect(lambda model, _provider: panel.show_model(model))
+            self._info_area.setWidget(panel)
+            self._info_panel = panel
+            loaded = self.loaded_model()
+            if loaded is not None:
+                panel.show_model(loaded.model)
+        return self._info_panel
 
     @property
     def camera_panel(self) -> CameraPanel | None:
@@ -331,6 +366,17 @@ class MainWindow(QMainWindow):
         settings.setValue("window/splitter", self.classify_view.splitter.saveState())
         settings.sync()
 
+    def warn_about_runtime(self) -> None:
+        """Say in the status bar when several ONNX Runtime flavours are installed. The app
+        calls it once the window has painted: the check reads the installed packages'
+        metadata (importlib.metadata), which the first paint does without."""
+        from resnet_desktop.core.engine import flavour_warning
+
+        warning = flavour_warning()
+        if warning:
+            log.warning("%s", warning)
+            self.notify(warning, error=True)
+
     def start(self, download: bool = False) -> None:
         """Load the selected model now if that needs no download (or ``download`` is true);
         otherwise it downloads when the first image arrives."""
@@ -339,6 +385,8 @@ class MainWindow(QMainWindow):
     # -- actions ---------------------------------------------------------------------------------
 
     def choose_images(self) -> None:
+        from resnet_desktop.core.imaging.decode import EXTENSIONS  # numpy, Pillow: not at start
+
         patterns = " ".join(f"*{ext}" for ext in EXTENSIONS)
         paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_folder(),
                                                 f"Images ({patterns});;All files (*)")
@@ -487,10 +535,12 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
-        self.batch_panel.shutdown()
+        if self._batch_panel is not None:
+            self._batch_panel.shutdown()
         if self._camera_panel is not None:
             self._camera_panel.shutdown(500)
-        self.info_panel.shutdown()
+        if self._info_panel is not None:
+            self._info_panel.shutdown()
         self.models.cancel_downloads()
         self.service.shutdown(1000)
         self.pane.shutdown()

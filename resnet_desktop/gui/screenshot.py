@@ -80,8 +80,9 @@ class ScreenshotTaker(QObject):
         window.pane.image_failed.connect(self._on_image_failed)
         window.service.load_failed.connect(lambda _id, message: self._show_error(message))
         window.service.classify_failed.connect(lambda _id, message: self._show_error(message))
-        window.info_panel.facts_ready.connect(lambda _info: self._on_info_settled())
-        window.info_panel.failed.connect(lambda _message: self._on_info_settled())
+        if tab == "info":  # built on first use: other pictures do without the facts it reads
+            window.info_panel.facts_ready.connect(lambda _info: self._on_info_settled())
+            window.info_panel.failed.connect(lambda _message: self._on_info_settled())
         window.service.load_cancelled.connect(
             lambda _id, _ref: self._fail("the model download was cancelled"))
 

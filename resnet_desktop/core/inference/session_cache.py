@@ -7,9 +7,11 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from resnet_desktop.core.inference.classifier import Classifier
-from resnet_desktop.core.models.manifest import ModelManifest
+if TYPE_CHECKING:
+    from resnet_desktop.core.inference.classifier import Classifier
+    from resnet_desktop.core.models.manifest import ModelManifest
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ class ClassifierCache:
             log.info("%s: waiting for the session another caller is opening",
                      model_id or path.stem)
             return opening.result()
+        # Imported here: the cache is made with the engine, before the window's first paint,
+        # which does without the classifier's numpy and ONNX Runtime wrapper.
+        from resnet_desktop.core.inference.classifier import Classifier
+
         try:
             classifier = Classifier(path, manifest, provider, model_id, throughput=throughput)
         except BaseException as exc:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from resnet_desktop.core.inference.classifier import Prediction
 from resnet_desktop.core.keywords.confidence import MIN_MARGIN, MIN_TOP1
-from resnet_desktop.core.keywords.rollup import CategoryMatch, roll_up
 from resnet_desktop.core.keywords.taxonomy import Taxonomy, default_taxonomy
 from resnet_desktop.core.keywords.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+
+if TYPE_CHECKING:
+    from resnet_desktop.core.inference.classifier import Prediction
+    from resnet_desktop.core.keywords.rollup import CategoryMatch
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,25 @@ class KeywordPolicy:
                  taxonomy: Taxonomy | None = None) -> None:
         self.min_confidence = min_confidence
         self.vocabulary = vocabulary
-        self.taxonomy = taxonomy if taxonomy is not None else default_taxonomy()
+        self._taxonomy = taxonomy
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The given taxonomy, else the shipped one, read on first use: the window makes its
+        policy before its first paint, which does without the tenth of a second that takes."""
+        if self._taxonomy is None:
+            self._taxonomy = default_taxonomy()
+        return self._taxonomy
 
     def _renamed(self, names: Sequence[str]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.vocabulary.keyword(n) for n in names))
 
     def category(self, predictions: Sequence[Prediction]) -> CategoryMatch | None:
         """The confident category (renamed by the vocabulary), or None."""
+        # Imported here: the window builds its policy before its first paint, which does
+        # without numpy (the roll-up's and the classifier's).
+        from resnet_desktop.core.keywords.rollup import CategoryMatch, roll_up
+
         vocabulary = self.vocabulary
         match = roll_up(predictions, self.taxonomy, threshold=MIN_TOP1, margin=MIN_MARGIN,
                         threshold_for=lambda name: vocabulary.threshold(name, MIN_TOP1),

@@ -8,11 +8,11 @@ itself only lays things out. What the status bar should say comes out as signals
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from resnet_desktop.core.engine import (
-    Classification,
     DownloadProblem,
     ModelRef,
     ResNetDesktopError,
@@ -24,6 +24,9 @@ from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.models.picker import ModelPicker
 from resnet_desktop.gui.settings import app_settings
 from resnet_desktop.gui.workers.inference import InferenceService, LoadedModel
+
+if TYPE_CHECKING:  # its module imports numpy, which the first paint does without
+    from resnet_desktop.core.engine import Classification
 
 log = logging.getLogger(__name__)
 

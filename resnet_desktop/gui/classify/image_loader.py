@@ -13,8 +13,6 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
-from resnet_desktop.core.imaging.decode import load_image
-from resnet_desktop.gui.widgets.image_convert import pil_to_qimage
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +54,11 @@ class _LoadTask(QRunnable):
         self._max_side = max_side
 
     def run(self) -> None:
+        # Imported on the pool's thread: the decoder brings numpy and Pillow, which the
+        # window's first paint does without.
+        from resnet_desktop.core.imaging.decode import load_image
+        from resnet_desktop.gui.widgets.image_convert import pil_to_qimage
+
         try:
             image = load_image(self._path, draft=(self._max_side, self._max_side))
             image.thumbnail((self._max_side, self._max_side))

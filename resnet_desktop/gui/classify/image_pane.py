@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_desktop.core.imaging.decode import EXTENSIONS
 from resnet_desktop.gui.classify.image_loader import THUMBNAIL_SIDE, ImageLoader
 from resnet_desktop.gui.classify.strip_delegate import StripDelegate
 from resnet_desktop.gui.widgets import palette as colours
@@ -66,6 +65,8 @@ class ImageSource:
 
 def local_paths(mime: QMimeData) -> list[Path]:
     """The local files named by a drop or the clipboard (folders give their image files)."""
+    from resnet_desktop.core.imaging.decode import EXTENSIONS  # numpy, Pillow: not at start
+
     paths: list[Path] = []
     for url in mime.urls() if mime.hasUrls() else []:
         if not url.isLocalFile():

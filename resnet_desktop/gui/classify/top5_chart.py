@@ -12,17 +12,22 @@ light and dark themes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEasingCurve, QRectF, QSize, Qt, QVariantAnimation, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPainterPath, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from resnet_desktop.core.engine import DISPLAY_NAMES, Classification
+from resnet_desktop.core.engine import DISPLAY_NAMES
 from resnet_desktop.core.keywords.confidence import is_confident
 from resnet_desktop.core.keywords.policy import KeywordPolicy
-from resnet_desktop.core.keywords.rollup import CategoryMatch
 from resnet_desktop.core.keywords.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from resnet_desktop.gui.widgets import palette as colours
 from resnet_desktop.gui.widgets.formatting import format_percent
+
+if TYPE_CHECKING:  # their modules import numpy, which the first paint does without
+    from resnet_desktop.core.engine import Classification
+    from resnet_desktop.core.keywords.rollup import CategoryMatch
 
 ROWS = 5
 ANIMATION_MS = 450

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon, QImage, QPainter
-from PySide6.QtSvg import QSvgRenderer
 
 from resnet_desktop.resources import resources_dir
 
@@ -38,6 +37,10 @@ def app_icon() -> QIcon:
 
 def render_icon(size: int, svg: Path | None = None) -> QImage:
     """The SVG drawn on a transparent ``size`` x ``size`` image."""
+    # Only for regenerating the PNGs: QtSvg takes a fiftieth of a second to load, and the
+    # window icon (app_icon) leaves the SVG to Qt's icon engine, which reads it when drawn.
+    from PySide6.QtSvg import QSvgRenderer
+
     renderer = QSvgRenderer(str(svg or icons_dir() / SVG_NAME))
     if not renderer.isValid():
         raise ValueError(f"{svg or SVG_NAME}: not a valid SVG")

@@ -15,23 +15,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from resnet_desktop.core.engine import (
     CancelToken,
-    Classification,
-    Classifier,
     Engine,
     ModelError,
     ModelRef,
     ProviderStatus,
     ResNetDesktopError,
 )
-from resnet_desktop.gui.widgets.image_convert import qimage_to_pil
 from resnet_desktop.gui.workers.model_service import ModelService
 from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
+
+if TYPE_CHECKING:
+    from resnet_desktop.core.engine import Classification, Classifier
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,10 @@ class _Session:
             raise ResNetDesktopError(f"Classification failed: {exc}") from exc
 
     def _classify(self, request: _Request) -> Classification | _NoModel:
+        # On the worker, after the first paint: numpy and Pillow load with the first image.
+        from resnet_desktop.core.engine import Classification
+        from resnet_desktop.gui.widgets.image_convert import qimage_to_pil
+
         classifier = self.classifier
         if classifier is None:
             return _NoModel()

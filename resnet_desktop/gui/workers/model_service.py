@@ -15,13 +15,17 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from resnet_desktop.core.engine import Classifier, Engine, ModelRef, download_problem
+from resnet_desktop.core.engine import Engine, ModelRef, download_problem
 from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.errors import Cancelled, DownloadError
 from resnet_desktop.gui.workers.task_runner import throttled
+
+if TYPE_CHECKING:  # its module imports numpy, which the first paint does without
+    from resnet_desktop.core.engine import Classifier
 
 log = logging.getLogger(__name__)
 
