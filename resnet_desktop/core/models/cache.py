@@ -22,17 +22,27 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import filelock
+from typing import TYPE_CHECKING
 
 from resnet_desktop.core.foundation.cancel import NEVER, CancelToken
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.foundation.hashing import sha256_file
 from resnet_desktop.core.foundation.paths import cache_dir
 from resnet_desktop.core.foundation.regular_file import NotRegularFileError
-from resnet_desktop.core.models import download
 from resnet_desktop.core.models.catalog import Catalog, CatalogEntry, load_catalog
+from resnet_desktop.core.models.download_limits import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF_S,
+    DEFAULT_MIN_RATE,
+    DEFAULT_RATE_WINDOW_S,
+    DEFAULT_TIMEOUT_S,
+)
 from resnet_desktop.core.models.verified_stamp import remove_stamp, stamp_matches, write_stamp
+
+# The downloader (urllib, ssl, filelock) is imported by the methods that download, lock or
+# resume: looking models up, which the window does before its first paint, needs none of it.
+if TYPE_CHECKING:
+    from resnet_desktop.core.models.download import ProgressCallback
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +80,11 @@ class ModelCache:
     """Catalog models on disk: look up, download (resumably, verified), list, verify, remove."""
 
     def __init__(self, root: Path | None = None, catalog: Catalog | None = None, *,
-                 timeout: float = download.DEFAULT_TIMEOUT_S,
-                 attempts: int = download.DEFAULT_ATTEMPTS,
-                 backoff: float = download.DEFAULT_BACKOFF_S,
-                 min_rate: float = download.DEFAULT_MIN_RATE,
-                 rate_window: float = download.DEFAULT_RATE_WINDOW_S) -> None:
+                 timeout: float = DEFAULT_TIMEOUT_S,
+                 attempts: int = DEFAULT_ATTEMPTS,
+                 backoff: float = DEFAULT_BACKOFF_S,
+                 min_rate: float = DEFAULT_MIN_RATE,
+                 rate_window: float = DEFAULT_RATE_WINDOW_S) -> None:
         self.root = Path(root) if root is not None else cache_dir() / "models"
         self.catalog = catalog if catalog is not None else load_catalog()
         self.timeout = timeout
@@ -121,6 +131,8 @@ class ModelCache:
         entry = self.entry(model_id)
         if entry.builtin:
             return 0
+        from resnet_desktop.core.models import download
+
         return download.resumable_bytes(self.root / entry.filename, entry.bytes, entry.sha256)
 
     def list(self) -> list[CachedModel]:
@@ -137,6 +149,8 @@ class ModelCache:
         if self.entry(model_id).builtin:
             raise BuiltinModelError(f"{model_id} is built into ResNet Desktop; it cannot be "
                                     "removed")
+        from resnet_desktop.core.models import download
+
         path = self.path_for(model_id)
         with self._locked(path):
             found = download.discard_partial(path)
@@ -172,7 +186,7 @@ class ModelCache:
                     path.unlink()
         return good
 
-    def ensure(self, model_id: str, progress: download.ProgressCallback | None = None,
+    def ensure(self, model_id: str, progress: ProgressCallback | None = None,
                cancel: CancelToken | None = None) -> Path:
         """The cached model's path, downloading it first if needed.
 
@@ -191,6 +205,8 @@ class ModelCache:
         path = self.root / entry.filename
         if self.is_cached(model_id) and stamp_matches(path, entry.sha256):
             return path
+        from resnet_desktop.core.models import download
+
         if download.offline_mode() and not os.path.lexists(path):
             raise download.offline_error(f"model {model_id}")
         return download.download_verified(
@@ -223,6 +239,10 @@ class ModelCache:
         if not self.root.is_dir():
             yield
             return
+        import filelock
+
+        from resnet_desktop.core.models import download
+
         lock = filelock.FileLock(download.lock_path(path))
         try:
             lock.acquire(timeout=1.0)

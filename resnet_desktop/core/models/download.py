@@ -57,6 +57,13 @@ from resnet_desktop.core.foundation.errors import (
 )
 from resnet_desktop.core.foundation.hashing import sha256_file
 from resnet_desktop.core.foundation.regular_file import describe_mode
+from resnet_desktop.core.models.download_limits import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF_S,
+    DEFAULT_MIN_RATE,
+    DEFAULT_RATE_WINDOW_S,
+    DEFAULT_TIMEOUT_S,
+)
 from resnet_desktop.core.models.verified_stamp import remove_stamp, stamp_matches, write_stamp
 
 logger = logging.getLogger(__name__)
@@ -68,12 +75,6 @@ source has to restart from zero."""
 USER_AGENT = f"ResNetDesktop/{__version__}"
 CHUNK_SIZE = 128 * 1024
 PROGRESS_INTERVAL_S = 0.1
-DEFAULT_TIMEOUT_S = 15.0
-DEFAULT_ATTEMPTS = 3
-DEFAULT_BACKOFF_S = 0.5
-DEFAULT_MIN_RATE = 4096
-"""Bytes a second below which a source is given up (measured over ``DEFAULT_RATE_WINDOW_S``)."""
-DEFAULT_RATE_WINDOW_S = 60.0
 OFFLINE_ENV = "RESNET_DESKTOP_OFFLINE"
 
 _SCHEMES = ("http://", "https://", "file://")
