@@ -40,6 +40,7 @@ from resnet_desktop.gui.classify.controller import LAST_MODEL_KEY, PROVIDER_KEY,
 from resnet_desktop.gui.classify.image_pane import ImagePane
 from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.classify.view import ClassifyView
+from resnet_desktop.gui.classify.where_it_looked import WhereItLooked, WhereItLookedBar
 from resnet_desktop.gui.error_hook import ErrorReporter
 from resnet_desktop.gui.keywords.vocabulary_store import VocabularyStore
 from resnet_desktop.gui.models.picker import ModelPicker
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # the other tabs' panels and the dialogs are imported when fi
     from resnet_desktop.gui.batch.panel import BatchPanel
     from resnet_desktop.gui.camera.panel import CameraPanel
     from resnet_desktop.gui.keywords.vocabulary_editor import VocabularyEditor
+    from resnet_desktop.gui.models.compare_dialog import CompareDialog
     from resnet_desktop.gui.models.import_dialog import ModelImportDialog
     from resnet_desktop.gui.models.info_panel import ModelInfoPanel
     from resnet_desktop.gui.models.validate_dialog import ValidateDialog
@@ -99,7 +101,11 @@ class MainWindow(QMainWindow):
         self.chart = Top5Chart(self)
         self.controller = ClassifyController(self.service, self.pane, self.picker, self.chart,
                                              self, remember=remember)
-        self.classify_view = ClassifyView(self.pane, self.picker, self.chart, self)
+        self.cam_bar = WhereItLookedBar(self)
+        self.where_it_looked = WhereItLooked(self.cam_bar, self.pane, self.chart, self.service,
+                                             self)
+        self.classify_view = ClassifyView(self.pane, self.picker, self.chart, self,
+                                          over_image=self.cam_bar)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.classify_view, "Classify")
@@ -275,6 +281,8 @@ class MainWindow(QMainWindow):
         self.add_model_action.triggered.connect(self.import_model)
         self.validate_action = QAction("&Validate on a Labelled Folder…", self)
         self.validate_action.triggered.connect(self.validate_model)
+        self.compare_action = QAction("&Compare Models…", self)
+        self.compare_action.triggered.connect(self.compare_models)
         self.info_action = QAction("Model &Info", self)
         self.info_action.triggered.connect(lambda: self.tabs.setCurrentIndex(self.info_tab))
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -293,6 +301,7 @@ class MainWindow(QMainWindow):
         models_menu.addAction(self.add_model_action)
         models_menu.addAction(self.info_action)
         models_menu.addAction(self.validate_action)
+        models_menu.addAction(self.compare_action)
 
         keywords_menu = self.menuBar().addMenu("&Keywords")
         self.vocabulary_action = QAction("Edit &Vocabulary…", self)
@@ -413,6 +422,18 @@ class MainWindow(QMainWindow):
 
         dialog = ValidateDialog(self.models, self.current_model(),
                                 self.current_provider(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def compare_models(self) -> CompareDialog:
+        """Several models side by side on the Classify tab's images (the current model first
+        ticked)."""
+        from resnet_desktop.gui.models.compare_dialog import CompareDialog
+
+        images = [s.path for s in self.pane.sources() if s.path is not None]
+        dialog = CompareDialog(self.models, images, [self.current_model()],
+                               self.current_provider(), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

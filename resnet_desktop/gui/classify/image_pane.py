@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -43,6 +44,9 @@ from PySide6.QtWidgets import (
 from resnet_desktop.gui.classify.image_loader import THUMBNAIL_SIDE, ImageLoader
 from resnet_desktop.gui.classify.strip_delegate import StripDelegate
 from resnet_desktop.gui.widgets import palette as colours
+
+if TYPE_CHECKING:  # numpy, which the first paint does without
+    from resnet_desktop.core.imaging.crop_box import CropBox
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +98,25 @@ class ImageView(QWidget):
         self._is_error = False
         self._busy = False
         self._drag_over = False
+        self._overlay: QImage | None = None
+        self._overlay_crop: CropBox | None = None
+        self._overlay_opacity = 0.5
 
     def pixmap(self) -> QPixmap | None:
         return self._pixmap
+
+    def overlay(self) -> QImage | None:
+        """The map drawn over the image's crop, if any."""
+        return self._overlay
+
+    def set_overlay(self, image: QImage | None, crop: CropBox | None) -> None:
+        """Draw ``image`` stretched over ``crop`` (fractions of the image); None removes it."""
+        self._overlay, self._overlay_crop = image, crop
+        self.update()
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        self._overlay_opacity = opacity
+        self.update()
 
     def message(self) -> str:
         return self._message
@@ -104,6 +124,7 @@ class ImageView(QWidget):
     def set_image(self, image: QImage) -> None:
         self._pixmap = QPixmap.fromImage(image)
         self._scaled = None
+        self._overlay = self._overlay_crop = None
         self._message, self._is_error, self._busy = "", False, False
         self.update()
 
@@ -111,6 +132,7 @@ class ImageView(QWidget):
         """Replace the image by ``text`` (an error is drawn with a warning colour)."""
         self._pixmap = None
         self._scaled = None
+        self._overlay = self._overlay_crop = None
         self._message, self._is_error, self._busy = text, error, busy
         self.update()
 
@@ -164,6 +186,15 @@ class ImageView(QWidget):
                                                    Qt.AspectRatioMode.KeepAspectRatio,
                                                    Qt.TransformationMode.SmoothTransformation)
             painter.drawPixmap(target.topLeft(), self._scaled)
+            if self._overlay is not None and self._overlay_crop is not None:
+                crop = self._overlay_crop
+                painter.setOpacity(self._overlay_opacity)
+                painter.drawImage(QRectF(target.left() + crop.left * target.width(),
+                                         target.top() + crop.top * target.height(),
+                                         (crop.right - crop.left) * target.width(),
+                                         (crop.bottom - crop.top) * target.height()),
+                                  self._overlay)
+                painter.setOpacity(1.0)
         else:
             self._paint_message(painter, frame)
         painter.end()

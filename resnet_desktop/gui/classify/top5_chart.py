@@ -42,6 +42,8 @@ class Top5Chart(QWidget):
 
     animation_finished = Signal()
     """The bars reached the values of the latest result (for screenshots and tests)."""
+    bar_clicked = Signal(int)
+    """The row (0 = the top-1) the user clicked."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +59,8 @@ class Top5Chart(QWidget):
         self._targets: list[float] = [0.0] * ROWS
         self._starts: list[float] = [0.0] * ROWS
         self._shown: list[float] = [0.0] * ROWS
+        self._row_rects: list[QRectF] = []
+        self._selected = -1
         self._animation = QVariantAnimation(self)
         self._animation.setStartValue(0.0)
         self._animation.setEndValue(1.0)
@@ -180,6 +184,11 @@ class Top5Chart(QWidget):
             self.toggle_chain()
             event.accept()
             return
+        for row, rect in enumerate(self._row_rects):
+            if event.button() == Qt.MouseButton.LeftButton and rect.contains(event.position()):
+                self.bar_clicked.emit(row)  # "Where it looked" shows that class's map
+                event.accept()
+                return
         super().mousePressEvent(event)
 
     def _on_animation_value(self, value: float) -> None:
@@ -207,7 +216,20 @@ class Top5Chart(QWidget):
         return (QFontMetrics(self._scaled_font(0.85)).height() + 4
                 + QFontMetrics(self._scaled_font(1.7, bold=True)).height() + 20)
 
+    def selected_row(self) -> int:
+        """The row drawn as selected (the class whose map is shown), or -1."""
+        return self._selected
+
+    def set_selected_row(self, row: int) -> None:
+        self._selected = row
+        self.update()
+
+    def row_rect(self, row: int) -> QRectF:
+        """Where row ``row`` was last drawn (empty before it was)."""
+        return self._row_rects[row] if 0 <= row < len(self._row_rects) else QRectF()
+
     def paintEvent(self, event) -> None:
+        self._row_rects = []
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = self.palette()
@@ -317,6 +339,11 @@ class Top5Chart(QWidget):
         confident = self.is_confident()
         y = area.top()
         for i, label in enumerate(self._labels):
+            row_rect = QRectF(area.left() - 4, y - 3, area.width() + 8, row_height + 6)
+            self._row_rects.append(row_rect)
+            if i == self._selected:
+                painter.setPen(colours.accent(pal))
+                painter.drawRoundedRect(row_rect, 6, 6)
             text_rect = QRectF(area.left(), y, area.width() - percent_width, metrics.height())
             painter.setFont(bold if i == 0 else self.font())
             painter.setPen(pal.color(QPalette.ColorRole.Text))

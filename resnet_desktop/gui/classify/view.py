@@ -13,7 +13,8 @@ class ClassifyView(QWidget):
     """The first tab: image pane on the left; model picker and chart on the right."""
 
     def __init__(self, pane: ImagePane, picker: QWidget, chart: Top5Chart,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, over_image: QWidget | None = None) -> None:
+        """``over_image``: a bar above the image (the "Where it looked" controls)."""
         super().__init__(parent)
         side = QWidget(self)
         side_layout = QVBoxLayout(side)
@@ -23,7 +24,15 @@ class ClassifyView(QWidget):
         side_layout.addWidget(chart, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(pane)
+        if over_image is not None:
+            left = QWidget(self)
+            left_layout = QVBoxLayout(left)
+            left_layout.setContentsMargins(0, 0, 0, 0)
+            left_layout.addWidget(over_image)
+            left_layout.addWidget(pane, 1)
+            self.splitter.addWidget(left)
+        else:
+            self.splitter.addWidget(pane)
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)

@@ -76,6 +76,8 @@ class _Request:
     path: Path | None = None
     image: QImage | None = None
     top_k: int = TOP_K
+    with_cam: bool = False
+    """Also compute the class activation maps (``Classification.cam``) in the same run."""
 
 
 class _NoModel:
@@ -121,7 +123,8 @@ class _Session:
             return _NoModel()
         engine = self.models.engine
         if request.path is not None:
-            return engine.classify_file(classifier, request.path, request.top_k)
+            return engine.classify_file(classifier, request.path, request.top_k,
+                                        with_cam=request.with_cam)
         image = request.image
         if image is None or image.isNull():
             return Classification(None, classifier.model_id, error="The image is empty.")
@@ -129,7 +132,8 @@ class _Session:
             picture = qimage_to_pil(image)
         except ResNetDesktopError as exc:
             return Classification(None, classifier.model_id, error=str(exc))
-        return engine.classify_image(classifier, picture, request.top_k)
+        return engine.classify_image(classifier, picture, request.top_k,
+                                     with_cam=request.with_cam)
 
 
 class InferenceService(QObject):
@@ -173,6 +177,7 @@ class InferenceService(QObject):
         self._parked: _Request | None = None
         """The newest image while no model is loaded or loading."""
         self._loaded: LoadedModel | None = None
+        self._with_cam = False
         self._stopped = False
 
     # -- requests ------------------------------------------------------------------------------
@@ -192,12 +197,18 @@ class InferenceService(QObject):
             self._post(parked)
         return request.id
 
+    def set_with_cam(self, on: bool) -> None:
+        """Ask for class activation maps with every classification from now on."""
+        self._with_cam = on
+
     def classify_path(self, path: Path, top_k: int = TOP_K) -> int:
-        return self._post(_Request(self._new_id(), path=Path(path), top_k=top_k))
+        return self._post(_Request(self._new_id(), path=Path(path), top_k=top_k,
+                                   with_cam=self._with_cam))
 
     def classify_image(self, image: QImage, top_k: int = TOP_K) -> int:
         """Classify an image that has no file (pasted, a camera frame); the image is copied."""
-        return self._post(_Request(self._new_id(), image=image.copy(), top_k=top_k))
+        return self._post(_Request(self._new_id(), image=image.copy(), top_k=top_k,
+                                   with_cam=self._with_cam))
 
     def forget_image(self) -> None:
         """The current image went away: drop its pending request and any answer still coming."""
