@@ -327,10 +327,10 @@ def test_the_store_keeps_results_across_connections(tmp_path):
     path = tmp_path / "s.sqlite3"
     top = (Prediction(3, "café ✓", 0.75, "n0001"), Prediction(1, "b", 0.25))
     with ResultsStore(path) as first:
-        first.put_many([(tmp_path / "x.jpg", 10, 20, top)], "m", 2)
+        first.put_many([(tmp_path / "x.jpg", 10, 20, top, (("cat", 0.75),))], "m", 2)
     with ResultsStore(path) as second:
-        assert second.get(tmp_path / "x.jpg", 10, 20, "m", 2) == top
-        assert second.get(tmp_path / "x.jpg", 10, 20, "m", 1) == top[:1]
+        assert second.get(tmp_path / "x.jpg", 10, 20, "m", 2) == (top, (("cat", 0.75),))
+        assert second.get(tmp_path / "x.jpg", 10, 20, "m", 1).top == top[:1]
         assert second.get(tmp_path / "x.jpg", 11, 20, "m", 1) is None
         assert second.get(tmp_path / "x.jpg", 10, 21, "m", 1) is None
         assert second.get(tmp_path / "x.jpg", 10, 20, "m", 3) is None

@@ -68,10 +68,10 @@ def test_the_results_store_keeps_a_latin1_name(tmp_path):
     latin1 = Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + RAW_NAME))
     top = (Prediction(0, "red", 0.9),)
     with ResultsStore(tmp_path / "s.sqlite3") as store:
-        store.put_many([(latin1, 1, 2, top)], "m", 1)
-        store.put_many([(tmp_path / "café.jpg", 1, 2, top)], "m", 1)
-        assert store.get(latin1, 1, 2, "m", 1) == top
-        assert store.get(tmp_path / "café.jpg", 1, 2, "m", 1) == top
+        store.put_many([(latin1, 1, 2, top, ())], "m", 1)
+        store.put_many([(tmp_path / "café.jpg", 1, 2, top, ())], "m", 1)
+        assert store.get(latin1, 1, 2, "m", 1) == (top, ())
+        assert store.get(tmp_path / "café.jpg", 1, 2, "m", 1) == (top, ())
         assert store.count() == 2
 
 

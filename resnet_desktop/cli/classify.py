@@ -60,7 +60,7 @@ def _print_text(result: Classification, policy: KeywordPolicy | None) -> None:
         return
     print(f"{result.path}  ({result.model}, {result.provider}, {result.ms:.0f} ms)")
     if policy is not None:
-        print(_category_line(policy.category(result.top)))
+        print(_category_line(policy.category(result.top, result.categories)))
     for prediction in result.top:
         print(f"  {prediction.probability * 100:6.2f}%  {prediction.label}")
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 def _category_json(result: Classification, policy: KeywordPolicy | None) -> dict:
     if not result.ok:
         return {}
-    match = policy.category(result.top) if policy is not None else None
+    match = policy.category(result.top, result.categories) if policy is not None else None
     return {"category": match.to_json() if match is not None else None}
 
 

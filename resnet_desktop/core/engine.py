@@ -300,6 +300,7 @@ class Engine:
         from resnet_desktop.core.imaging.crop_box import crop_box
         from resnet_desktop.core.imaging.preprocess import preprocess
         from resnet_desktop.core.inference.results import CamResult, Classification
+        from resnet_desktop.core.keywords.rollup import category_masses
 
         tensor = preprocess(image, classifier.preprocessing)[np.newaxis]
         cam = None
@@ -320,8 +321,11 @@ class Engine:
             name = path.name if path is not None else "image"
             return Classification(path, classifier.model_id, classifier.provider.active, ms,
                                   error=f"{name}: {INVALID_NUMBERS}")
+        # The categories are summed here, over the whole vector; the top-k alone undercounts.
+        categories = category_masses(probabilities[0], [label.wnid for label in classifier.labels])
         return Classification(path, classifier.model_id, classifier.provider.active, ms,
-                              tuple(classifier.top_k(probabilities[0], top_k)), cam=cam)
+                              tuple(classifier.top_k(probabilities[0], top_k)), cam=cam,
+                              categories=categories)
 
     def classify_file(self, classifier: Classifier, path: Path, top_k: int = 5, *,
                       with_cam: bool = False) -> Classification:

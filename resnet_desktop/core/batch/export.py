@@ -90,7 +90,7 @@ def csv_row(record: BatchRecord, min_confidence: float = 0.0,
             keywords: KeywordPolicy | None = None) -> list[str]:
     """One CSV row; text cells pass through :func:`csv_text` (see the module doc)."""
     policy = _policy(min_confidence, keywords)
-    chosen = policy.keywords(record.top) if record.ok else None
+    chosen = policy.keywords(record.top, record.categories) if record.ok else None
     probability = record.probability
     return [
         csv_text(record.path),
@@ -119,7 +119,7 @@ def json_record(record: BatchRecord, min_confidence: float = 0.0,
                 keywords: KeywordPolicy | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"path": record.path, "model": record.model}
     if record.ok:
-        chosen = _policy(min_confidence, keywords).keywords(record.top)
+        chosen = _policy(min_confidence, keywords).keywords(record.top, record.categories)
         data["label"] = record.label
         data["probability"] = round(record.probability or 0.0, 6)
         data["top_k"] = [p.to_json() for p in record.top]

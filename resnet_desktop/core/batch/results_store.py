@@ -6,6 +6,12 @@ image's absolute path and the model's fingerprint (weights SHA-256 plus preproce
 size and modification time (nanoseconds) are unchanged and it holds at least as many classes as
 asked. Only successes are stored: a file that failed is tried again next time.
 
+Each row also keeps the image's category masses
+(:func:`~resnet_desktop.core.keywords.rollup.category_masses`), which need the whole probability
+vector and so cannot be recomputed from the stored top-k. They are the ``categories`` column,
+added to a store written before it existed; its old rows hold NULL there, and their categories
+are summed over the top-k instead (a lower bound) until the image is classified again.
+
 WAL mode with ``synchronous=NORMAL``: a commit costs no fsync, and a crash loses at most the
 last few results, never the database. The store is a cache: if it is damaged or unwritable
 the batch runs without it (see :func:`open_results_store`).
@@ -21,9 +27,11 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from resnet_desktop.core.foundation.paths import data_dir
 from resnet_desktop.core.inference.classifier import Prediction
+from resnet_desktop.core.inference.results import CategoryMasses
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +45,21 @@ CREATE TABLE IF NOT EXISTS results (
     k INTEGER NOT NULL,
     top TEXT NOT NULL,
     updated REAL NOT NULL,
+    categories TEXT,
     PRIMARY KEY (path, model)
 )
 """
 
-Row = tuple[Path, int, int, tuple[Prediction, ...]]
-"""(image file, size, mtime_ns, top-k)"""
+Row = tuple[Path, int, int, tuple[Prediction, ...], CategoryMasses]
+"""(image file, size, mtime_ns, top-k, category masses)"""
+
+
+class Stored(NamedTuple):
+    """One image's stored result."""
+
+    top: tuple[Prediction, ...]
+    categories: CategoryMasses | None
+    """None for a row written before the store kept them (see the module doc)."""
 
 
 def default_store_path() -> Path:
@@ -74,6 +91,33 @@ def _decode(text: str, k: int) -> tuple[Prediction, ...]:
                  for i, label, prob, wnid in json.loads(text)[:k])
 
 
+def _encode_categories(categories: CategoryMasses) -> str:
+    return json.dumps([[name, probability] for name, probability in categories],
+                      ensure_ascii=False)
+
+
+def _decode_categories(text: str | None) -> CategoryMasses | None:
+    if text is None:
+        return None
+    return tuple((str(name), float(probability)) for name, probability in json.loads(text))
+
+
+def _add_categories_column(db: sqlite3.Connection) -> None:
+    """Give a store from before the ``categories`` column one (another process opening the
+    same store may add it first)."""
+    def has_it() -> bool:
+        return any(row[1] == "categories" for row in db.execute("PRAGMA table_info(results)"))
+
+    if has_it():
+        return
+    try:
+        with db:
+            db.execute("ALTER TABLE results ADD COLUMN categories TEXT")
+    except sqlite3.OperationalError:
+        if not has_it():
+            raise
+
+
 class ResultsStore:
     """A thread-safe handle on the results database; use as a context manager or ``close()``."""
 
@@ -87,25 +131,26 @@ class ResultsStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
+            _add_categories_column(self._db)
         except sqlite3.Error:
             self._db.close()
             raise
 
-    def get(self, path: Path, size: int, mtime_ns: int, model: str,
-            k: int) -> tuple[Prediction, ...] | None:
-        """The stored top-``k`` if this exact file was classified by ``model`` before."""
+    def get(self, path: Path, size: int, mtime_ns: int, model: str, k: int) -> Stored | None:
+        """The stored top-``k`` and category masses if this exact file was classified by
+        ``model`` before."""
         try:
             with self._lock:
                 row = self._db.execute(
-                    "SELECT size, mtime_ns, k, top FROM results WHERE path = ? AND model = ?",
-                    (_key(path), model)).fetchone()
+                    "SELECT size, mtime_ns, k, top, categories FROM results "
+                    "WHERE path = ? AND model = ?", (_key(path), model)).fetchone()
         except sqlite3.Error as exc:
             self._warn(exc)
             return None
         if row is None or row[0] != size or row[1] != mtime_ns or row[2] < k:
             return None
         try:
-            return _decode(row[3], k)
+            return Stored(_decode(row[3], k), _decode_categories(row[4]))
         except (ValueError, TypeError):
             log.warning("results store: damaged row for %s ignored", path)
             return None
@@ -114,15 +159,16 @@ class ResultsStore:
         """Store results (committed at once). A failure (disk full, locked) is logged, not
         raised: losing the cache must never stop a batch."""
         now = time.time()
-        values = [(_key(path), model, size, mtime_ns, k, _encode(top), now)
-                  for path, size, mtime_ns, top in rows]
+        values = [(_key(path), model, size, mtime_ns, k, _encode(top), now,
+                   _encode_categories(categories))
+                  for path, size, mtime_ns, top, categories in rows]
         if not values:
             return
         try:
             with self._lock, self._db:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO results (path, model, size, mtime_ns, k, top, "
-                    "updated) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+                    "updated, categories) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
         except sqlite3.Error as exc:
             self._warn(exc)
 

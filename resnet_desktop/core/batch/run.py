@@ -35,6 +35,8 @@ from resnet_desktop.core.foundation.cancel import NEVER, CancelToken, PauseToken
 from resnet_desktop.core.foundation.errors import ResNetDesktopError
 from resnet_desktop.core.imaging.decode import DEFAULT_MAX_PIXELS, EXTENSIONS
 from resnet_desktop.core.inference.classifier import Classifier, Prediction
+from resnet_desktop.core.inference.results import CategoryMasses
+from resnet_desktop.core.keywords.rollup import category_masses
 from resnet_desktop.core.models.manifest import ModelManifest
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,9 @@ class BatchRecord:
     error: str | None = None
     cached: bool = False
     """True when the result came from the results store (an earlier run) instead of the model."""
+    categories: CategoryMasses | None = None
+    """The category masses summed over the whole probability vector (kept in the results
+    store); None for an error, or a store row from before they were kept."""
 
     @property
     def ok(self) -> bool:
@@ -257,6 +262,7 @@ class BatchRun:
         self.pause = pause or PauseToken()
         self.on_progress = on_progress
         self.progress = BatchProgress()
+        self._wnids = tuple(label.wnid for label in classifier.labels)
         self.pipeline = pipeline or ClassifyPipeline(
             classifier, batch_size=self.options.batch_size, workers=self.options.workers,
             max_pixels=self.options.max_pixels, cancel=self.cancel, pause=self.pause)
@@ -324,11 +330,11 @@ class BatchRun:
                                       error=f"{entry.name}: {why}")
             return item
         if self.store is not None and self.model_key and self.options.skip_done:
-            top = self.store.get(entry, item.size, item.mtime_ns, self.model_key,
-                                 self.options.top_k)
-            if top is not None:
-                item.record = BatchRecord(rel, entry, self.classifier.model_id, top,
-                                          cached=True)
+            stored = self.store.get(entry, item.size, item.mtime_ns, self.model_key,
+                                    self.options.top_k)
+            if stored is not None:
+                item.record = BatchRecord(rel, entry, self.classifier.model_id, stored.top,
+                                          cached=True, categories=stored.categories)
         return item
 
     def _records(self, chunk: list[tuple[_Item, Outcome]]) -> bool:
@@ -342,8 +348,10 @@ class BatchRun:
                 item.record = BatchRecord(item.path, item.file, model_id, error=outcome)
                 continue
             top = tuple(self.classifier.top_k(outcome, self.options.top_k))
-            item.record = BatchRecord(item.path, item.file, model_id, top)
-            rows.append((item.file, item.size, item.mtime_ns, top))
+            categories = category_masses(outcome, self._wnids)
+            item.record = BatchRecord(item.path, item.file, model_id, top,
+                                      categories=categories)
+            rows.append((item.file, item.size, item.mtime_ns, top, categories))
         if rows and self.store is not None and self.model_key:
             self.store.put_many(rows, self.model_key, self.options.top_k)
         return any(outcome is not None for _, outcome in chunk)

@@ -12,6 +12,12 @@ from resnet_desktop.core.imaging.heatmap import peak
 from resnet_desktop.core.inference.cam import ActivationMaps
 from resnet_desktop.core.inference.classifier import Prediction
 
+CategoryMasses = tuple[tuple[str, float], ...]
+"""(curated category, summed probability) of the categories clearly ahead of their rivals,
+computed from an image's whole probability vector by
+:func:`~resnet_desktop.core.keywords.rollup.category_masses` (a top-k alone would only give a
+lower bound)."""
+
 
 @dataclass(frozen=True, eq=False)
 class CamResult:
@@ -42,6 +48,9 @@ class Classification:
     error: str | None = None
     cam: CamResult | None = None
     """Filled when asked for (``with_cam``) and the model has activation maps."""
+    categories: CategoryMasses | None = None
+    """From the whole probability vector; ``()`` for a model without WordNet ids, None where
+    nothing computed them (an error)."""
 
     @property
     def ok(self) -> bool:

@@ -1,7 +1,9 @@
 """Which keywords one image gets: its category and its confident labels, through the vocabulary.
 
 One :class:`KeywordPolicy` is built per run (``classify``, ``tag``, the window) and asked for
-each image, so every output (text, JSON, CSV, sidecars, embedded metadata) says the same.
+each image, so every output (text, JSON, CSV, sidecars, embedded metadata) says the same. Each
+image comes with its top-k and the category masses computed from its whole probability vector
+(``categories``; see :mod:`~resnet_desktop.core.keywords.rollup`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from resnet_desktop.core.keywords.vocabulary import DEFAULT_VOCABULARY, Vocabula
 
 if TYPE_CHECKING:
     from resnet_desktop.core.inference.classifier import Prediction
+    from resnet_desktop.core.inference.results import CategoryMasses
     from resnet_desktop.core.keywords.rollup import CategoryMatch
 
 
@@ -51,16 +54,29 @@ class KeywordPolicy:
     def _renamed(self, names: Sequence[str]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.vocabulary.keyword(n) for n in names))
 
-    def category(self, predictions: Sequence[Prediction]) -> CategoryMatch | None:
-        """The confident category (renamed by the vocabulary), or None."""
+    def category(self, predictions: Sequence[Prediction],
+                 categories: CategoryMasses | None = None) -> CategoryMatch | None:
+        """The confident category (renamed by the vocabulary), or None.
+
+        ``categories`` come from the image's whole probability vector. None (a results store
+        row written before they were kept) falls back to summing ``predictions``, a lower
+        bound that may miss a category spread over more classes than the top-k.
+        """
         # Imported here: the window builds its policy before its first paint, which does
         # without numpy (the roll-up's and the classifier's).
-        from resnet_desktop.core.keywords.rollup import CategoryMatch, roll_up
+        from resnet_desktop.core.keywords.rollup import CategoryMatch, choose, roll_up
 
         vocabulary = self.vocabulary
-        match = roll_up(predictions, self.taxonomy, threshold=MIN_TOP1, margin=MIN_MARGIN,
-                        threshold_for=lambda name: vocabulary.threshold(name, MIN_TOP1),
-                        blocked=vocabulary.is_blocked)
+
+        def threshold_for(name: str) -> float:
+            return vocabulary.threshold(name, MIN_TOP1)
+
+        if categories is None:
+            match = roll_up(predictions, self.taxonomy, threshold=MIN_TOP1, margin=MIN_MARGIN,
+                            threshold_for=threshold_for, blocked=vocabulary.is_blocked)
+        else:
+            match = choose(categories, predictions, self.taxonomy, threshold=MIN_TOP1,
+                           threshold_for=threshold_for, blocked=vocabulary.is_blocked)
         if match is None:
             return None
         return CategoryMatch(vocabulary.keyword(match.label), match.probability,
@@ -72,9 +88,11 @@ class KeywordPolicy:
         return [p for p in predictions if not vocabulary.is_blocked(p.label)
                 and p.probability >= vocabulary.threshold(p.label, self.min_confidence)]
 
-    def keywords(self, predictions: Sequence[Prediction]) -> ImageKeywords:
-        """The keywords for one image's top-k, as ``levels`` in the vocabulary asks."""
-        category = self.category(predictions)
+    def keywords(self, predictions: Sequence[Prediction],
+                 categories: CategoryMasses | None = None) -> ImageKeywords:
+        """The keywords for one image's top-k and category masses (see :meth:`category`), as
+        ``levels`` in the vocabulary asks."""
+        category = self.category(predictions, categories)
         flat: list[str] = []
         paths: list[tuple[str, ...]] = []
         if "category" in self.vocabulary.levels and category is not None:

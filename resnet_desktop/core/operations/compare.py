@@ -103,7 +103,7 @@ def category(result: Classification, policy: KeywordPolicy) -> CategoryMatch | N
     """The curated category of a model's answer, for models with WordNet ids (ImageNet)."""
     if not result.ok or not result.top or not result.top[0].wnid:
         return None
-    return policy.category(result.top)
+    return policy.category(result.top, result.categories)
 
 
 def to_json(result: Classification, policy: KeywordPolicy) -> dict[str, object]:

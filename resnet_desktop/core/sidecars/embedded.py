@@ -350,7 +350,7 @@ class EmbedWriter:
             return None
         image = Path(record.file)
         if can_embed(image):
-            chosen = self.policy.keywords(record.top)
+            chosen = self.policy.keywords(record.top, record.categories)
             change = SidecarChange(image, sidecar_path(image, self.naming), chosen.flat,
                                    chosen.paths)
         elif self.fallback:

@@ -151,7 +151,7 @@ class SidecarPlanner:
                 f"{record.path}: {sidecar.name} already belongs to {owner} (use the "
                 f"{SidecarNaming.APPEND.example} naming)")
             return None
-        chosen = self.keywords.keywords(record.top)
+        chosen = self.keywords.keywords(record.top, record.categories)
         keywords = chosen.flat
         exists = sidecar.exists()
         if not keywords and not exists:

@@ -122,7 +122,7 @@ class Top5Chart(QWidget):
         """Use ``vocabulary``'s renames, blocks and thresholds for the category."""
         self._policy = KeywordPolicy(0.0, vocabulary)
         if self._result is not None:
-            self._category = self._policy.category(self._result.top)
+            self._category = self._policy.category(self._result.top, self._result.categories)
             self.update()
 
     def is_pending(self) -> bool:
@@ -146,7 +146,7 @@ class Top5Chart(QWidget):
             self.clear(result.error or "")
             return
         self._result = result
-        self._category = self._policy.category(result.top)
+        self._category = self._policy.category(result.top, result.categories)
         self._labels = [p.label for p in result.top[:ROWS]]
         self._starts = list(self._shown)
         self._targets = [p.probability for p in result.top[:ROWS]]
