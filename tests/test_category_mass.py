@@ -108,6 +108,22 @@ def test_the_whole_vector_gives_the_category_its_top_5_misses():
     assert match.path == ("animal", "mammal", "dog") and match.leaves == top
 
 
+def test_rivals_count_over_the_whole_vector_and_ties_prefer_the_smaller_category():
+    labels = imagenet_labels()
+    wnids = [label.wnid for label in labels]
+    taxonomy = default_taxonomy()
+    vector = np.full(len(labels), 0.0)
+    for name, share in (("dog", 0.40), ("cat", 0.38)):
+        members = [i for i, w in enumerate(wnids) if w in taxonomy.categories[name].classes]
+        vector[members] = share / len(members)
+    vector += (1.0 - vector.sum()) / len(vector)
+    masses = category_masses(vector, wnids)
+    assert "dog" not in dict(masses) and "cat" not in dict(masses)  # a tie: neither is ahead
+    assert KeywordPolicy(0.2).category((), masses).label == "mammal"
+    balls = tuple((name, 0.5) for name in ("sports equipment", "ball"))
+    assert KeywordPolicy(0.2).category((), balls).label == "ball"
+
+
 def test_a_model_without_wordnet_ids_has_no_category_masses():
     assert category_masses(np.array([0.9, 0.1]), [None, None]) == ()
     assert KeywordPolicy(0.2).category((Prediction(0, "red", 0.9),), ()) is None
