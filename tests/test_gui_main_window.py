@@ -329,3 +329,18 @@ def test_the_other_tabs_start_on_the_pickers_model_before_it_loads(qtbot, window
     chosen = window.current_model()
     assert chosen
     assert window.batch_panel.current_model() == chosen
+
+
+def test_a_custom_model_comes_off_the_list_from_the_models_menu(qtbot, colours_window,
+                                                                 tmp_path):
+    window = colours_window
+    greek = modelgen.colour_model(tmp_path / "greek", GREEK, name="greek", license="CC0-1.0")
+    with qtbot.waitSignal(window.model_changed, timeout=10_000):
+        assert window.picker.add_custom_model(greek)
+    assert window.remove_model_action.isEnabled()
+    with qtbot.waitSignal(window.model_changed, timeout=20_000) as changed:
+        window.remove_model_action.trigger()
+    assert str(greek.resolve()) not in window.picker.models()
+    assert changed.args[0] == window.service.engine.default_model == window.current_model()
+    assert not window.remove_model_action.isEnabled()
+    assert greek.is_file(), "only the list entry goes, never the user's file"

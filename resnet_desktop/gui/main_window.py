@@ -283,6 +283,11 @@ class MainWindow(QMainWindow):
         self.validate_action.triggered.connect(self.validate_model)
         self.compare_action = QAction("&Compare Models…", self)
         self.compare_action.triggered.connect(self.compare_models)
+        self.remove_model_action = QAction("&Remove From My Models", self)
+        self.remove_model_action.setToolTip("Take the selected custom model off the list; its "
+                                            "file stays where it is")
+        self.remove_model_action.triggered.connect(
+            lambda: self.picker.remove_custom_model(self.picker.current_model()))
         self.info_action = QAction("Model &Info", self)
         self.info_action.triggered.connect(lambda: self.tabs.setCurrentIndex(self.info_tab))
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -299,6 +304,7 @@ class MainWindow(QMainWindow):
 
         models_menu = self.menuBar().addMenu("&Models")
         models_menu.addAction(self.add_model_action)
+        models_menu.addAction(self.remove_model_action)
         models_menu.addAction(self.info_action)
         models_menu.addAction(self.validate_action)
         models_menu.addAction(self.compare_action)
@@ -334,6 +340,10 @@ class MainWindow(QMainWindow):
         controller.model_changed.connect(self.model_changed)
         controller.result_shown.connect(self.result_shown)
         self.picker.selection_changed.connect(self.models.select)
+        self.picker.selection_changed.connect(
+            lambda model, _provider: self.remove_model_action.setEnabled(
+                self.picker.is_custom(model)))
+        self.remove_model_action.setEnabled(self.picker.is_custom(self.picker.current_model()))
         self.picker.add_model_requested.connect(self.import_model)
         self.picker.message.connect(lambda text, error: self.notify(text, error=error))
         self.download_bar.cancel_requested.connect(self.cancel_download)

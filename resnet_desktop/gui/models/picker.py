@@ -299,11 +299,21 @@ class ModelPicker(QWidget):
             self.model_selected.emit(self.current_model(), self.current_provider())
         return True
 
+    def is_custom(self, model: str) -> bool:
+        return model in self._custom
+
     def remove_custom_model(self, model: str) -> None:
-        if model in self._custom:
-            self._custom.remove(model)
-            self._save_custom()
-            self._rebuild()
+        """Take ``model`` off "My models" (the file stays); if it was selected, the default
+        model is chosen instead, as though the user picked it."""
+        if model not in self._custom:
+            return
+        was_selected = model == self.current_model()
+        self._custom.remove(model)
+        self._save_custom()
+        self._rebuild()
+        if was_selected:
+            self.model_selected.emit(self.current_model(), self.current_provider())
+            self._emit_selection()
 
     def refresh(self) -> None:
         """Re-read which models are downloaded (after a download finished or was cancelled)."""
