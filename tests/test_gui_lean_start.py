@@ -3,8 +3,8 @@
 Importing numpy, Pillow, ONNX Runtime, onnx, the sidecar stack (exiv2, lxml, sqlite3) or Qt
 Multimedia before the first paint made the window take five times as long as a bare PySide6
 window to appear (``benchmarks/bench_startup.py`` measures it). This test does not time
-anything: it starts the window as the command does, in a fresh process, and lists what had been
-imported when the window first painted.
+anything: it starts the window through the command's entry point, in a fresh process, and lists
+what had been imported when the window first painted.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ UNTIL_FIRST_PAINT = textwrap.dedent("""
     app = QApplication(sys.argv[:1])
     filter_ = AtFirstPaint()
     app.installEventFilter(filter_)
-    from resnet_desktop.gui.app import run
-    code = run([])
+    from resnet_desktop.cli import main  # the command's entry point, as installed
+    code = main([])
     print(json.dumps({"code": code, "loaded": seen}))
 """)
 

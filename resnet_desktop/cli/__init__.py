@@ -13,13 +13,14 @@ import sys
 from collections.abc import Sequence
 
 from resnet_desktop import __version__
-from resnet_desktop.cli import classify, compare, import_model, info, models, tag, validate
 from resnet_desktop.core.engine import Cancelled, ResNetDesktopError
-
-SUBCOMMAND_MODULES = (classify, models, tag, info, validate, import_model, compare)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The subcommands are imported only here, for a command: the window (this module is its
+    # entry point too) starts without their imports (numpy, tqdm, onnx, exiv2, lxml, …).
+    from resnet_desktop.cli import classify, compare, import_model, info, models, tag, validate
+
     parser = argparse.ArgumentParser(
         prog="resnet-desktop",
         description="Classify images with the ONNX Model Zoo ResNets. Without a subcommand the "
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in SUBCOMMAND_MODULES:
+    for module in (classify, models, tag, info, validate, import_model, compare):
         module.register(sub)
     return parser
 

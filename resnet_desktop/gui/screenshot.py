@@ -12,15 +12,18 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
-from resnet_desktop.core.engine import Classification
 from resnet_desktop.core.foundation.atomic import atomic_write_bytes
 from resnet_desktop.gui.classify.image_pane import ImageSource
 from resnet_desktop.gui.main_window import MainWindow
 from resnet_desktop.gui.workers.inference import LoadedModel
+
+if TYPE_CHECKING:  # its module imports numpy: the window paints before that loads
+    from resnet_desktop.core.engine import Classification
 
 log = logging.getLogger(__name__)
 
