@@ -9,10 +9,10 @@ Each round runs, one after the other so that a drifting machine speed hits every
 
 - **bare window**: a process that imports PySide6, shows an empty ``QMainWindow`` and exits
   at its first paint;
-- **first paint**: ``resnet-desktop`` itself (its ``run()``, as the command starts it), exiting
+- **first paint**: ``resnet-desktop`` itself (its entry point, ``resnet_desktop.cli.main``), exiting
   at the main window's first paint;
 - **classify**: ``resnet-desktop classify IMAGE`` with the built-in model;
-- **first result**: ``resnet-desktop IMAGE`` (its ``run()``): the window opens, loads the
+- **first result**: ``resnet-desktop IMAGE`` (the same entry point): the window opens, loads the
   built-in model, classifies the image and exits once the chart has the answer.
 
 It prints the medians and the two ratios the app is held to: first paint ≤ 2.5× the bare
@@ -61,8 +61,8 @@ if sys.argv[1] == "bare":
     window.resize(1100, 700)
     window.show()
     sys.exit(app.exec())
-from resnet_desktop.gui.app import run
-sys.exit(run(sys.argv[2:]))
+from resnet_desktop.cli import main
+sys.exit(main(sys.argv[2:]))
 """
 
 
