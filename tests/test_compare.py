@@ -164,7 +164,16 @@ def test_cli_table_shows_agreement_published_figures_and_size(capsys, tmp_path, 
     lines = out.splitlines()
     assert lines[0] == str(grey)
     zoo = next(line for line in lines if line.strip().startswith("tiny-zoo"))
-    assert "71.25/90.50" in zoo and "cpu" in zoo
+    assert "71.25 / 90.50" in zoo and "cpu" in zoo
     rows = [line for line in lines if line.strip().startswith("v1")]
     assert len(rows) == 2 and all(" * " in row for row in rows)
     assert "* 2 of 3 models agree" in out or "* 3 of 3 models agree" in out
+
+
+def test_published_figures_show_what_the_publisher_gives():
+    def loader(_progress, _cancel):
+        raise AssertionError("not loaded")
+
+    assert CompareModel("zoo", loader, 75.81, 92.82).published == "75.81 / 92.82"
+    assert CompareModel("lite", loader, 75.1, None).published == "75.10 / -"
+    assert CompareModel("mine", loader).published == "-"

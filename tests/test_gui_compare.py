@@ -59,8 +59,8 @@ def test_compare_fills_rows_marks_agreement_and_reports_per_model_errors(qtbot, 
     assert dialog.cell(2, 4).startswith("✓") and dialog.cell(3, 4).startswith("✓")
     assert dialog.cell(1, 4) == ""
     entry = service.engine.catalog.get(catalog_id)
-    assert dialog.cell(0, 7) == f"{entry.top1:.2f}% / {entry.top5:.2f}%"
-    assert dialog.cell(1, 7) == "–" and dialog.cell(1, 8).endswith("MB")
+    assert dialog.cell(0, 7) == f"{entry.top1:.2f} / {entry.top5:.2f}"
+    assert dialog.cell(1, 7) == "-" and dialog.cell(1, 8).endswith("MB")
     assert "2 errors" in dialog.status_label.text()
 
 

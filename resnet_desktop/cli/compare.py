@@ -63,19 +63,13 @@ class _Progress(CompareSink):
             self._bar(done, total, rate)
 
 
-def _published(model: CompareModel) -> str:
-    if model.top1 is None or model.top5 is None:
-        return "-"
-    return f"{model.top1:.2f}/{model.top5:.2f}"
-
-
 def _print_image(path: Path, rows: Sequence[tuple[CompareModel, Classification]],
                  policy: KeywordPolicy) -> None:
     agreed = agreement([result for _, result in rows])
     width = max(len(model.id) for model, _ in rows)
     print(f"{path}")
     print(f"  {'model':<{width}}  {'top-1':<28} {'':1} {'provider':<8} {'ms':>7}  "
-          f"{'top-1/top-5':>11} {'size':>9}")
+          f"{'top-1 / top-5':>13} {'size':>9}")
     for model, result in rows:
         if not result.ok:
             print(f"  {model.id:<{width}}  error: {result.error}")
@@ -85,7 +79,7 @@ def _print_image(path: Path, rows: Sequence[tuple[CompareModel, Classification]]
         mark = "*" if agreed is not None and best.label == agreed else ""
         size = format_bytes(model.size) if model.size else "-"
         print(f"  {model.id:<{width}}  {answer:<28} {mark:1} {result.provider:<8} "
-              f"{result.ms:7.1f}  {_published(model):>11} {size:>9}")
+              f"{result.ms:7.1f}  {model.published:>13} {size:>9}")
         if len(result.top) > 1:
             rest = ", ".join(f"{p.label} {p.probability * 100:.1f}%" for p in result.top[1:])
             print(f"  {'':<{width}}    then {rest}")

@@ -43,6 +43,16 @@ class CompareModel:
     size: int | None = None
     """The model file's bytes (the catalog's figure, or the custom file's size)."""
 
+    @property
+    def published(self) -> str:
+        """``"75.81 / 92.82"``: the published ImageNet top-1 / top-5 in percent, ``-`` for a
+        figure the publisher does not give (EfficientNet-Lite0 has a top-1 only), and a single
+        ``-`` for a model with no published figures (a custom model)."""
+        if self.top1 is None and self.top5 is None:
+            return "-"
+        return " / ".join("-" if value is None else f"{value:.2f}"
+                          for value in (self.top1, self.top5))
+
 
 class CompareSink:
     """What a front end hears from :func:`compare_models`; every method is a no-op here.

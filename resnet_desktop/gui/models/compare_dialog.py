@@ -302,8 +302,7 @@ class CompareDialog(QDialog):
         self._mark_agreement(image_index)
 
     def _show_result(self, row: int, model: CompareModel, result: Classification) -> None:
-        published = (f"{model.top1:.2f}% / {model.top5:.2f}%"
-                     if model.top1 is not None and model.top5 is not None else "–")
+        published = model.published
         size = format_bytes(model.size) if model.size else "–"
         if not result.ok:
             self._set_row(row, [Path(str(result.path)).name, model.id, result.error or "", "",
