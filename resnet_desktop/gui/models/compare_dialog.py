@@ -10,7 +10,6 @@ same top-1 for an image, their rows are marked.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -50,16 +49,6 @@ HEADERS = ("Image", "Model", "Top-5", "Category", "Agrees", "Provider", "Time",
 _AGREES = HEADERS.index("Agrees")
 _TIME = HEADERS.index("Time")
 _MODEL_ROLE = Qt.ItemDataRole.UserRole
-
-
-def _via_service(model: CompareModel, name: str, service: ModelService) -> CompareModel:
-    """``model``, downloaded (when it must be) by the app's model service, not on its own."""
-
-    def load(progress: object, cancel: CancelToken):
-        service.fetch(name, cancel)
-        return model.load(None, cancel)
-
-    return dataclasses.replace(model, load=load)
 
 
 class _Relay(CompareSink):
@@ -218,7 +207,7 @@ class CompareDialog(QDialog):
         if not names or not images:
             show_error(self.error_label, "Choose at least one model and one image.")
             return
-        service, provider, engine = self._models, self._provider, self._models.engine
+        service, provider = self._models, self._provider
         self._results = []
         self._model_info = {}
         self._running_images, self._running_names = images, names
@@ -233,9 +222,8 @@ class CompareDialog(QDialog):
                                     else name, "waiting…", "", "", "", "", "", ""])
 
         def job(report: Report, cancel: CancelToken) -> list[Classification]:
-            compared = [_via_service(engine.compare_model(name, provider), name, service)
-                        for name in names]
-            return engine.compare(compared, images, TOP_K, _Relay(report), cancel)
+            compared = [service.compare_model(name, provider) for name in names]
+            return service.engine.compare(compared, images, TOP_K, _Relay(report), cancel)
 
         self._runner.start(job)
 

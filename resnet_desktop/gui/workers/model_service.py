@@ -12,6 +12,7 @@ reports to the same signals, which the status-bar download bar shows, with one C
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from pathlib import Path
@@ -24,8 +25,9 @@ from resnet_desktop.core.foundation.cancel import CancelToken
 from resnet_desktop.core.foundation.errors import Cancelled, DownloadError
 from resnet_desktop.gui.workers.task_runner import throttled
 
-if TYPE_CHECKING:  # its module imports numpy, which the first paint does without
+if TYPE_CHECKING:  # their modules import numpy, which the first paint does without
     from resnet_desktop.core.engine import Classifier
+    from resnet_desktop.core.operations.compare import CompareModel
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +92,24 @@ class ModelService(QObject):
         return self.engine.load(ref, provider, cancel=cancel, throughput=throughput)
 
     def fetch(self, model: str | Path | ModelRef, cancel: CancelToken) -> ModelRef:
-        """Download ``model`` if needed, like :meth:`load`, without opening a session (the
-        Compare dialog opens and releases its own, one model at a time)."""
+        """Download ``model`` if needed, like :meth:`load`, without opening a session."""
         ref = self.resolve(model)
         if not self.engine.is_ready(ref):
             self._download(ref, cancel)
         return ref
+
+    def compare_model(self, model: str, provider: str) -> CompareModel:
+        """``model`` for a comparison: downloaded through this service (the status-bar bar and
+        its Cancel), then opened on a session of its own, which the comparison releases before
+        the next model loads, so memory holds one compared model at a time (the tabs' shared
+        sessions are not used: ResNet-152 and 101 together are over 400 MB)."""
+        compared = self.engine.compare_model(model, provider)
+
+        def load(_progress: object, cancel: CancelToken) -> Classifier:
+            self.fetch(model, cancel)
+            return compared.load(None, cancel)
+
+        return dataclasses.replace(compared, load=load)
 
     def is_downloading(self) -> bool:
         with self._lock:
