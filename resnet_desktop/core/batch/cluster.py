@@ -28,6 +28,7 @@ when a run asks for a cluster.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -61,6 +62,7 @@ AUTO = "auto"
 """The running cluster (``ray start --head`` here, or ``RAY_ADDRESS``): Ray's convention."""
 
 DEFAULT_WINDOW = 4096
+"""Files handed to Ray per execution (see the module doc)."""
 DEFAULT_RAY_BATCH = 32
 """Files per Ray Data batch (one actor call): enough to amortise a call, small enough that a
 retried batch repeats little work and results stream back steadily."""
@@ -116,11 +118,13 @@ class _ModelPayload:
 
 def _materialise(payload: _ModelPayload, model_bytes: bytes) -> tuple[Path, ModelManifest]:
     """The model (and a labels file, unless ImageNet's) in this node's temporary folder,
-    written once per node and version, atomically, since actors on one node share it."""
+    written once per node and version, atomically, since actors on one node share it; a copy
+    whose checksum is not the model's (a shared temporary folder) is replaced."""
     folder = Path(tempfile.gettempdir()) / "resnet-desktop-ray"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
     model_path = folder / f"{payload.sha256[:24]}.onnx"
-    if not model_path.is_file():
+    if not model_path.is_file() or \
+            hashlib.sha256(model_path.read_bytes()).hexdigest() != payload.sha256:
         partial = model_path.with_name(f"{model_path.name}.{os.getpid()}.tmp")
         partial.write_bytes(model_bytes)
         os.replace(partial, model_path)
@@ -309,13 +313,17 @@ def _dataset(files: list[tuple[int, str]], payload: _ModelPayload, job: _Job, wo
     context.execution_options.preserve_order = True
     logging.getLogger("ray.data").setLevel(logging.ERROR)
     opts = job.options
+    # One block per batch and one batch per block (batch_size=None below): a batch size over
+    # blocks of uneven length makes Ray Data bundle two blocks per call, and the run's last,
+    # double-size call then keeps one worker busy while the others have stopped.
     blocks = max(1, -(-len(files) // opts.batch_size))
     dataset = ray.data.from_items([{"index": k, "path": path} for k, path in files],
                                   override_num_blocks=blocks)
     if opts.ship_bytes:
-        # Only this node sees the files: Ray's node-id label pins the reading stage here.
+        # Only this node sees the files: Ray's node-id label pins the reading stage here. It
+        # asks for no CPU (it waits on the disk), so the workers can have every CPU.
         here = {"ray.io/node-id": ray.get_runtime_context().get_node_id()}
-        dataset = dataset.map_batches(_read_files, batch_size=opts.batch_size, num_cpus=0.5,
+        dataset = dataset.map_batches(_read_files, batch_size=None, num_cpus=0,
                                       label_selector=here)
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
@@ -323,8 +331,10 @@ def _dataset(files: list[tuple[int, str]], payload: _ModelPayload, job: _Job, wo
     per_worker = max(1, opts.cpus_per_worker)
     size = gpus if use_gpus else max(1, int(resources.get("CPU", 1)) // per_worker)
     return dataset.map_batches(
-        worker, batch_size=opts.batch_size,
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size),
+        worker, batch_size=None,
+        # All at once: an autoscaling pool starting from one actor stayed at one on a small
+        # machine, half the throughput.
+        compute=ray.data.ActorPoolStrategy(size=size),
         fn_constructor_kwargs={"payload": payload, "cores": per_worker,
                                "max_pixels": job.max_pixels},
         num_cpus=per_worker, num_gpus=1 if use_gpus else None)
