@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import modelgen
@@ -159,6 +160,32 @@ def test_any_tab_at_any_size(qapp, tmp_path, photos, tab, caplog):
     with Image.open(out) as image:
         assert image.size == (900, 640)
     assert pixel_spread(out) > 10
+
+
+def test_the_info_tab_without_an_image_is_taken_once_the_facts_are_read(qapp, tmp_path,
+                                                                        monkeypatch):
+    """The Model Info panel is built when first needed: the screenshot still waits for the
+    facts of the model that loads, instead of photographing "Reading …"."""
+    from resnet_desktop.core.engine import Engine
+    from resnet_desktop.gui.screenshot import ScreenshotTaker
+
+    describe = Engine.describe
+
+    def slow_describe(self: Engine, *args, **kwargs):
+        time.sleep(0.5)  # longer than the screenshot's settling time
+        return describe(self, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "describe", slow_describe)
+    busy_at_grab: list[bool] = []
+    grab = ScreenshotTaker._grab
+
+    def recording_grab(self: ScreenshotTaker) -> None:
+        busy_at_grab.append(self._window.info_panel.busy_computing)
+        grab(self)
+
+    monkeypatch.setattr(ScreenshotTaker, "_grab", recording_grab)
+    assert app.run(["--screenshot", str(tmp_path / "info.png"), "--tab", "info"]) == 0
+    assert busy_at_grab and not busy_at_grab[-1]
 
 
 def test_a_bad_size_is_a_usage_error(qapp, tmp_path, capsys):

@@ -77,15 +77,18 @@ class ScreenshotTaker(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_timeout)
+        if tab == "info":
+            # Built on first use (other pictures do without the facts it reads), and before
+            # model_changed is connected below, so that the panel is busy reading the new
+            # model's facts by the time _ready asks.
+            window.info_panel.facts_ready.connect(lambda _info: self._on_info_settled())
+            window.info_panel.failed.connect(lambda _message: self._on_info_settled())
         window.result_shown.connect(self._on_result)
         window.chart.animation_finished.connect(self._maybe_grab)
         window.model_changed.connect(self._on_model_changed)
         window.pane.image_failed.connect(self._on_image_failed)
         window.service.load_failed.connect(lambda _id, message: self._show_error(message))
         window.service.classify_failed.connect(lambda _id, message: self._show_error(message))
-        if tab == "info":  # built on first use: other pictures do without the facts it reads
-            window.info_panel.facts_ready.connect(lambda _info: self._on_info_settled())
-            window.info_panel.failed.connect(lambda _message: self._on_info_settled())
         window.service.load_cancelled.connect(
             lambda _id, _ref: self._fail("the model download was cancelled"))
 
