@@ -147,6 +147,16 @@ def builtin_model_notice(root: Path) -> Notice:
                   [(root / BUILTIN_MODEL_LICENCE, "LICENSE.txt")])
 
 
+WORDNET_LICENCE = Path("resources") / "WordNet-LICENSE.txt"
+
+
+def wordnet_notice(root: Path) -> Notice:
+    """WordNet 3.0, from which resources/wordnet_hypernyms.json (the categories' hypernym
+    chains) is derived by scripts/derive_wordnet_hypernyms.py: its licence asks for the notice
+    in every copy of the database or a derivative."""
+    return Notice("WordNet", "3.0", "WordNet-3.0", [(root / WORDNET_LICENCE, "LICENSE.txt")])
+
+
 def python_notice() -> Notice:
     """CPython itself: the interpreter, its standard library and the libraries its installer
     bundles (OpenSSL, libffi, SQLite, ... on Windows and macOS), under the PSF licence."""
@@ -527,7 +537,7 @@ def datas(root: Path, workdir: Path, app_name: str, app_version: str,
 
     The index is written into ``workdir`` (the build folder) first.
     """
-    items = [*notices(root), builtin_model_notice(root)]
+    items = [*notices(root), builtin_model_notice(root), wordnet_notice(root)]
     python = python_notice()
     native = native_notices(binaries, runtime_distributions(root), python.folder,
                             root / "packaging" / "licences")

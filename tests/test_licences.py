@@ -192,6 +192,16 @@ def test_the_built_in_models_weights_have_their_licence_in_the_bundle(tmp_path: 
     assert "Apache License, Version 2.0" in Path(source).read_text(encoding="utf-8")
 
 
+def test_wordnet_which_the_categories_derive_from_has_its_licence_in_the_bundle(
+        tmp_path: Path) -> None:
+    entries = licences.datas(REPO, tmp_path / "build", "resnet-desktop", "9.9")
+    index = (tmp_path / "build" / "THIRD-PARTY.txt").read_text(encoding="utf-8")
+    assert "WordNet 3.0" in index
+    source, target = next((s, t) for s, t in entries if "WordNet" in t)
+    assert target == "licences/WordNet-3.0"
+    assert "Princeton University" in Path(source).read_text(encoding="utf-8")
+
+
 def test_python_itself_is_in_the_index_with_its_licence(tmp_path: Path) -> None:
     notice = licences.python_notice()
     assert notice.name == "Python" and notice.licence == "PSF-2.0"
