@@ -237,10 +237,10 @@ def test_the_panel_runs_the_one_selected_model(qtbot, panel, model):
     """No model choice of its own: the tab shows and runs what the model service holds."""
     panel.models.select(str(model), "cpu")
     assert (panel.current_model(), panel.current_provider()) == (str(model), "cpu")
-    assert panel.model_label.text() == "Colours · runs on CPU"
+    assert panel.model_label.text() == "Colours · run on: CPU"
     panel.models.select(panel.models.engine.default_model, "auto")
     assert panel.current_model() == panel.models.engine.default_model
-    assert panel.model_label.text().endswith("· runs on Auto")
+    assert panel.model_label.text().endswith("· run on: Auto")
 
 
 def test_settings_are_remembered(qtbot, tmp_path):

@@ -298,7 +298,7 @@ class BatchPanel(BatchView):
             name = Path(model).name
         title = next((t for t, policy, _tip in provider_choices() if policy == provider),
                      provider)
-        self.model_label.setText(f"{name} · runs on {title}")
+        self.model_label.setText(f"{name} · run on: {title}")
 
     @Slot(bool)
     def _on_pause_toggled(self, paused: bool) -> None:
