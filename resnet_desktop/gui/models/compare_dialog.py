@@ -13,10 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -40,8 +38,9 @@ from resnet_desktop.core.operations.compare import (
     category,
 )
 from resnet_desktop.gui.widgets.inline_errors import error_label, show_error
+from resnet_desktop.gui.widgets.job_dialog import JobDialog
 from resnet_desktop.gui.workers.model_service import ModelService
-from resnet_desktop.gui.workers.task_runner import Report, TaskRunner
+from resnet_desktop.gui.workers.task_runner import Report
 
 TOP_K = 5
 HEADERS = ("Image", "Model", "Top-5", "Category", "Agrees", "Provider", "Time",
@@ -64,7 +63,7 @@ class _Relay(CompareSink):
         self._report(("result", result))
 
 
-class CompareDialog(QDialog):
+class CompareDialog(JobDialog):
     """Choose models and images, run them, see the answers side by side."""
 
     comparison_finished = Signal(object)
@@ -74,7 +73,7 @@ class CompareDialog(QDialog):
     def __init__(self, models: ModelService, images: list[Path] | None = None,
                  chosen: list[str] | None = None, provider: str = "auto",
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("the comparison", parent)
         self._models = models
         self._provider = provider
         self._results: list[Classification] = []
@@ -82,12 +81,11 @@ class CompareDialog(QDialog):
         self._running_images: list[Path] = []
         self._running_names: list[str] = []
         self._policy = KeywordPolicy(0.0)
-        self._runner = TaskRunner(self, "the comparison")
-        self._runner.progressed.connect(self._on_progressed)
-        self._runner.returned.connect(self._on_returned)
-        self._runner.failed.connect(self._on_failed)
-        self._runner.cancelled.connect(self._on_cancelled)
-        self._runner.busy_changed.connect(self._update_buttons)
+        self.runner.progressed.connect(self._on_progressed)
+        self.runner.returned.connect(self._on_returned)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner.busy_changed.connect(self._update_buttons)
         self.setWindowTitle("Compare models")
 
         self.run_button = QPushButton("&Compare", self)
@@ -157,10 +155,6 @@ class CompareDialog(QDialog):
 
     # -- reading -------------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._runner.busy
-
     def results(self) -> list[Classification]:
         return list(self._results)
 
@@ -225,25 +219,10 @@ class CompareDialog(QDialog):
             compared = [service.compare_model(name, provider) for name in names]
             return service.engine.compare(compared, images, TOP_K, _Relay(report), cancel)
 
-        self._runner.start(job)
+        self.runner.start(job)
 
-    def cancel(self) -> None:
-        if self._runner.busy:
-            self.status_label.setText("Cancelling…")
-            self._runner.cancel()
-        else:
-            self.reject()
-
-    def shutdown(self) -> None:
-        self._runner.shutdown()
-
-    def done(self, result: int) -> None:
-        self.shutdown()
-        super().done(result)
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self.shutdown()
-        super().closeEvent(event)
+    def status_line(self) -> QLabel:
+        return self.status_label
 
     # -- updates -------------------------------------------------------------------------------
 
@@ -266,7 +245,7 @@ class CompareDialog(QDialog):
             self.table.setItem(row, column, item)
 
     def _update_buttons(self, *_args) -> None:
-        busy = self._runner.busy
+        busy = self.runner.busy
         self.run_button.setEnabled(not busy and bool(self.chosen_models())
                                    and self.image_list.count() > 0)
         self.cancel_button.setVisible(busy)

@@ -12,10 +12,9 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -42,8 +41,9 @@ from resnet_desktop.core.validation.validate import (
 from resnet_desktop.gui.settings import app_settings
 from resnet_desktop.gui.widgets.formatting import format_duration, time_left
 from resnet_desktop.gui.widgets.inline_errors import error_label, show_error
+from resnet_desktop.gui.widgets.job_dialog import JobDialog
 from resnet_desktop.gui.workers.model_service import ModelService
-from resnet_desktop.gui.workers.task_runner import Report, TaskRunner, throttled
+from resnet_desktop.gui.workers.task_runner import Report, throttled
 
 LAST_FOLDER_KEY = "validate/last_folder"
 _TABLE_HEADERS = ("Class", "Images", "Top-1 %", "Top-5 %", "Most frequent mistake", "Times")
@@ -66,7 +66,7 @@ def unreadable_text(failures: tuple[tuple[Path, str], ...]) -> str:
     listed = ", ".join(names) + (f" and {more} more" if more else "")
     return f"{plural(len(failures), 'image')} could not be read (not counted): {listed}"
 
-class ValidateDialog(QDialog):
+class ValidateDialog(JobDialog):
     """Validate ``model`` (catalog id or ``.onnx`` path) on a folder the user chooses."""
 
     validation_finished = Signal(object)
@@ -77,17 +77,16 @@ class ValidateDialog(QDialog):
 
     def __init__(self, models: ModelService, model: str, provider: str = "auto",
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("validation", parent)
         self._models = models
         self._model = str(model)
         self._provider = provider
         self._result: ValidationResult | None = None
-        self._runner = TaskRunner(self, "validation")
-        self._runner.progressed.connect(self._on_progressed)
-        self._runner.returned.connect(self._on_returned)
-        self._runner.failed.connect(self._on_failed)
-        self._runner.cancelled.connect(self._on_cancelled)
-        self._runner.busy_changed.connect(self._update_buttons)
+        self.runner.progressed.connect(self._on_progressed)
+        self.runner.returned.connect(self._on_returned)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner.busy_changed.connect(self._update_buttons)
         self.setWindowTitle("Validate on a labelled folder")
         form = self._build_form()
         hint = QLabel(_folder_hint(), self)
@@ -181,10 +180,6 @@ class ValidateDialog(QDialog):
     def result(self) -> ValidationResult | None:
         return self._result
 
-    @property
-    def running(self) -> bool:
-        return self._runner.busy
-
     def error_text(self) -> str:
         return self.error_label.text() if not self.error_label.isHidden() else ""
 
@@ -232,14 +227,10 @@ class ValidateDialog(QDialog):
             return validate(classifier, dataset, cancel=cancel,
                             progress=throttled(lambda *payload: report(payload)))
 
-        self._runner.start(job)
+        self.runner.start(job)
 
-    def cancel(self) -> None:
-        if self._runner.busy:
-            self.progress_label.setText("Cancelling…")
-            self._runner.cancel()
-        else:
-            self.reject()
+    def status_line(self) -> QLabel:
+        return self.progress_label
 
     def choose_summary_file(self) -> None:
         if self._result is None:
@@ -264,17 +255,6 @@ class ValidateDialog(QDialog):
         self.progress_label.setText(f"Per-class summary saved to {path}")
         return True
 
-    def shutdown(self) -> None:
-        self._runner.shutdown()
-
-    def done(self, result: int) -> None:
-        self.shutdown()
-        super().done(result)
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self.shutdown()
-        super().closeEvent(event)
-
     # -- updates -------------------------------------------------------------------------------
 
     def _model_title(self) -> str:
@@ -287,7 +267,7 @@ class ValidateDialog(QDialog):
         show_error(self.error_label, message)
 
     def _update_buttons(self, *_args) -> None:
-        busy = self._runner.busy
+        busy = self.runner.busy
         self.start_button.setEnabled(not busy and bool(self.folder_edit.text().strip()))
         self.cancel_button.setVisible(busy)
         self.save_button.setEnabled(not busy and self._result is not None)
