@@ -54,12 +54,32 @@ def test_the_gate_admits_more_decoders_once_measured():
         thread.join()
 
 
+class _ThreadClock:
+    """A clock each thread reads on its own, advancing a fixed step at every reading: what a
+    thread measures between two readings is exactly its step, however loaded the machine is.
+
+    Decoding runs on the pipeline's workers and inference on the consumer, so decoding
+    measures ``decode_step`` per image and a chunk's inference ``infer_step``.
+    """
+
+    def __init__(self, decode_step: float, infer_step: float) -> None:
+        self._steps = (decode_step, infer_step)
+        self._consumer = threading.get_ident()
+        self._local = threading.local()
+
+    def __call__(self) -> float:
+        step = self._steps[threading.get_ident() == self._consumer]
+        self._local.now = getattr(self._local, "now", 0.0) + step
+        return self._local.now
+
+
 def test_a_cheap_model_on_a_cpu_session_gets_every_core_decoding(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 12)
     model = colour_model(tmp_path / "model")
     classifier = Classifier(model, load_manifest_for(model), "cpu")  # one image at a time
     folder = numbered_folder(tmp_path, 20)
-    pipeline = ClassifyPipeline(classifier, batch_size=8)
+    # 30 ms to decode an image, 8 ms for a chunk of 8: the model is 30 times cheaper.
+    pipeline = ClassifyPipeline(classifier, batch_size=8, clock=_ThreadClock(0.030, 0.008))
     assert (pipeline.workers, pipeline.gate.limit) == (12, 4)
 
     outcomes = [outcome for chunk in pipeline.chunks(iter(sorted(folder.iterdir())),
@@ -69,3 +89,17 @@ def test_a_cheap_model_on_a_cpu_session_gets_every_core_decoding(tmp_path, monke
     assert len(outcomes) == 20 and all(o is not None and not isinstance(o, str)
                                        for o in outcomes)
     assert pipeline.gate.limit == 12
+
+
+def test_a_model_as_costly_as_decoding_keeps_the_few_decoders(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 12)
+    model = colour_model(tmp_path / "model")
+    classifier = Classifier(model, load_manifest_for(model), "cpu")
+    folder = numbered_folder(tmp_path, 20)
+    # 30 ms to decode an image, 320 ms for a chunk of 8: inference is the bound.
+    pipeline = ClassifyPipeline(classifier, batch_size=8, clock=_ThreadClock(0.030, 0.320))
+
+    for _ in pipeline.chunks(iter(sorted(folder.iterdir())), lambda path: path):
+        pass
+
+    assert pipeline.gate.limit == 4

@@ -163,12 +163,14 @@ class ClassifyPipeline:
     :data:`DEFAULT_BATCH_SIZE` (:data:`GPU_BATCH_SIZE` on a GPU). ``workers``: None for
     :func:`default_workers`.
     ``paused_seconds`` adds up the time the consumer spent held by ``pause`` inside
-    :meth:`chunks`.
+    :meth:`chunks`. ``clock`` times decoding and inference for the decode gate (a test passes
+    its own, so what the gate decides does not depend on the machine's load).
     """
 
     def __init__(self, classifier: Classifier, *, batch_size: int | None = None,
                  workers: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 cancel: CancelToken = NEVER, pause: PauseToken | None = None) -> None:
+                 cancel: CancelToken = NEVER, pause: PauseToken | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.classifier = classifier
         self.batch_size = max(1, batch_size or classifier.io.batch or (
             DEFAULT_BATCH_SIZE if classifier.provider.active == "cpu" else GPU_BATCH_SIZE))
@@ -177,7 +179,7 @@ class ClassifyPipeline:
         # The consumer runs the model and the pool was not fixed by the caller: how many
         # threads decode at once is measured on the first chunk.
         self.gate = (DecodeGate(initial_decoders(classifier.provider.active == "cpu",
-                                                 self.workers), self.workers)
+                                                 self.workers), self.workers, clock)
                      if not self.classify_in_workers and workers is None else None)
         self.max_pixels = max_pixels
         self.cancel = cancel
@@ -185,6 +187,7 @@ class ClassifyPipeline:
         # Enough read and decoded ahead to keep every thread busy while a chunk is handled.
         self.inflight = self.batch_size + 2 * self.workers + READ_AHEAD_THREADS
         self.paused_seconds = 0.0
+        self._clock = clock
 
     def chunks(self, entries: Iterator[T], file_of: Callable[[T], Path | None]
                ) -> Iterator[list[tuple[T, Outcome]]]:
@@ -272,14 +275,14 @@ class ClassifyPipeline:
             for i, probabilities in ready:
                 outcomes[i] = probabilities
         elif ready:
-            started = time.perf_counter()
+            started = self._clock()
             try:
                 rows = self.classifier.run(np.stack([tensor for _, tensor in ready]))
             except Exception as exc:  # ORT raises many types; the model cannot run at all
                 raise ModelError(f"{self.classifier.model_id}: inference failed ({exc})") \
                     from exc
             if self.gate is not None:
-                self.gate.observe(len(ready), time.perf_counter() - started)
+                self.gate.observe(len(ready), self._clock() - started)
             for (i, _), probabilities in zip(ready, rows, strict=True):
                 outcomes[i] = probabilities
         for i, (pending, outcome) in enumerate(zip(chunk, outcomes, strict=True)):
