@@ -11,6 +11,7 @@ from modelgen import colour_model
 from resnet_desktop.core.foundation.errors import ModelError
 from resnet_desktop.core.inference import classifier, session_cache
 from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.inference.providers import ProviderStatus
 from resnet_desktop.core.inference.session_cache import ClassifierCache
 from resnet_desktop.core.models.manifest import load_manifest_for
 
@@ -85,3 +86,27 @@ def test_a_session_that_failed_to_open_is_not_remembered(tmp_path):
     for _ in range(2):
         with pytest.raises(ModelError):
             cache.get(path, manifest, "cpu")
+
+
+def test_a_session_on_a_gpu_serves_batches_and_single_images_alike(tmp_path):
+    path = colour_model(tmp_path / "m")
+    manifest = load_manifest_for(path)
+    cache = ClassifierCache(2)
+    interactive = cache.get(path, manifest, "auto")
+    interactive.provider = ProviderStatus("auto", "cuda")  # as a session that started on CUDA
+    assert cache.get(path, manifest, "auto", throughput=True) is interactive
+
+    cache = ClassifierCache(2)
+    batches = cache.get(path, manifest, "auto", throughput=True)
+    batches.provider = ProviderStatus("auto", "directml")
+    assert cache.get(path, manifest, "auto") is batches
+
+
+def test_a_cpu_session_keeps_one_per_layout(tmp_path):
+    path = colour_model(tmp_path / "m")
+    manifest = load_manifest_for(path)
+    cache = ClassifierCache(2)
+    interactive = cache.get(path, manifest, "cpu")
+    batches = cache.get(path, manifest, "cpu", throughput=True)
+    assert batches is not interactive
+    assert cache.get(path, manifest, "cpu") is interactive

@@ -23,6 +23,11 @@ class ClassifierCache:
     caller asking for a session that is being opened waits for that one instead of opening
     its own; if opening fails, every caller waiting for it gets the same error, and the next
     request tries again.
+
+    A session that runs on a GPU serves both layouts: a throughput session differs from an
+    interactive one only in its CPU threads (fewer, and not spinning), which a GPU does not
+    use, and a second session would take the device's memory again and, on DirectML, run
+    beside the first on one device (see :mod:`~resnet_desktop.core.inference.gpu`).
     """
 
     def __init__(self, size: int = 2) -> None:
@@ -41,6 +46,10 @@ class ClassifierCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
+            other = self._items.get((*key[:-1], not throughput))
+            if other is not None and other.provider.active != "cpu":
+                self._items.move_to_end((*key[:-1], not throughput))
+                return other
             opening = self._opening.get(key)
             if opening is None:
                 opening = self._opening[key] = Future()
