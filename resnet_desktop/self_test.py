@@ -24,8 +24,12 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from resnet_desktop import __version__
+
+if TYPE_CHECKING:  # the checks import the engine when they run, not at start-up
+    from resnet_desktop.core.engine import Classifier, Engine, Prediction
 
 SELFTEST_MODEL = "selftest/colours.onnx"
 SELFTEST_IMAGE = "selftest/red.jpg"
@@ -344,21 +348,30 @@ def _vc_runtime() -> str:
     return f"msvcp140.dll {shown} from {path}"
 
 
+def _expect(engine: Engine, classifier: Classifier, image: str,
+            label: str) -> tuple[Prediction, float]:
+    """The top prediction for the bundled ``image`` and its time, or why it is not ``label``."""
+    from resnet_desktop.resources import resource_path
+
+    result = engine.classify_file(classifier, resource_path(image), top_k=3)
+    if not result.ok:
+        raise CheckFailed(f"classifying {image} failed: {result.error}")
+    best = result.top[0]
+    if best.label != label:
+        raise CheckFailed(f"{image} was classified as {best.label!r} ({best.probability:.1%}) "
+                          f"by {classifier.model_id}; expected {label!r}")
+    return best, result.ms
+
+
 def _check_classify() -> str:
     from resnet_desktop.core.engine import Engine
     from resnet_desktop.resources import resource_path
 
     engine = Engine()
     classifier = engine.load(str(resource_path(SELFTEST_MODEL)), provider="auto")
-    result = engine.classify_file(classifier, resource_path(SELFTEST_IMAGE), top_k=3)
-    if not result.ok:
-        raise CheckFailed(f"classifying {SELFTEST_IMAGE} failed: {result.error}")
-    best = result.top[0]
-    if best.label != EXPECTED_LABEL:
-        raise CheckFailed(f"{SELFTEST_IMAGE} was classified as {best.label!r} "
-                          f"({best.probability:.1%}); expected {EXPECTED_LABEL!r}")
+    best, ms = _expect(engine, classifier, SELFTEST_IMAGE, EXPECTED_LABEL)
     detail = (f"{Path(SELFTEST_IMAGE).name}: {best.label} {best.probability:.1%} on "
-              f"{classifier.provider.display} in {result.ms:.1f} ms")
+              f"{classifier.provider.display} in {ms:.1f} ms")
     if classifier.provider.fallback_reason:
         detail += f" (GPU not used: {classifier.provider.fallback_reason})"
     if sys.platform == "win32" and classifier.provider.active == "directml":
@@ -373,22 +386,15 @@ def _check_classify() -> str:
 def _check_builtin_model() -> str:
     """The built-in model (the first start's default) answers a real photo correctly."""
     from resnet_desktop.core.engine import Engine
-    from resnet_desktop.resources import resource_path
 
     engine = Engine()
     model = engine.catalog.builtin_id
     if model is None:
         raise CheckFailed("the catalog lists no built-in model")
     classifier = engine.load(model, provider="cpu")
-    result = engine.classify_file(classifier, resource_path(SELFTEST_PHOTO), top_k=3)
-    if not result.ok:
-        raise CheckFailed(f"classifying {SELFTEST_PHOTO} failed: {result.error}")
-    best = result.top[0]
-    if best.label != EXPECTED_PHOTO_LABEL:
-        raise CheckFailed(f"{model} classified {SELFTEST_PHOTO} as {best.label!r} "
-                          f"({best.probability:.1%}); expected {EXPECTED_PHOTO_LABEL!r}")
+    best, ms = _expect(engine, classifier, SELFTEST_PHOTO, EXPECTED_PHOTO_LABEL)
     return (f"{model}: {Path(SELFTEST_PHOTO).name}: {best.label} {best.probability:.1%} "
-            f"in {result.ms:.1f} ms")
+            f"in {ms:.1f} ms")
 
 
 def _check_heif() -> str:
