@@ -86,8 +86,8 @@ def test_a_photo_the_builtin_model_gets_wrong_fails_its_check(tmp_path: Path) ->
     result = run_self_test(cwd=app, pythonpath=app)
     assert result.returncode == 1
     assert check_lines(result.stdout)["builtin-model"] == "FAIL"
-    assert "efficientnet-lite0 classified selftest/coffee.jpg as" in result.stdout
-    assert "expected 'espresso'" in result.stdout
+    assert "selftest/coffee.jpg was classified as" in result.stdout
+    assert "by efficientnet-lite0; expected 'espresso'" in result.stdout
 
 
 def test_a_heic_that_does_not_decode_fails_the_heif_check(tmp_path: Path) -> None:
