@@ -7,9 +7,11 @@ import onnxruntime as ort
 import pytest
 from modelgen import colour_classifier, colour_model, resnet
 
-from resnet_desktop.core.inference.classifier import Classifier
+from resnet_desktop.core.inference.classifier import Classifier, _session_options
 from resnet_desktop.core.inference.gpu import (
+    DIRECTML_BATCH,
     RECORD_ASSIGNMENT,
+    batch_dimension,
     nodes_per_provider,
     partly_on,
     provider_entry,
@@ -83,3 +85,26 @@ def test_a_session_onnx_runtime_moved_to_the_cpu_during_a_run_says_so(tmp_path):
     classifier.run(np.zeros((1, 3, 32, 32), np.float32))
     assert classifier.provider.active == "cpu"
     assert "moved the session to the CPU" in classifier.provider.fallback_reason
+
+
+def test_the_symbolic_batch_dimension_is_found_by_name(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(colour_classifier(batch="batch_size").SerializeToString())
+    assert batch_dimension(str(path)) == "batch_size"
+    assert batch_dimension(colour_classifier(batch="N").SerializeToString()) == "N"
+    assert batch_dimension(colour_classifier(batch=4).SerializeToString()) is None
+    assert batch_dimension(b"not a model") is None
+
+
+def test_directml_sessions_are_built_for_a_known_batch_and_others_keep_it_open(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(colour_classifier(batch="N").SerializeToString())
+
+    def input_shape(provider: str) -> list:
+        # The options are the provider's; the session runs on the CPU, which honours them.
+        options = _session_options(provider, batch_dim="N")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return session.get_inputs()[0].shape
+
+    assert input_shape("directml")[0] == DIRECTML_BATCH
+    assert input_shape("cuda")[0] == "N" and input_shape("cpu")[0] == "N"

@@ -23,7 +23,9 @@ from resnet_desktop.core.inference.cam import (
     with_feature_output,
 )
 from resnet_desktop.core.inference.gpu import (
+    DIRECTML_BATCH,
     RECORD_ASSIGNMENT,
+    batch_dimension,
     nodes_per_provider,
     partly_on,
     preload_libraries,
@@ -130,8 +132,10 @@ def throughput_layout(cores: int | None = None) -> tuple[int, int]:
     return lanes, max(1, cores // lanes)
 
 
-def _session_options(provider: str, throughput: bool = False,
-                     cores: int | None = None) -> ort.SessionOptions:
+def _session_options(provider: str, throughput: bool = False, cores: int | None = None,
+                     batch_dim: str | None = None) -> ort.SessionOptions:
+    """Options for a session on ``provider``; ``batch_dim`` names the model's symbolic batch
+    dimension (see :func:`~resnet_desktop.core.inference.gpu.batch_dimension`)."""
     ort = onnxruntime()
     options = ort.SessionOptions()
     options.log_severity_level = 3
@@ -139,6 +143,8 @@ def _session_options(provider: str, throughput: bool = False,
         # DirectML documents that it supports neither memory patterns nor parallel execution.
         options.enable_mem_pattern = False
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        if batch_dim:  # DirectML is fastest with shapes known at creation (core.inference.gpu)
+            options.add_free_dimension_override_by_name(batch_dim, DIRECTML_BATCH)
     if provider != "cpu":
         options.add_session_config_entry(RECORD_ASSIGNMENT, "1")  # see nodes_per_provider
     if throughput:
@@ -178,10 +184,12 @@ def create_session(model_path: Path, policy: str, *, throughput: bool = False,
         if short == "cuda" and (problem := preload_libraries(ort)):
             reasons.append(problem)
         providers = [name] if short == "cpu" else [provider_entry(name, short), ORT_NAMES["cpu"]]
+        batch_dim = batch_dimension(model_bytes or str(model_path)) if short == "directml" \
+            else None
         try:
             session = ort.InferenceSession(model_bytes or str(model_path),
                                            sess_options=_session_options(short, throughput,
-                                                                         cores),
+                                                                         cores, batch_dim),
                                            providers=providers)
         except Exception as exc:  # ORT raises many types; each is a reason
             if short == "cpu":

@@ -12,7 +12,10 @@ says, and the tests cover what runs on a CPU (node counting, warm-up, the shared
 - **DirectML**: one device, and concurrent runs on it (two sessions, or two threads on one)
   stall or end in ``DXGI_ERROR_DEVICE_REMOVED`` in onnxruntime-directml's open reports: every
   run on DirectML takes :func:`run_lock`'s one lock. ``performance_preference`` picks the
-  high-performance adapter instead of adapter 0 (often a laptop's integrated GPU).
+  high-performance adapter instead of adapter 0 (often a laptop's integrated GPU). DirectML
+  "works most efficiently when tensor shapes are known at the time a session is created"
+  (its performance notes): a symbolic batch dimension is fixed at :data:`DIRECTML_BATCH` with
+  ``add_free_dimension_override_by_name`` (:func:`batch_dimension` finds its name).
 - **CoreML**: ``ModelFormat=MLProgram``, the newer format with more operators on the GPU
   and Neural Engine.
 - **Every GPU provider**: a first run at creation (:func:`warm_up`): cuDNN's sub-libraries
@@ -44,6 +47,12 @@ PROVIDER_OPTIONS: dict[str, dict[str, str]] = {
     "coreml": {"ModelFormat": "MLProgram"},
 }
 
+DIRECTML_BATCH = 1
+"""The batch a DirectML session is built for. One session serves the camera and single images
+as well as batches (:class:`~resnet_desktop.core.inference.session_cache.ClassifierCache`), and
+a larger fixed batch would make every single image cost that many; a batch then runs one
+image at a time (the classifier splits it). Not measured here: no DirectML device was at hand."""
+
 WARM_UP_SIZE = 224
 """Height and width of the warm-up tensor when the model leaves them open."""
 
@@ -54,6 +63,29 @@ def provider_entry(ort_name: str, short: str) -> str | tuple[str, dict[str, str]
     """The ``providers=`` entry for ``short``: the name, with its options when it has any."""
     options = PROVIDER_OPTIONS.get(short)
     return (ort_name, dict(options)) if options else ort_name
+
+
+def batch_dimension(model: str | bytes) -> str | None:
+    """The name of the model's symbolic batch dimension (its input's first), None when that
+    dimension is fixed or the graph cannot be read here (opening the session then says why).
+
+    ``model``: the file's path or the graph's bytes. Initializers are skipped as inputs (older
+    models list them there); the external weights are not read.
+    """
+    import onnx
+
+    try:
+        graph = (onnx.load_from_string(model) if isinstance(model, bytes)
+                 else onnx.load(model, load_external_data=False)).graph
+    except Exception as exc:  # onnx raises many types; the session reports a broken model
+        log.info("batch dimension not read: %s", exc)
+        return None
+    weights = {init.name for init in graph.initializer}
+    inputs = [inp for inp in graph.input if inp.name not in weights]
+    if not inputs or not inputs[0].type.tensor_type.shape.dim:
+        return None
+    first = inputs[0].type.tensor_type.shape.dim[0]
+    return first.dim_param if first.HasField("dim_param") and first.dim_param else None
 
 
 def preload_libraries(ort: ModuleType) -> str | None:
