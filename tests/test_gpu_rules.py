@@ -7,11 +7,13 @@ import onnxruntime as ort
 import pytest
 from modelgen import colour_classifier, colour_model, resnet
 
-from resnet_desktop.core.inference.classifier import Classifier, _session_options
+from resnet_desktop.core.inference import classifier as classifier_module
+from resnet_desktop.core.inference.classifier import Classifier, _session_options, create_session
 from resnet_desktop.core.inference.gpu import (
     DIRECTML_BATCH,
     RECORD_ASSIGNMENT,
     batch_dimension,
+    cuda_driver_hint,
     nodes_per_provider,
     partly_on,
     provider_entry,
@@ -108,3 +110,35 @@ def test_directml_sessions_are_built_for_a_known_batch_and_others_keep_it_open(t
 
     assert input_shape("directml")[0] == DIRECTML_BATCH
     assert input_shape("cuda")[0] == "N" and input_shape("cpu")[0] == "N"
+
+
+def test_the_cuda_fallback_names_the_driver_its_cuda_needs():
+    assert "NVIDIA driver 525.60.13 or newer" in cuda_driver_hint("12.8", "linux")
+    assert "NVIDIA driver 527.41 or newer" in cuda_driver_hint("12.4", "win32")
+    assert "CUDA 13, which needs NVIDIA driver 580 or newer" in cuda_driver_hint("13.0", "linux")
+    assert cuda_driver_hint("", "linux") is None  # a build without CUDA
+    assert cuda_driver_hint("11.8", "linux") is None  # not in the table: nothing claimed
+
+
+def test_a_cuda_provider_that_cannot_start_leaves_the_driver_hint_on_the_cpu(tmp_path,
+                                                                           monkeypatch):
+    path = colour_model(tmp_path / "m")
+
+    def session(model, sess_options=None, providers=()):
+        if "CPUExecutionProvider" not in providers[:1]:  # as a driver too old for the build
+            raise RuntimeError("CUDA driver version is insufficient for CUDA runtime version")
+        return ort.InferenceSession(model, sess_options, providers=providers)
+
+    fake = type("FakeOrt", (), {
+        "__version__": ort.__version__, "cuda_version": "12.8",
+        "SessionOptions": ort.SessionOptions, "ExecutionMode": ort.ExecutionMode,
+        "InferenceSession": staticmethod(session),
+        "get_available_providers": staticmethod(
+            lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])})
+    monkeypatch.setattr(classifier_module, "onnxruntime", lambda: fake)
+
+    _, status = create_session(path, "cuda")
+
+    assert status.active == "cpu"
+    assert "failed to start: CUDA driver version is insufficient" in status.fallback_reason
+    assert cuda_driver_hint("12.8") in status.fallback_reason

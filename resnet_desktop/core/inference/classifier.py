@@ -26,6 +26,7 @@ from resnet_desktop.core.inference.gpu import (
     DIRECTML_BATCH,
     RECORD_ASSIGNMENT,
     batch_dimension,
+    cuda_driver_hint,
     nodes_per_provider,
     partly_on,
     preload_libraries,
@@ -172,6 +173,7 @@ def create_session(model_path: Path, policy: str, *, throughput: bool = False,
     ort = onnxruntime()
     available = set(ort.get_available_providers())
     reasons: list[str] = []
+    tried_cuda = False
     for short in candidates(policy):
         name = ORT_NAMES[short]
         if name not in available:
@@ -181,8 +183,10 @@ def create_session(model_path: Path, policy: str, *, throughput: bool = False,
                     f"{', '.join(sorted(available))})"
                 )
             continue
-        if short == "cuda" and (problem := preload_libraries(ort)):
-            reasons.append(problem)
+        if short == "cuda":
+            tried_cuda = True
+            if problem := preload_libraries(ort):
+                reasons.append(problem)
         providers = [name] if short == "cpu" else [provider_entry(name, short), ORT_NAMES["cpu"]]
         batch_dim = batch_dimension(model_bytes or str(model_path)) if short == "directml" \
             else None
@@ -212,6 +216,9 @@ def create_session(model_path: Path, policy: str, *, throughput: bool = False,
                 reasons.append(f"{name} failed its first run: {first_line(exc)}")
                 log.warning("provider %s failed its first run: %s", name, exc)
                 continue
+        if active == "cpu" and tried_cuda and (
+                hint := cuda_driver_hint(getattr(ort, "cuda_version", ""))):
+            reasons.append(hint)  # a driver older than the build's CUDA stops the provider
         reason = "; ".join(reasons) if reasons and active == "cpu" else None
         if reason:
             log.warning("running on CPU: %s", reason)

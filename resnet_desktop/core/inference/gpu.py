@@ -8,7 +8,8 @@ says, and the tests cover what runs on a CPU (node counting, warm-up, the shared
   smaller chunk of a batch is one); HEURISTIC picks from cuDNN's heuristics at once.
   ``onnxruntime.preload_dlls()`` (onnxruntime-gpu 1.21+) loads the CUDA and cuDNN libraries
   of NVIDIA's wheels (the ``cuda`` extra's ``onnxruntime-gpu[cuda,cudnn]``), so a machine
-  with only a driver runs CUDA.
+  with only a driver runs CUDA. That driver must be recent enough for the CUDA major version
+  onnxruntime-gpu was built with; when CUDA does not start, :func:`cuda_driver_hint` says which.
 - **DirectML**: one device, and concurrent runs on it (two sessions, or two threads on one)
   stall or end in ``DXGI_ERROR_DEVICE_REMOVED`` in onnxruntime-directml's open reports: every
   run on DirectML takes :func:`run_lock`'s one lock. ``performance_preference`` picks the
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 from types import ModuleType
 from typing import Any
@@ -52,6 +54,11 @@ DIRECTML_BATCH = 1
 as well as batches (:class:`~resnet_desktop.core.inference.session_cache.ClassifierCache`), and
 a larger fixed batch would make every single image cost that many; a batch then runs one
 image at a time (the classifier splits it). Not measured here: no DirectML device was at hand."""
+
+CUDA_DRIVERS: dict[int, tuple[str, str]] = {12: ("525.60.13", "527.41"), 13: ("580", "580")}
+"""The oldest NVIDIA driver (Linux, Windows) that runs a build of each CUDA major version:
+NVIDIA's minor version compatibility table, in the CUDA Toolkit release notes and at
+https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html."""
 
 WARM_UP_SIZE = 224
 """Height and width of the warm-up tensor when the model leaves them open."""
@@ -100,6 +107,19 @@ def preload_libraries(ort: ModuleType) -> str | None:
         log.warning("onnxruntime.preload_dlls failed: %s", exc)
         return f"the CUDA libraries could not be loaded ({exc})"
     return None
+
+
+def cuda_driver_hint(cuda_version: str, platform: str = sys.platform) -> str | None:
+    """The driver the CUDA provider needs, said when it did not start; ``cuda_version`` is the
+    CUDA that onnxruntime-gpu was built with (``onnxruntime.cuda_version``, e.g. "12.8"; empty
+    in builds without CUDA). None when the version is unknown or not in :data:`CUDA_DRIVERS`."""
+    major = cuda_version.split(".")[0]
+    drivers = CUDA_DRIVERS.get(int(major)) if major.isdigit() else None
+    if drivers is None:
+        return None
+    driver = drivers[platform == "win32"]
+    return (f"this onnxruntime-gpu is built for CUDA {major}, which needs NVIDIA driver "
+            f"{driver} or newer (nvidia-smi shows the installed one)")
 
 
 def run_lock(active: str) -> contextlib.AbstractContextManager:
