@@ -68,7 +68,9 @@ ResNet gains little beyond 8, and 8 keeps latency to the first results low."""
 GPU_BATCH_SIZE = 32
 """Images per run on a GPU provider with a dynamic batch dimension: GPUs gain from batches of
 16-64 (not measured here: no GPU was at hand; with cuDNN's HEURISTIC search, see
-:mod:`~resnet_desktop.core.inference.gpu`, a smaller last chunk costs no exhaustive search)."""
+:mod:`~resnet_desktop.core.inference.gpu`, a smaller last chunk costs no exhaustive search).
+DirectML sessions have their batch fixed
+(:data:`~resnet_desktop.core.inference.gpu.DIRECTML_BATCH`), so this applies to CUDA."""
 
 READ_AHEAD_THREADS = 4
 """Files read ahead at once. A slow disk or a network share serves several requests in
