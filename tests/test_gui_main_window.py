@@ -14,6 +14,7 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl, qVersion
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QLabel
 
+from resnet_desktop.core.engine import ProviderStatus
 from resnet_desktop.gui.main_window import MainWindow
 from resnet_desktop.gui.settings import app_settings
 from resnet_desktop.gui.workers.inference import InferenceService
@@ -344,3 +345,32 @@ def test_a_custom_model_comes_off_the_list_from_the_models_menu(qtbot, colours_w
     assert changed.args[0] == window.service.engine.default_model == window.current_model()
     assert not window.remove_model_action.isEnabled()
     assert greek.is_file(), "only the list entry goes, never the user's file"
+
+
+class _PretendCudaEngine(CountingEngine):
+    """Real CPU sessions that the app believes run on CUDA: to the app they look exactly like a
+    CUDA session that ONNX Runtime moved to the CPU after a failed run."""
+
+    def load(self, *args, **kwargs):
+        classifier = super().load(*args, **kwargs)
+        classifier.provider = ProviderStatus("cuda", "cuda")
+        return classifier
+
+
+def test_a_gpu_that_fails_during_a_run_is_shown_as_the_cpu(qtbot, tmp_path, images):
+    window = MainWindow(InferenceService(ModelService(_PretendCudaEngine())))
+    qtbot.addWidget(window)
+    window.show()
+    model = modelgen.colour_model(tmp_path / "models", COLOURS)
+    with qtbot.waitSignal(window.model_changed, timeout=10_000):
+        assert window.select_model(str(model))
+    assert window.loaded_model().provider.active == "cuda"
+    assert not window.provider_label.text().startswith("CPU")
+    with qtbot.waitSignal(window.result_shown, timeout=10_000):
+        drop(window.pane, [images["red"]])
+    status = window.loaded_model().provider
+    assert (status.active, status.requested) == ("cpu", "cuda")
+    assert "moved the session to the CPU" in status.fallback_reason
+    assert window.provider_label.text() == "CPU (GPU unavailable)"
+    assert window.provider_label.toolTip() == status.fallback_reason
+    window.close()

@@ -336,6 +336,7 @@ class MainWindow(QMainWindow):
             lambda text, error, timeout: self.notify(text, error=error, timeout_ms=timeout))
         controller.timing_changed.connect(self._show_timing)
         controller.model_loaded.connect(self._show_provider)
+        self.service.provider_changed.connect(self._on_provider_changed)
         controller.image_shown.connect(self._remember_image)
         controller.model_changed.connect(self.model_changed)
         controller.result_shown.connect(self.result_shown)
@@ -527,6 +528,11 @@ class MainWindow(QMainWindow):
         self.timing_label.setText(text)
         self.timing_label.setToolTip("Inference time of the last image (preprocessed tensor "
                                      "to probabilities)" if text else "")
+
+    def _on_provider_changed(self, loaded: LoadedModel) -> None:
+        self._show_provider(loaded)
+        self.notify(f"{loaded.name} now runs on the CPU: {loaded.provider.fallback_reason}",
+                    error=True)
 
     def _show_provider(self, loaded: LoadedModel) -> None:
         status = loaded.provider

@@ -60,7 +60,6 @@ class ClassifyController(QObject):
         self.picker = picker
         self.chart = chart
         self._remember = remember
-        self._loaded: LoadedModel | None = None
         self._load_requested = False
         self._requested_model = ""
         self._download_problem: DownloadProblem | None = None
@@ -85,7 +84,7 @@ class ClassifyController(QObject):
 
     def loaded_model(self) -> LoadedModel | None:
         """The model that answers now, with the provider that actually runs it."""
-        return self._loaded
+        return self.service.loaded_model()
 
     def load(self, model: str, provider: str) -> None:
         self._load_requested = True
@@ -146,7 +145,7 @@ class ClassifyController(QObject):
     def _on_image_changed(self, source: ImageSource) -> None:
         if source.path is not None:
             self.image_shown.emit(str(source.path))
-        if self._loaded is None and not self.service.is_loading() and self._load_requested \
+        if self.loaded_model() is None and not self.service.is_loading() and self._load_requested \
                 and self.shown_problem() is None:  # the card already says what happened
             self._say("No model is loaded; choose one in the model list.", error=True)
         self._classify(source)
@@ -162,7 +161,6 @@ class ClassifyController(QObject):
         self._say(f"{'Downloading' if needs_download else 'Loading'} {ref.name}…")
 
     def _on_model_loaded(self, _request_id: int, loaded: LoadedModel) -> None:
-        self._loaded = loaded
         self._hide_problem()
         self.picker.refresh()
         self.picker.select_model(loaded.model)
@@ -199,7 +197,7 @@ class ClassifyController(QObject):
             self._show_problem(problem)
         else:
             self._say(message, error=True)
-            if self._loaded is None:
+            if self.loaded_model() is None:
                 self.chart.clear(message)
         self._revert_picker()
 
@@ -234,9 +232,10 @@ class ClassifyController(QObject):
 
     def _revert_picker(self, *_args) -> None:
         self.picker.refresh()
-        if self._loaded is not None:
-            self.picker.select_model(self._loaded.model)
-            self.picker.select_provider(self._loaded.provider.requested)
+        loaded = self.loaded_model()
+        if loaded is not None:
+            self.picker.select_model(loaded.model)
+            self.picker.select_provider(loaded.provider.requested)
 
     def _on_result_ready(self, _request_id: int, result: Classification) -> None:
         self._hide_problem()

@@ -13,7 +13,7 @@ dropped, so a stale result is never shown. Models are loaded (and downloaded) by
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -149,6 +149,9 @@ class InferenceService(QObject):
     """(request id, ModelRef or None): the download was cancelled; its partial file is kept."""
     result_ready = Signal(int, object)
     """(request id, Classification) for the newest image only."""
+    provider_changed = Signal(object)
+    """The :class:`LoadedModel` again, with the provider that now runs: a GPU provider failed
+    during a run and ONNX Runtime moved the session to the CPU."""
     load_failed = Signal(int, str)
     """(request id, message): the newest model request failed; the previous model stays."""
     classify_failed = Signal(int, str)
@@ -285,7 +288,17 @@ class InferenceService(QObject):
             if isinstance(result, _NoModel):  # the load failed: wait for the next model
                 self._parked = request
                 return
+            self._follow_provider(result)
             self.result_ready.emit(request.id, result)
+
+    def _follow_provider(self, result: Classification) -> None:
+        loaded, classifier = self._loaded, self._session.classifier
+        if (loaded is None or classifier is None or not result.provider
+                or result.provider == loaded.provider.active):
+            return
+        # The worker replaced the classifier's status (one assignment) before this answer.
+        self._loaded = replace(loaded, provider=classifier.provider)
+        self.provider_changed.emit(self._loaded)
 
     def _on_failed(self, job: int, message: str) -> None:
         if (request := self._answer_to(self._load, job)) is not None:
