@@ -7,7 +7,9 @@ import onnxruntime as ort
 import pytest
 from modelgen import colour_classifier, colour_model, resnet
 
+from resnet_desktop.core.foundation.errors import ModelError
 from resnet_desktop.core.inference import classifier as classifier_module
+from resnet_desktop.core.inference import gpu
 from resnet_desktop.core.inference.classifier import Classifier, _session_options, create_session
 from resnet_desktop.core.inference.gpu import (
     DIRECTML_BATCH,
@@ -142,3 +144,21 @@ def test_a_cuda_provider_that_cannot_start_leaves_the_driver_hint_on_the_cpu(tmp
     assert status.active == "cpu"
     assert "failed to start: CUDA driver version is insufficient" in status.fallback_reason
     assert cuda_driver_hint("12.8") in status.fallback_reason
+
+
+def test_a_chosen_gpu_index_goes_to_the_provider_and_replaces_directmls_preference():
+    assert gpu.provider_entry("DmlExecutionProvider", "directml") == (
+        "DmlExecutionProvider", {"performance_preference": "high_performance"})
+    assert gpu.provider_entry("DmlExecutionProvider", "directml", 1) == (
+        "DmlExecutionProvider", {"device_id": "1"})
+    assert gpu.provider_entry("CUDAExecutionProvider", "cuda", 2) == (
+        "CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC", "device_id": "2"})
+    assert gpu.provider_entry("CoreMLExecutionProvider", "coreml", 1) == (
+        "CoreMLExecutionProvider", {"ModelFormat": "MLProgram"})
+
+
+def test_the_gpu_index_is_read_from_the_environment_and_checked():
+    assert gpu.gpu_device({}) is None
+    assert gpu.gpu_device({"RESNET_DESKTOP_GPU": " 1 "}) == 1
+    with pytest.raises(ModelError, match=r"^RESNET_DESKTOP_GPU='igpu': give a GPU's index"):
+        gpu.gpu_device({"RESNET_DESKTOP_GPU": "igpu"})

@@ -27,6 +27,7 @@ from resnet_desktop.core.inference.gpu import (
     RECORD_ASSIGNMENT,
     batch_dimension,
     cuda_driver_hint,
+    gpu_device,
     nodes_per_provider,
     partly_on,
     preload_libraries,
@@ -187,7 +188,8 @@ def create_session(model_path: Path, policy: str, *, throughput: bool = False,
             tried_cuda = True
             if problem := preload_libraries(ort):
                 reasons.append(problem)
-        providers = [name] if short == "cpu" else [provider_entry(name, short), ORT_NAMES["cpu"]]
+        providers = [name] if short == "cpu" else \
+            [provider_entry(name, short, gpu_device()), ORT_NAMES["cpu"]]
         batch_dim = batch_dimension(model_bytes or str(model_path)) if short == "directml" \
             else None
         try:

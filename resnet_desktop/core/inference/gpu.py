@@ -31,12 +31,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import threading
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from resnet_desktop.core.foundation.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +70,31 @@ WARM_UP_SIZE = 224
 _DEVICE_LOCKS = {"directml": threading.Lock()}
 
 
-def provider_entry(ort_name: str, short: str) -> str | tuple[str, dict[str, str]]:
-    """The ``providers=`` entry for ``short``: the name, with its options when it has any."""
-    options = PROVIDER_OPTIONS.get(short)
-    return (ort_name, dict(options)) if options else ort_name
+GPU_DEVICE_VARIABLE = "RESNET_DESKTOP_GPU"
+"""Which GPU to use, by index (DirectML's adapter order, CUDA's device order): on a laptop
+DirectML's adapter 0 is often the integrated GPU, and ONNX Runtime cannot list adapters, so the
+choice is the user's. Unset: DirectML asks for the high-performance adapter, CUDA takes 0."""
+
+
+def gpu_device(environ: Mapping[str, str] = os.environ) -> int | None:
+    """The GPU index the user chose with ``RESNET_DESKTOP_GPU`` (None: the default one)."""
+    value = environ.get(GPU_DEVICE_VARIABLE, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ModelError(f"{GPU_DEVICE_VARIABLE}={value!r}: give a GPU's index, 0, 1, ...")
+    return int(value)
+
+
+def provider_entry(ort_name: str, short: str,
+                   device: int | None = None) -> str | tuple[str, dict[str, str]]:
+    """The ``providers=`` entry for ``short``: the name, with its options when it has any.
+    ``device`` picks a GPU by index (DirectML then uses that adapter, not the preference)."""
+    options = dict(PROVIDER_OPTIONS.get(short, {}))
+    if device is not None and short in ("cuda", "directml"):
+        options.pop("performance_preference", None)
+        options["device_id"] = str(device)
+    return (ort_name, options) if options else ort_name
 
 
 def batch_dimension(model: str | bytes) -> str | None:
