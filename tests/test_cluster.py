@@ -93,6 +93,10 @@ def test_a_folder_on_ray_gives_the_records_of_a_local_run(tmp_path, local_ray, s
         {"red.jpg", "real/coffee.png", "real/chelsea.png", "real/astronaut.png"}
     assert any("pipe.jpg" in (r.get("error") or "") for r in clustered) == ship_bytes
     assert result.progress.classified == sum(1 for r in local if r.get("error") is None)
+    provenance = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["provenance"]
+    assert (provenance["cluster"], provenance["provider"]) == (local_ray, "cpu")
+    local_provenance = json.loads((tmp_path / "l.json").read_text(encoding="utf-8"))
+    assert local_provenance["provenance"]["cluster"] is None
 
 
 @needs_ray

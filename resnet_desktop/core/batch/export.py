@@ -141,6 +141,9 @@ class Provenance:
     min_confidence: float
     vocabulary_sha256: str | None = None
     """The SHA-256 of the vocabulary file the keywords went through; None: no vocabulary."""
+    cluster: str | None = None
+    """The Ray cluster that classified (``tag --ray``); ``provider`` is then the provider the
+    workers were asked for, since each worker opens its own session. None: this machine."""
     app: str = "resnet-desktop"
     app_version: str = __version__
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))

@@ -177,6 +177,9 @@ def tag_folder(classifier: Classifier, request: TagRequest, sink: TagSink | None
     provenance = replace(model.provenance(request.folder, request.options.top_k,
                                           request.min_confidence),
                          vocabulary_sha256=request.vocabulary.sha256)
+    if request.cluster is not None:
+        provenance = replace(provenance, cluster=request.cluster.address,
+                             provider=classifier.provider.requested)
     # Before anything is opened: a missing Ray stops the run here.
     pipeline = (RayPipeline(classifier, model.sha256, request.cluster,
                             max_pixels=request.options.max_pixels,
