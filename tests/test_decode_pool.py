@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
+import numpy as np
 from modelgen import colour_model
 from sample_images import numbered_folder
 
@@ -103,3 +104,25 @@ def test_a_model_as_costly_as_decoding_keeps_the_few_decoders(tmp_path, monkeypa
         pass
 
     assert pipeline.gate.limit == 4
+
+
+def test_the_batched_path_reuses_one_input_tensor_from_chunk_to_chunk(tmp_path):
+    model = colour_model(tmp_path / "model")
+    classifier = Classifier(model, load_manifest_for(model), "cpu")  # one image at a time
+    folder = numbered_folder(tmp_path, 20)
+    pipeline = ClassifyPipeline(classifier, batch_size=8)
+    inputs: list[np.ndarray] = []
+    real_run = classifier.run
+
+    def recording_run(batch):
+        inputs.append(batch)
+        return real_run(batch)
+
+    classifier.run = recording_run
+    outcomes = [outcome for chunk in pipeline.chunks(iter(sorted(folder.iterdir())),
+                                                     lambda path: path)
+                for _, outcome in chunk]
+
+    assert len(outcomes) == 20 and not any(isinstance(o, str) for o in outcomes)
+    assert [len(batch) for batch in inputs] == [8, 8, 4]
+    assert all(np.shares_memory(batch, inputs[0]) for batch in inputs)

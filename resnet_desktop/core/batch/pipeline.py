@@ -190,6 +190,8 @@ class ClassifyPipeline:
         self.inflight = self.batch_size + 2 * self.workers + READ_AHEAD_THREADS
         self.paused_seconds = 0.0
         self._clock = clock
+        self._input: np.ndarray | None = None
+        """The batched path's input tensor, kept between chunks (see :meth:`_batch`)."""
 
     def chunks(self, entries: Iterator[T], file_of: Callable[[T], Path | None]
                ) -> Iterator[list[tuple[T, Outcome]]]:
@@ -279,7 +281,7 @@ class ClassifyPipeline:
         elif ready:
             started = self._clock()
             try:
-                rows = self.classifier.run(np.stack([tensor for _, tensor in ready]))
+                rows = self.classifier.run(self._batch([tensor for _, tensor in ready]))
             except Exception as exc:  # ORT raises many types; the model cannot run at all
                 raise ModelError(f"{self.classifier.model_id}: inference failed ({exc})") \
                     from exc
@@ -292,6 +294,20 @@ class ClassifyPipeline:
                 outcomes[i] = f"{pending.file.name}: {INVALID_NUMBERS}"
         return [(pending.entry, outcome) for pending, outcome in zip(chunk, outcomes,
                                                                       strict=True)]
+
+    def _batch(self, tensors: list[np.ndarray]) -> np.ndarray:
+        """The decoded images as one input tensor, written into a buffer kept from chunk to
+        chunk: a GPU batch of 32 ResNet inputs is 19 MB that need not be allocated and freed
+        again for every chunk (the classifier passes it to ONNX Runtime without a copy)."""
+        first = tensors[0]
+        buffer = self._input
+        if (buffer is None or buffer.shape[1:] != first.shape or buffer.dtype != first.dtype
+                or buffer.shape[0] < len(tensors)):
+            buffer = self._input = np.empty((max(len(tensors), self.batch_size), *first.shape),
+                                            first.dtype)
+        batch = buffer[:len(tensors)]
+        np.stack(tensors, out=batch)
+        return batch
 
     def _result(self, future: Future) -> np.ndarray:
         """The worker's result; while paused, stop waiting for it and hold here instead.
