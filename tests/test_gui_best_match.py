@@ -11,15 +11,6 @@ from resnet_desktop.gui.classify.top5_chart import Top5Chart
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def chart(qtbot):
-    widget = Top5Chart()
-    qtbot.addWidget(widget)
-    widget.resize(440, 420)
-    widget.show()
-    return widget
-
-
 def show(qtbot, chart: Top5Chart, result: Classification) -> None:
     with qtbot.waitSignal(chart.animation_finished, timeout=3000):
         chart.set_result(result)

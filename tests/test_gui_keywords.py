@@ -10,7 +10,6 @@ from PySide6.QtCore import QPoint, Qt
 
 from resnet_desktop.core.inference.results import Classification
 from resnet_desktop.core.keywords.vocabulary import load_user_vocabulary, parse_vocabulary
-from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.keywords.vocabulary_editor import VocabularyEditor
 from resnet_desktop.gui.keywords.vocabulary_store import VocabularyStore
 
@@ -18,15 +17,6 @@ pytestmark = pytest.mark.gui
 
 CHELSEA = (("tiger cat", 0.383), ("Egyptian cat", 0.370), ("tabby", 0.161), ("lynx", 0.021),
            ("window screen", 0.001))
-
-
-@pytest.fixture
-def chart(qtbot):
-    widget = Top5Chart()
-    qtbot.addWidget(widget)
-    widget.resize(440, 420)
-    widget.show()
-    return widget
 
 
 def test_the_headline_is_the_category_and_a_click_shows_its_chain(qtbot, chart):

@@ -8,7 +8,6 @@ from PySide6.QtGui import QColor, QPalette
 
 from resnet_desktop.core.inference.classifier import Prediction
 from resnet_desktop.core.inference.results import Classification
-from resnet_desktop.gui.classify.top5_chart import Top5Chart
 from resnet_desktop.gui.widgets.image_convert import qimage_to_rgb_array
 
 pytestmark = pytest.mark.gui
@@ -20,15 +19,6 @@ def result(*probabilities: float, names=NAMES) -> Classification:
     top = tuple(Prediction(i, name, p) for i, (name, p) in enumerate(zip(names, probabilities,
                                                                          strict=False)))
     return Classification(None, "test-model", "cpu", 12.5, top)
-
-
-@pytest.fixture
-def chart(qtbot):
-    widget = Top5Chart()
-    qtbot.addWidget(widget)
-    widget.resize(440, 420)
-    widget.show()
-    return widget
 
 
 def test_bars_show_the_top_five_and_animate_to_them(qtbot, chart):
