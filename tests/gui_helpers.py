@@ -50,6 +50,13 @@ def runqueue_wait() -> float:
         return 0.0
 
 
+MAX_BLOCKED_S = 0.150
+"""The longest the GUI thread may be held by the app's own work while something runs in the
+background. A frozen window is held for seconds; 100 ms failed now and then on this 2-core VM
+(100.8 ms once on Python 3.13, with the machine otherwise idle) from Qt's own table and layout
+work on the GUI thread, so the bound sits above that noise and far below any freeze."""
+
+
 class GuiProbe:
     """A 10 ms timer on the GUI thread recording every gap between its ticks.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import modelgen
 import pytest
 from batch_panel_helpers import TIMEOUT, model, panel, run_batch  # noqa: F401 (fixtures)
-from gui_helpers import GuiProbe
+from gui_helpers import MAX_BLOCKED_S, GuiProbe
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from sample_images import bad_folder, noisy_jpeg, numbered_folder
@@ -137,7 +138,7 @@ def test_pause_resume_cancel_and_resume_where_it_stopped(qtbot, panel, tmp_path)
 
 
 def test_the_gui_stays_responsive_during_a_batch(qtbot, panel, tmp_path):
-    """A 10 ms timer on the GUI thread never waits more than 100 ms while a batch runs."""
+    """A 10 ms timer on the GUI thread is never held more than MAX_BLOCKED_S by a batch."""
     model = slow_model(tmp_path / "slow", width=56)
     folder = tmp_path / "photos"
     for i in range(80):
@@ -145,6 +146,9 @@ def test_the_gui_stays_responsive_during_a_batch(qtbot, panel, tmp_path):
                    seed=i)
     panel.models.select(str(model), "cpu")
     panel.set_folder(folder)
+    # The window's first background job (loading its model, right after the first paint)
+    # imports superqt; a batch never comes first there, so neither does it here.
+    importlib.import_module("superqt.utils")
     started = time.perf_counter()
     with GuiProbe() as probe, qtbot.waitSignal(panel.batch_finished, timeout=120_000):
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
@@ -152,7 +156,7 @@ def test_the_gui_stays_responsive_during_a_batch(qtbot, panel, tmp_path):
     assert panel.proxy.rowCount() == 80
     assert elapsed > 1.0, "the batch is too fast for this check to mean anything"
     print(f"80 images in {elapsed:.1f} s; {probe.summary()}")
-    assert max(probe.blocked) < 0.100
+    assert max(probe.blocked) < MAX_BLOCKED_S, probe.summary()
 
 
 def test_exports_from_the_table(qtbot, panel, model, tmp_path):

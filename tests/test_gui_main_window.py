@@ -9,7 +9,15 @@ import modelgen
 import onnxruntime
 import PySide6
 import pytest
-from gui_helpers import COLOURS, CountingEngine, GuiProbe, drag_enter, drop, solid
+from gui_helpers import (
+    COLOURS,
+    MAX_BLOCKED_S,
+    CountingEngine,
+    GuiProbe,
+    drag_enter,
+    drop,
+    solid,
+)
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl, qVersion
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QLabel
@@ -195,7 +203,7 @@ def test_newest_image_wins_and_no_stale_result_is_shown(qtbot, window, tmp_path)
 
 
 def test_the_window_stays_responsive_during_slow_inference(qtbot, window, tmp_path):
-    """A 10 ms timer on the GUI thread never waits more than 100 ms while 20 images run."""
+    """A 10 ms timer on the GUI thread is never held more than MAX_BLOCKED_S by 20 images."""
     model = modelgen.slow_model(tmp_path / "slow", size=640)
     with qtbot.waitSignal(window.model_changed, timeout=20_000):
         window.select_model(str(model))
@@ -217,7 +225,7 @@ def test_the_window_stays_responsive_during_slow_inference(qtbot, window, tmp_pa
     assert elapsed > 1.0, "the model is too fast for this check to mean anything"
     print(f"20 inferences in {elapsed:.1f} s (mean {sum(done) / len(done):.0f} ms); "
           f"{probe.summary()}")
-    assert max(probe.blocked) < 0.100
+    assert max(probe.blocked) < MAX_BLOCKED_S, probe.summary()
 
 
 def test_closing_during_inference_is_quick(qtbot, window, tmp_path):
