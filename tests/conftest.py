@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
 
-pytest_plugins = ["http_server", "exiftool_reader", "chart_fixture"]
+pytest_plugins = ["http_server", "exiftool_reader", "widget_fixtures"]
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent

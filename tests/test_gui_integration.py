@@ -13,15 +13,6 @@ from resnet_desktop.gui.models.import_dialog import ModelImportDialog
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
 def _tab_titles(window: MainWindow) -> list[str]:
     return [window.tabs.tabText(i) for i in range(window.tabs.count())]
 

@@ -13,21 +13,11 @@ from PySide6.QtWidgets import QMessageBox
 from resnet_desktop.core.engine import Engine
 from resnet_desktop.gui.batch.dialogs import SidecarPreviewDialog
 from resnet_desktop.gui.batch.panel import BatchPanel
-from resnet_desktop.gui.main_window import MainWindow
 from resnet_desktop.gui.workers.model_service import ModelService
 
 pytestmark = pytest.mark.gui
 
 TIMEOUT = 60_000
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
 
 
 def test_the_window_shows_cat_for_chelsea_and_the_editor_renames_it(qtbot, window,
